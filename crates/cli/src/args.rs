@@ -1,0 +1,95 @@
+//! Command-line arguments. Shared groups are flattened so every command spells them the same way.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use whatssound_hub::Limits;
+
+/// The port a host listens on when `--listen` is not given.
+pub const DEFAULT_PORT: u16 = 7667;
+
+#[derive(Debug, Parser)]
+#[command(name = "whatssound-cli", version, about = "WhatsSound without a window: run a relay hub or host a listening room")]
+pub struct Cli {
+    /// More logging on stderr (-v, -vv); WHATSSOUND_LOG=<filter> overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bare hub as a self-hosted relay (any realtime: topic).
+    Hub(HubArgs),
+    /// Host a room: the hub for one room, with a host token and a listener token.
+    Host(HostArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HubArgs {
+    /// Address to listen on; port 0 picks a free one (the ready line names it).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// When given, every join must present this token.
+    #[arg(long)]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// Address to listen on (default 127.0.0.1:7667); port 0 picks a free one.
+    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)))]
+    pub listen: SocketAddr,
+    /// The ws:// or wss:// URL listeners use to reach this host, when it differs from the listen
+    /// address (port forwarding, a reverse proxy); it goes into the invites.
+    #[arg(long, value_name = "WS_URL")]
+    pub public_url: Option<String>,
+    /// The room id for a new data dir (letters, digits, - and _); a new random id otherwise.
+    #[arg(long, value_name = "ID")]
+    pub room: Option<String>,
+    /// Where the room lives; an existing one keeps its id and tokens, so invites stay valid.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Largest WebSocket message accepted, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_frame_bytes, value_name = "BYTES")]
+    pub max_frame_bytes: usize,
+    /// Sustained messages per second one socket may send.
+    #[arg(long, default_value_t = Limits::default().messages_per_second, value_name = "N")]
+    pub max_messages_per_sec: u32,
+    /// Seconds a socket may stay silent (no heartbeat) before it is closed.
+    #[arg(long, default_value_t = Limits::default().idle_timeout.as_secs_f64(), value_name = "SECS")]
+    pub idle_timeout_secs: f64,
+}
+
+impl LimitArgs {
+    pub fn to_limits(&self) -> anyhow::Result<Limits> {
+        let defaults = Limits::default();
+        if !(self.idle_timeout_secs.is_finite() && self.idle_timeout_secs > 0.0) {
+            anyhow::bail!("--idle-timeout-secs must be a positive number of seconds");
+        }
+        if self.max_frame_bytes < 1024 {
+            anyhow::bail!("--max-frame-bytes must be at least 1024");
+        }
+        if self.max_messages_per_sec == 0 {
+            anyhow::bail!("--max-messages-per-sec must be at least 1");
+        }
+        Ok(Limits {
+            max_frame_bytes: self.max_frame_bytes,
+            messages_per_second: self.max_messages_per_sec,
+            message_burst: self.max_messages_per_sec.saturating_mul(2),
+            idle_timeout: Duration::from_secs_f64(self.idle_timeout_secs),
+            ..defaults
+        })
+    }
+}

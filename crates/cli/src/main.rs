@@ -1,0 +1,67 @@
+//! `whatssound-cli`: WhatsSound without a window — a bare relay hub, or a room host.
+//!
+//! stdout carries only JSON lines (one object per line, each with an `"event"` field) so scripts
+//! and tests can follow along; logs go to stderr. Exit codes: 0 success, 1 failure (one readable
+//! line on stderr), 2 bad usage (clap), 3 timed out.
+
+mod args;
+mod host_cmd;
+mod hub_cmd;
+mod output;
+mod room_store;
+mod shutdown;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+/// Exit codes of the contract in DESIGN.md §6.
+pub(crate) mod exit {
+    pub const FAILURE: u8 = 1;
+    #[allow(dead_code)] // used by `send` and `listen`, which arrive with the room
+    pub const TIMED_OUT: u8 = 3;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow::anyhow!("could not start the async runtime: {e}")),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Hub(args) => hub_cmd::run(args).await,
+            Command::Host(args) => host_cmd::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &anyhow::Error) -> ExitCode {
+    // One line: the chain of causes joined, never a backtrace or a multi-line dump.
+    let line = format!("{e:#}").replace('\n', " ");
+    eprintln!("whatssound-cli: error: {line}");
+    ExitCode::from(exit::FAILURE)
+}
+
+fn init_logs(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,whatssound=info,whatssound_cli=info",
+        1 => "info,whatssound_hub=debug,whatssound_cli=debug",
+        _ => "debug",
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("WHATSSOUND_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,125 @@
+//! The room's identity in its data dir: id and tokens, so a restarted host keeps its invites.
+//!
+//! Written atomically (a temporary file, fsync, rename), so a crash or a full disk mid-write leaves
+//! the previous file intact. The room issue moves this into the room's SQLite database.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use whatssound_protocol::Invite;
+
+const FILE: &str = "room.json";
+const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomRecord {
+    pub version: u32,
+    pub room: String,
+    pub host_token: String,
+    pub listener_token: String,
+}
+
+/// `$XDG_DATA_HOME/whatssound/host`, or `~/.local/share/whatssound/host`.
+pub fn default_dir() -> anyhow::Result<PathBuf> {
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home =
+                std::env::var_os("HOME").filter(|v| !v.is_empty()).context("neither XDG_DATA_HOME nor HOME is set; pass --data-dir")?;
+            PathBuf::from(home).join(".local/share")
+        }
+    };
+    Ok(base.join("whatssound").join("host"))
+}
+
+/// Loads the room kept in `dir`, or makes a new one there.
+pub fn open_or_create(dir: &Path, requested_room: Option<&str>) -> anyhow::Result<RoomRecord> {
+    if let Some(room) = requested_room.filter(|r| !Invite::is_valid_room_id(r)) {
+        anyhow::bail!("--room {room:?} is not a valid room id: use 1 to 64 letters, digits, - and _");
+    }
+    let path = dir.join(FILE);
+    match fs::read(&path) {
+        Ok(bytes) => {
+            let record: RoomRecord = serde_json::from_slice(&bytes).with_context(|| {
+                format!("{} is corrupt; move it away to start a new room (its invites will stop working)", path.display())
+            })?;
+            if record.version != VERSION
+                || !Invite::is_valid_room_id(&record.room)
+                || record.host_token.is_empty()
+                || record.listener_token.is_empty()
+            {
+                anyhow::bail!("{} is not a room this version understands; move it away to start a new room", path.display());
+            }
+            if let Some(room) = requested_room.filter(|r| *r != record.room) {
+                anyhow::bail!("{} holds room {:?}, not {room:?}; drop --room or use another --data-dir", dir.display(), record.room);
+            }
+            Ok(record)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let record = RoomRecord {
+                version: VERSION,
+                room: requested_room.map_or_else(|| random_id(8), str::to_owned),
+                host_token: random_id(32),
+                listener_token: random_id(32),
+            };
+            fs::create_dir_all(dir).with_context(|| format!("could not create the data dir {}", dir.display()))?;
+            write_atomically(&path, &serde_json::to_vec_pretty(&record)?)
+                .with_context(|| format!("could not save the room in {}", path.display()))?;
+            Ok(record)
+        }
+        Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let mut file = fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&tmp, path)
+}
+
+/// A random id of `len` characters from an alphabet that needs no escaping anywhere.
+fn random_id(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..len).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("whatssound-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_new_dir_gets_a_room_and_keeps_it() {
+        let dir = temp_dir("keep");
+        let first = open_or_create(&dir, Some("jam")).unwrap();
+        assert_eq!(first.room, "jam");
+        assert_eq!(open_or_create(&dir, None).unwrap(), first);
+        assert!(open_or_create(&dir, Some("other")).unwrap_err().to_string().contains("holds room"));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn corrupt_file_is_reported_and_left_alone() {
+        let dir = temp_dir("corrupt");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(FILE), b"{not json").unwrap();
+        let err = format!("{:#}", open_or_create(&dir, None).unwrap_err());
+        assert!(err.contains("corrupt"), "{err}");
+        assert_eq!(fs::read(dir.join(FILE)).unwrap(), b"{not json", "nothing is lost");
+        assert!(open_or_create(&dir, Some("bad/id")).is_err());
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,167 @@
+//! The invite a host hands out: one string a person can paste, and a link the app opens.
+//!
+//! `whatssound://join?ws=<url-encoded ws base>&room=<room id>&token=<token>[&key=<host public key>]`
+//!
+//! Parameters this version does not know are kept and written back, so an older app can pass a
+//! newer invite along unchanged.
+
+use std::fmt;
+use std::str::FromStr;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+const SCHEME_AND_PATH: &str = "whatssound://join?";
+
+/// Everything but RFC 3986 unreserved characters is escaped in a query value.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// A parsed invite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    /// The hub's base WebSocket URL, with no path (`ws://host:port` or `wss://…`).
+    pub ws: String,
+    pub room: String,
+    pub token: String,
+    /// The host's public key, for rooms whose authority events are signed.
+    pub key: Option<String>,
+    /// Parameters this version does not interpret, in their original order.
+    pub extra: Vec<(String, String)>,
+}
+
+/// Why an invite could not be read; each says which part is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InviteError {
+    #[error("invite must start with `whatssound://join?`; got {0:?}")]
+    Scheme(String),
+    #[error("invite is missing `{0}=`")]
+    Missing(&'static str),
+    #[error("invite parameter `{0}` is empty")]
+    Empty(&'static str),
+    #[error("invite parameter `{0}` appears twice")]
+    Duplicate(String),
+    #[error("invite parameter `{0}` is not valid percent-encoded UTF-8")]
+    Encoding(String),
+    #[error("invite `ws` must be a ws:// or wss:// URL; got {0:?}")]
+    WsUrl(String),
+    #[error("invite `room` may hold only letters, digits, `-` and `_`; got {0:?}")]
+    RoomId(String),
+}
+
+impl Invite {
+    /// Whether `room` is a usable room id (it becomes part of channel topics).
+    pub fn is_valid_room_id(room: &str) -> bool {
+        !room.is_empty() && room.len() <= 64 && room.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }
+}
+
+impl fmt::Display for Invite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let enc = |v: &str| utf8_percent_encode(v, QUERY_VALUE).to_string();
+        write!(f, "{SCHEME_AND_PATH}ws={}&room={}&token={}", enc(&self.ws), enc(&self.room), enc(&self.token))?;
+        if let Some(key) = &self.key {
+            write!(f, "&key={}", enc(key))?;
+        }
+        for (k, v) in &self.extra {
+            write!(f, "&{}={}", enc(k), enc(v))?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Invite {
+    type Err = InviteError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let query = s.strip_prefix(SCHEME_AND_PATH).ok_or_else(|| InviteError::Scheme(s.chars().take(40).collect()))?;
+        let (mut ws, mut room, mut token, mut key) = (None, None, None, None);
+        let mut extra = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = decode(k)?;
+            let v = decode(v)?;
+            let slot = match k.as_str() {
+                "ws" => &mut ws,
+                "room" => &mut room,
+                "token" => &mut token,
+                "key" => &mut key,
+                _ => {
+                    extra.push((k, v));
+                    continue;
+                }
+            };
+            if slot.replace(v).is_some() {
+                return Err(InviteError::Duplicate(k));
+            }
+        }
+        let ws = required(ws, "ws")?;
+        let room = required(room, "room")?;
+        let token = required(token, "token")?;
+        let ws = ws.trim_end_matches('/').to_owned();
+        let rest = ws.strip_prefix("ws://").or_else(|| ws.strip_prefix("wss://"));
+        if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+            return Err(InviteError::WsUrl(ws));
+        }
+        if !Invite::is_valid_room_id(&room) {
+            return Err(InviteError::RoomId(room));
+        }
+        let key = match key {
+            Some(k) if k.is_empty() => return Err(InviteError::Empty("key")),
+            other => other,
+        };
+        Ok(Invite { ws, room, token, key, extra })
+    }
+}
+
+fn decode(v: &str) -> Result<String, InviteError> {
+    // `+` is a space in form encoding; browsers and chat apps produce it, so accept it.
+    let v = v.replace('+', " ");
+    percent_decode_str(&v).decode_utf8().map(|c| c.into_owned()).map_err(|_| InviteError::Encoding(v.clone()))
+}
+
+fn required(v: Option<String>, name: &'static str) -> Result<String, InviteError> {
+    match v {
+        None => Err(InviteError::Missing(name)),
+        Some(v) if v.is_empty() => Err(InviteError::Empty(name)),
+        Some(v) => Ok(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_escapes_the_ws_url() {
+        let invite = Invite {
+            ws: "ws://127.0.0.1:7667".into(),
+            room: "jam-1".into(),
+            token: "abc_DEF".into(),
+            key: Some("k".into()),
+            extra: vec![("x".into(), "1 2".into())],
+        };
+        let text = invite.to_string();
+        assert_eq!(text, "whatssound://join?ws=ws%3A%2F%2F127.0.0.1%3A7667&room=jam-1&token=abc_DEF&key=k&x=1%202");
+        assert_eq!(text.parse::<Invite>(), Ok(invite));
+    }
+
+    #[test]
+    fn each_bad_part_is_named() {
+        let cases = [
+            ("https://x", "start with"),
+            ("whatssound://join?room=a&token=t", "missing `ws=`"),
+            ("whatssound://join?ws=ws%3A%2F%2Fh&token=t", "missing `room=`"),
+            ("whatssound://join?ws=ws%3A%2F%2Fh&room=a", "missing `token=`"),
+            ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=", "`token` is empty"),
+            ("whatssound://join?ws=http%3A%2F%2Fh&room=a&token=t", "ws:// or wss://"),
+            ("whatssound://join?ws=ws%3A%2F%2Fh&room=a%2Fb&token=t", "`room` may hold"),
+            ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&room=b&token=t", "appears twice"),
+            ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=%FF", "percent-encoded"),
+        ];
+        for (text, needle) in cases {
+            let err = text.parse::<Invite>().expect_err(text).to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+            assert!(!err.contains('\n'));
+        }
+    }
+}

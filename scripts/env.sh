@@ -1,0 +1,4 @@
+# Sourced by scripts/run and scripts/test: one target dir outside the clone, shared by every build,
+# so a fresh clone on a machine that built before reuses its artifacts.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/whatssound/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
