@@ -1,0 +1,120 @@
+//! Bad input and limits: each refused with a clear reason, only the offender affected.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Got, TestHub};
+use serde_json::json;
+use whatssound_hub::{Access, Limits};
+
+/// Two bystanders exchange a broadcast: proof the hub is unaffected.
+async fn bystanders_still_talk(hub: &TestHub) {
+    let mut a = hub.phoenix().await;
+    let mut b = hub.realtime("").await;
+    let ja = a.join("realtime:ok", json!({})).await;
+    b.join("realtime:ok", json!({})).await;
+    a.push(Some(&ja), "realtime:ok", "broadcast", json!({"type":"broadcast","event":"still","payload":{}})).await;
+    assert_eq!(b.until(|v| v[3] == "broadcast").await[4]["event"], "still");
+}
+
+#[tokio::test]
+async fn malformed_frames_close_only_the_offending_socket() {
+    let hub = TestHub::open().await;
+    let mut watcher = hub.phoenix().await;
+    watcher.join("realtime:ok", json!({})).await;
+    let cases: Vec<(bool, Vec<u8>, &str)> = vec![
+        (true, b"not json".to_vec(), "not valid JSON"),
+        (true, br#"{"topic":"x"}"#.to_vec(), "JSON array"),
+        (true, br#"[1,2,3]"#.to_vec(), "JSON array"),
+        (false, vec![9, 9, 9], "kind 9"),
+        (false, vec![0, 200, 0, 0, 0], "truncated"),
+        (false, vec![4, 0, 0, 0, 1], "servers only"),
+    ];
+    for (text, bytes, needle) in cases {
+        let mut bad = hub.phoenix().await;
+        if text {
+            bad.send_text(std::str::from_utf8(&bytes).unwrap()).await;
+        } else {
+            bad.send_binary(bytes).await;
+        }
+        let (code, reason) = bad.closed().await.expect("a close frame");
+        assert_eq!(code, 1008, "{reason}");
+        assert!(reason.starts_with("malformed frame: ") && reason.contains(needle), "{reason}");
+    }
+    // v1 sockets cannot send binary at all.
+    let mut v1 = common::Client::connect(&format!("{}/socket/websocket?vsn=1.0.0", hub.base)).await;
+    v1.send_binary(vec![0, 0, 0, 0, 0]).await;
+    assert!(v1.closed().await.unwrap().1.contains("vsn 2.0.0"));
+
+    watcher.send_text(r#"[null,"hb","phoenix","heartbeat",{}]"#).await;
+    watcher.reply_to("hb").await;
+    bystanders_still_talk(&hub).await;
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_message_closes_with_1009() {
+    let limits = Limits { max_frame_bytes: 64 * 1024, ..Limits::default() };
+    let hub = TestHub::start(Access::Open, limits).await;
+    let mut big = hub.phoenix().await;
+    let j = big.join("realtime:ok", json!({})).await;
+    let payload = "x".repeat(100 * 1024);
+    big.push(Some(&j), "realtime:ok", "broadcast", json!({"type":"broadcast","event":"big","payload":payload})).await;
+    let (code, reason) = big.closed().await.expect("a close frame");
+    assert_eq!(code, 1009);
+    assert!(reason.contains("65536-byte limit"), "{reason}");
+    bystanders_still_talk(&hub).await;
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn over_the_message_rate_each_push_gets_a_clear_refusal() {
+    let limits = Limits { messages_per_second: 5, message_burst: 5, ..Limits::default() };
+    let hub = TestHub::start(Access::Open, limits).await;
+    let mut c = hub.phoenix().await;
+    for i in 0..8 {
+        c.send_text(&format!(r#"[null,"{i}","phoenix","heartbeat",{{}}]"#)).await;
+    }
+    let mut refused = 0;
+    for i in 0..8 {
+        let reply = c.reply_to(&i.to_string()).await;
+        if reply[4]["status"] == "error" {
+            assert!(reply[4]["response"]["reason"].as_str().unwrap().starts_with("rate limit exceeded"));
+            refused += 1;
+        }
+    }
+    // 5 fit the burst; a slow machine may refill one or two between sends, never all three.
+    assert!((1..=3).contains(&refused), "got {refused} refused");
+    bystanders_still_talk(&hub).await;
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_sends_every_socket_a_close_frame() {
+    let hub = TestHub::open().await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let mut c = hub.phoenix().await;
+        c.join("realtime:a", json!({})).await;
+        clients.push(c);
+    }
+    let mut idle = hub.realtime("").await;
+    idle.send_text(r#"[null,"1","phoenix","heartbeat",{}]"#).await;
+    idle.reply_to("1").await;
+    clients.push(idle);
+    assert_eq!(hub.hub.stats().sockets, 4);
+    let stats = hub.hub.clone();
+    hub.stop().await;
+    for mut c in clients {
+        let got = loop {
+            match c.next().await {
+                Got::Closed(c) => break c,
+                _ => continue,
+            }
+        };
+        assert_eq!(got, Some((1001, "server shutting down".into())));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(stats.stats().sockets, 0);
+}
