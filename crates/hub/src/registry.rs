@@ -17,20 +17,24 @@ use whatssound_protocol::{Frame, Message, PresenceDiff, PresenceTable, Vsn, Wire
 
 use crate::session::{Broadcast, ChannelConfig, Dialect};
 
+/// A frame on its way to a socket. Shared rather than copied: one encoding serves every subscriber,
+/// and a queue slot holds a pointer, which keeps an idle socket's queue small.
+pub(crate) type Outgoing = Arc<WsMessage>;
+
 /// Where a socket's outbound frames go.
 #[derive(Debug, Clone)]
 pub(crate) struct Outbox {
-    tx: mpsc::Sender<WsMessage>,
+    tx: mpsc::Sender<Outgoing>,
     /// Signalled when the queue is full: the socket closes itself as too slow.
     overflow: Arc<Notify>,
 }
 
 impl Outbox {
-    pub(crate) fn new(tx: mpsc::Sender<WsMessage>, overflow: Arc<Notify>) -> Self {
+    pub(crate) fn new(tx: mpsc::Sender<Outgoing>, overflow: Arc<Notify>) -> Self {
         Outbox { tx, overflow }
     }
 
-    fn deliver(&self, m: WsMessage) {
+    fn deliver(&self, m: Outgoing) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(m) {
             self.overflow.notify_one();
         }
@@ -158,9 +162,9 @@ fn fan_out_presence(topic: &str, t: &Topic, diff: &PresenceDiff) {
 struct Encoded<'a> {
     topic: &'a str,
     body: &'a Broadcast,
-    v1: Option<Option<WsMessage>>,
-    v2_text: Option<Option<WsMessage>>,
-    v2_binary: Option<Option<WsMessage>>,
+    v1: Option<Option<Outgoing>>,
+    v2_text: Option<Option<Outgoing>>,
+    v2_binary: Option<Option<Outgoing>>,
 }
 
 impl<'a> Encoded<'a> {
@@ -168,7 +172,7 @@ impl<'a> Encoded<'a> {
         Encoded { topic, body, v1: None, v2_text: None, v2_binary: None }
     }
 
-    fn for_subscriber(&mut self, vsn: Vsn, dialect: Dialect) -> Option<WsMessage> {
+    fn for_subscriber(&mut self, vsn: Vsn, dialect: Dialect) -> Option<Outgoing> {
         let (topic, body) = (self.topic, self.body);
         // Only realtime-js on vsn 2.0.0 reads binary kind 4; everyone else gets the JSON form.
         let binary = matches!((body, vsn, dialect), (Broadcast::User { .. }, Vsn::V2, Dialect::Realtime));
@@ -192,10 +196,10 @@ impl<'a> Encoded<'a> {
     }
 }
 
-fn to_ws(vsn: Vsn, frame: &Frame) -> Option<WsMessage> {
+fn to_ws(vsn: Vsn, frame: &Frame) -> Option<Outgoing> {
     match encode(vsn, frame) {
-        Ok(WireFrame::Text(t)) => Some(WsMessage::Text(t.into())),
-        Ok(WireFrame::Binary(b)) => Some(WsMessage::Binary(b)),
+        Ok(WireFrame::Text(t)) => Some(Arc::new(WsMessage::Text(t.into()))),
+        Ok(WireFrame::Binary(b)) => Some(Arc::new(WsMessage::Binary(b))),
         Err(e) => {
             tracing::warn!(topic = frame.topic(), error = %e, "frame could not be encoded for a subscriber; skipped");
             None
@@ -214,14 +218,14 @@ mod tests {
         ChannelConfig { broadcast_self: false, broadcast_ack: false, presence_key: "k".into(), presence_enabled: true, private: false }
     }
 
-    fn sub(r: &Registry, topic: &str, socket: u64, vsn: Vsn, dialect: Dialect) -> mpsc::Receiver<WsMessage> {
+    fn sub(r: &Registry, topic: &str, socket: u64, vsn: Vsn, dialect: Dialect) -> mpsc::Receiver<Outgoing> {
         let (tx, rx) = mpsc::channel(8);
         r.subscribe(topic, socket, vsn, dialect, &config(), Outbox::new(tx, Arc::new(Notify::new())));
         rx
     }
 
-    fn drain(rx: &mut mpsc::Receiver<WsMessage>) -> Vec<WsMessage> {
-        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    fn drain(rx: &mut mpsc::Receiver<Outgoing>) -> Vec<WsMessage> {
+        std::iter::from_fn(|| rx.try_recv().ok()).map(Arc::unwrap_or_clone).collect()
     }
 
     #[test]

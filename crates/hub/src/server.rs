@@ -179,8 +179,9 @@ fn accept(upgrade: WebSocketUpgrade, shared: Arc<Shared>, params: HashMap<String
     let max = shared.config.limits.max_frame_bytes;
     upgrade
         // Small initial buffers: most sockets are idle listeners, and tungstenite's defaults
-        // (128 KiB each way) would cost more per socket than everything else together.
-        .read_buffer_size(4 * 1024)
+        // (128 KiB each way) would cost more per socket than everything else together. The read
+        // buffer grows for a large message; 1 KiB holds a typical heartbeat or join.
+        .read_buffer_size(1024)
         .write_buffer_size(8 * 1024)
         .max_write_buffer_size(max.saturating_mul(4).max(64 * 1024))
         .max_message_size(max)

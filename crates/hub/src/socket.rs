@@ -14,7 +14,7 @@ use tokio::sync::{Notify, mpsc};
 use whatssound_protocol::event::{PRESENCE_STATE, push};
 use whatssound_protocol::{Frame, Message, Vsn, WireFrame, decode, encode};
 
-use crate::registry::Outbox;
+use crate::registry::{Outbox, Outgoing};
 use crate::server::Shared;
 use crate::session::{CLOSE_POLICY, Dialect, Effect, Session};
 
@@ -76,14 +76,16 @@ pub(crate) async fn run(mut ws: WebSocket, conn: Connection, shared: Arc<Shared>
                 };
                 let access = shared.access();
                 let effects = session.handle(frame, &access, Instant::now());
-                match apply(&mut ws, &conn, &shared, &outbox, effects).await {
+                // Boxed: this future is large and only briefly alive, and an idle socket's task should
+                // not carry its space (see docs/BENCHMARKS.md, memory per socket).
+                match Box::pin(apply(&mut ws, &conn, &shared, &outbox, effects)).await {
                     Ok(None) => {}
                     Ok(Some(close)) => break Some(close),
                     Err(_) => break None,
                 }
             }
             Some(out) = rx.recv() => {
-                if write_batch(&mut ws, out, &mut rx).await.is_err() {
+                if Box::pin(write_batch(&mut ws, out, &mut rx)).await.is_err() {
                     break None;
                 }
             }
@@ -96,7 +98,7 @@ pub(crate) async fn run(mut ws: WebSocket, conn: Connection, shared: Arc<Shared>
     if let Some((code, reason)) = ending {
         tracing::debug!(socket = conn.id, code, %reason, "closing socket");
         let frame = CloseFrame { code, reason: truncate(&reason, 123).into() };
-        let _ = ws.send(WsMessage::Close(Some(frame))).await;
+        let _ = Box::pin(ws.send(WsMessage::Close(Some(frame)))).await;
     }
 }
 
@@ -150,11 +152,11 @@ async fn feed(ws: &mut WebSocket, vsn: Vsn, m: Message) -> Result<bool, axum::Er
     }
 }
 
-async fn write_batch(ws: &mut WebSocket, first: WsMessage, rx: &mut mpsc::Receiver<WsMessage>) -> Result<(), axum::Error> {
-    ws.feed(first).await?;
+async fn write_batch(ws: &mut WebSocket, first: Outgoing, rx: &mut mpsc::Receiver<Outgoing>) -> Result<(), axum::Error> {
+    ws.feed(Arc::unwrap_or_clone(first)).await?;
     for _ in 1..WRITE_BATCH {
         match rx.try_recv() {
-            Ok(m) => ws.feed(m).await?,
+            Ok(m) => ws.feed(Arc::unwrap_or_clone(m)).await?,
             Err(_) => break,
         }
     }
