@@ -21,17 +21,24 @@ export const STEP_MS = 3000
 /** How long we watch for something that must NOT arrive. Frames on loopback take well under 50 ms. */
 export const QUIET_MS = 300
 
-/** The binary under test: $WHATSSOUND_CLI, else the default cargo target dir of scripts/env.sh. */
+/**
+ * The binary under test: $WHATSSOUND_CLI when set (and then only it, so a run never silently tests
+ * another build), else $CARGO_TARGET_DIR's or the default target dir's (scripts/env.sh) debug build.
+ */
 export function cliPath() {
+  const fromEnv = process.env.WHATSSOUND_CLI
+  if (fromEnv) {
+    if (!existsSync(fromEnv)) throw new Error(`WHATSSOUND_CLI=${fromEnv} does not exist; build it with \`cargo build --bin whatssound-cli\``)
+    return fromEnv
+  }
   const candidates = [
-    process.env.WHATSSOUND_CLI,
     process.env.CARGO_TARGET_DIR && joinPath(process.env.CARGO_TARGET_DIR, 'debug', 'whatssound-cli'),
     joinPath(homedir(), '.cache', 'whatssound', 'target', 'debug', 'whatssound-cli'),
   ].filter(Boolean)
   const found = candidates.find((p) => existsSync(p))
   if (!found) {
     throw new Error(`whatssound-cli not found (tried ${candidates.join(', ')}); build it with ` +
-      '`cargo build --bin whatssound-cli` and/or set WHATSSOUND_CLI to its path')
+      '`cargo build --bin whatssound-cli`, or set WHATSSOUND_CLI to its path')
   }
   return found
 }
@@ -57,6 +64,8 @@ export async function startCli(mode, args = []) {
   child.stderr.on('data', (d) => { stderr += d })
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
   const lines = createInterface({ input: child.stdout })
+  const stdout = []
+  lines.on('line', (line) => stdout.push(line))
   const firstLine = new Promise((resolve, reject) => {
     lines.once('line', resolve)
     child.once('error', reject)
@@ -73,6 +82,7 @@ export async function startCli(mode, args = []) {
     child.kill('SIGKILL')
     throw new Error(`unexpected ready line from whatssound-cli ${mode}: ${JSON.stringify(ready)}`)
   }
+  // Resolves with {code, signal} once the process has exited (SIGKILL if SIGTERM is not enough).
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
     try {
@@ -83,7 +93,8 @@ export async function startCli(mode, args = []) {
       throw e
     }
   }
-  return { ...ready, stop, stderr: () => stderr }
+  // stdout: every JSON line printed so far (the ready line first; "stopped" after a clean stop).
+  return { ...ready, stop, stdout: () => stdout.map((l) => JSON.parse(l)), stderr: () => stderr }
 }
 
 /** An inbox that records everything a callback is given, and can wait for a matching entry. */
@@ -127,13 +138,18 @@ export function scope(t) {
   const dirs = []
   t.after(async () => {
     for (const close of clients.reverse()) await close().catch(() => {})
-    for (const hub of hubs) await hub.stop()
+    const exits = []
+    for (const hub of hubs) exits.push(await hub.stop())
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+    // A hub that crashes or hangs on SIGTERM fails the test that ran it.
+    for (const [i, exit] of exits.entries()) {
+      if (exit.code !== 0) throw new Error(`whatssound-cli exited with ${JSON.stringify(exit)} on SIGTERM; stderr:\n${hubs[i].stderr()}`)
+    }
   })
   return {
-    /** A relay: `whatssound-cli hub` (optionally with --token). */
-    async hub(token) {
-      const hub = await startCli('hub', token ? ['--token', token] : [])
+    /** A relay: `whatssound-cli hub` (optionally with --token, and any other flags). */
+    async hub(token, args = []) {
+      const hub = await startCli('hub', [...(token ? ['--token', token] : []), ...args])
       hubs.push(hub)
       return hub
     },
@@ -146,12 +162,13 @@ export function scope(t) {
       return host
     },
     /** A connected phoenix.js socket on `${ws}/socket` (vsn 2.0.0, the client's default). */
-    async phoenix(ws, params = {}) {
+    async phoenix(ws, params = {}, opts = {}) {
       const socket = new PhoenixSocket(`${ws}/socket`, {
         transport: WebSocket,
         params,
         // A test never wants a reconnect: a drop is a failure, and a timer would outlive the test.
         reconnectAfterMs: () => 60_000,
+        ...opts,
       })
       clients.push(() => withTimeout(new Promise((resolve) => socket.disconnect(resolve)), STEP_MS, 'phoenix.js disconnect'))
       const opened = new Promise((resolve, reject) => {
@@ -170,17 +187,21 @@ export function scope(t) {
         reconnectAfterMs: () => 60_000,
         ...opts,
       })
-      clients.push(() => client.disconnect())
+      // disconnect() resolves once the socket is closed, but leaves a 10 s timer behind (hence
+      // --test-force-exit in package.json).
+      clients.push(() => withTimeout(client.disconnect(), STEP_MS, 'realtime-js disconnect'))
       return client
     },
     /** A raw `ws` socket on any URL, for wire-level checks; resolves once open. */
     async raw(url) {
       const raw = rawSocket(url)
       clients.push(async () => {
-        if (raw.ws.readyState !== WebSocket.CLOSED) {
-          raw.ws.close()
-          await withTimeout(raw.closed, STEP_MS, 'a raw socket to close')
-        }
+        if (raw.ws.readyState === WebSocket.CLOSED) return
+        raw.ws.close()
+        // A peer that does not answer the close (e.g. stuck writing to a paused reader) gets the
+        // TCP connection torn down instead, so the hub is not left waiting on it.
+        await withTimeout(raw.closed, 1000, 'a raw socket to close').catch(() => raw.ws.terminate())
+        await withTimeout(raw.closed, STEP_MS, 'a raw socket to be torn down')
       })
       await withTimeout(raw.opened, STEP_MS, `a raw WebSocket to open ${url}`)
       return raw
@@ -188,11 +209,23 @@ export function scope(t) {
   }
 }
 
-/** A raw socket: `frames` gets every message (text parsed as JSON, binary as a Buffer). */
+/**
+ * A raw socket: `frames` gets every message (text parsed as JSON — or kept as a string when it is
+ * not JSON, which the assertions will then show — and binary as a Buffer).
+ */
 function rawSocket(url) {
   const ws = new WebSocket(url)
   const frames = new Inbox(`raw socket ${url}`)
-  ws.on('message', (data, isBinary) => frames.push(isBinary ? data : JSON.parse(data.toString())))
+  const parse = (text) => {
+    try {
+      return JSON.parse(text)
+    } catch {
+      return text
+    }
+  }
+  ws.on('message', (data, isBinary) => frames.push(isBinary ? data : parse(data.toString())))
+  const errors = []
+  ws.on('error', (e) => errors.push(e)) // an 'error' with no listener would crash the test process
   const opened = new Promise((resolve, reject) => {
     ws.once('open', resolve)
     ws.once('error', reject)
@@ -237,4 +270,26 @@ export function pushReply(channel, event, payload) {
 /** Sends a broadcast from phoenix.js the way Supabase's wire protocol expects. */
 export function phxBroadcast(channel, event, payload) {
   return channel.push('broadcast', { type: 'broadcast', event, payload })
+}
+
+/** A vsn 2.0.0 text frame `[join_ref, ref, topic, event, payload]` as an object (binary frames pass through). */
+export function v2(frame) {
+  if (!Array.isArray(frame)) return frame
+  const [join_ref, ref, topic, event, payload] = frame
+  return { join_ref, ref, topic, event, payload }
+}
+
+/** A realtime-js channel with a '*' broadcast listener feeding a fresh inbox: [channel, inbox]. */
+export function rtChannel(client, name, config = {}, label = name) {
+  const inbox = new Inbox(`realtime-js ${label}`)
+  const channel = client.channel(name, { config }).on('broadcast', { event: '*' }, inbox.push)
+  return [channel, inbox]
+}
+
+/** A phoenix.js channel with a broadcast listener feeding a fresh inbox: [channel, inbox]. */
+export function phxChannel(socket, topic, params = {}, label = topic) {
+  const inbox = new Inbox(`phoenix.js ${label}`)
+  const channel = socket.channel(topic, params)
+  channel.on('broadcast', inbox.push)
+  return [channel, inbox]
 }

@@ -152,8 +152,11 @@ pub async fn serve(listener: TcpListener, hub: Hub, shutdown: impl Future<Output
         let _ = stop_tx.send(());
     });
     let served = server.await;
-    signal.abort();
-    hub.close_all().await;
+    if !signal.is_finished() {
+        // The server ended on its own (an accept error): close the sockets here instead.
+        signal.abort();
+        hub.close_all().await;
+    }
     served
 }
 

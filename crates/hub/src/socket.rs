@@ -24,6 +24,9 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_TRY_AGAIN: u16 = 1013;
 
+/// How long a close frame may take to write before the connection is simply dropped.
+const CLOSE_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Frames written per flush when the queue is busy: enough to amortise syscalls, few enough that
 /// reading is not starved.
 const WRITE_BATCH: usize = 64;
@@ -47,18 +50,25 @@ pub(crate) async fn run(mut ws: WebSocket, conn: Connection, shared: Arc<Shared>
     let mut session = Session::new(conn.id, conn.token.clone(), limits, Instant::now());
     let mut shutdown = shared.shutdown_signal();
     let idle = limits.idle_timeout;
-    let mut idle_deadline = tokio::time::Instant::now() + idle;
+    // Made once and polled in place: a subscriber wakes for every broadcast, and re-creating a
+    // timer (a timer-wheel insert and remove) on each wake cost more than the write itself.
+    let shutting_down = async {
+        let _ = shutdown.wait_for(|down| *down).await;
+    };
+    let overflowed = overflow.notified();
+    let idle_timer = tokio::time::sleep(idle);
+    tokio::pin!(shutting_down, overflowed, idle_timer);
 
     let ending: Ending = loop {
         tokio::select! {
             biased;
-            () = async { let _ = shutdown.wait_for(|down| *down).await; } => break Some((CLOSE_GOING_AWAY, "server shutting down".into())),
-            _ = overflow.notified() => break Some((CLOSE_TRY_AGAIN, format!(
+            () = &mut shutting_down => break Some((CLOSE_GOING_AWAY, "server shutting down".into())),
+            () = &mut overflowed => break Some((CLOSE_TRY_AGAIN, format!(
                 "too slow: more than {} messages waiting; reconnect", limits.outbound_queue))),
-            _ = tokio::time::sleep_until(idle_deadline) => break Some((CLOSE_NORMAL, format!(
+            () = &mut idle_timer => break Some((CLOSE_NORMAL, format!(
                 "idle for {} s with no message or heartbeat", idle.as_secs()))),
             incoming = ws.recv() => {
-                idle_deadline = tokio::time::Instant::now() + idle;
+                idle_timer.as_mut().reset(tokio::time::Instant::now() + idle);
                 let wire = match incoming {
                     None => break None,
                     Some(Err(e)) => break read_error(&e, limits.max_frame_bytes),
@@ -85,8 +95,17 @@ pub(crate) async fn run(mut ws: WebSocket, conn: Connection, shared: Arc<Shared>
                 }
             }
             Some(out) = rx.recv() => {
-                if Box::pin(write_batch(&mut ws, out, &mut rx)).await.is_err() {
-                    break None;
+                // A peer that stops reading blocks this write once its TCP buffers fill. The write
+                // must not make the socket deaf to shutdown, overflow or idleness, or a stalled
+                // listener would hold its queue (and its presence) forever.
+                let write = Box::pin(write_batch(&mut ws, out, &mut rx));
+                tokio::select! {
+                    biased;
+                    () = &mut shutting_down => break Some((CLOSE_GOING_AWAY, "server shutting down".into())),
+                    () = &mut overflowed => break Some((CLOSE_TRY_AGAIN, format!(
+                        "too slow: more than {} messages waiting; reconnect", limits.outbound_queue))),
+                    () = &mut idle_timer => break Some((CLOSE_NORMAL, "stalled: not reading for the idle timeout".into())),
+                    written = write => if written.is_err() { break None },
                 }
             }
         }
@@ -98,7 +117,8 @@ pub(crate) async fn run(mut ws: WebSocket, conn: Connection, shared: Arc<Shared>
     if let Some((code, reason)) = ending {
         tracing::debug!(socket = conn.id, code, %reason, "closing socket");
         let frame = CloseFrame { code, reason: truncate(&reason, 123).into() };
-        let _ = Box::pin(ws.send(WsMessage::Close(Some(frame)))).await;
+        // Bounded: a peer that does not read cannot take the close frame either.
+        let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, Box::pin(ws.send(WsMessage::Close(Some(frame))))).await;
     }
 }
 

@@ -118,3 +118,29 @@ async fn shutdown_sends_every_socket_a_close_frame() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(stats.stats().sockets, 0);
 }
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_is_dropped_and_leaves_presence() {
+    let limits = Limits { outbound_queue: 16, messages_per_second: 10_000, message_burst: 10_000, ..Limits::default() };
+    let hub = TestHub::start(Access::Open, limits).await;
+    let mut watcher = hub.phoenix().await;
+    watcher.join("realtime:room", json!({})).await;
+    let mut stalled = hub.phoenix().await;
+    let js = stalled.join("realtime:room", json!({"config": {"presence": {"key": "stalled"}}})).await;
+    stalled.push(Some(&js), "realtime:room", "presence", json!({"type":"presence","event":"track","payload":{}})).await;
+    watcher.until(|v| v[3] == "presence_diff" && v[4]["joins"]["stalled"].is_object()).await;
+    stalled.join("realtime:busy", json!({"config": {"presence": {"enabled": false}}})).await;
+    // From here on `stalled` is never read again.
+
+    let mut sender = hub.phoenix().await;
+    let jsend = sender.join("realtime:busy", json!({"config": {"presence": {"enabled": false}}})).await;
+    let big = "x".repeat(64 * 1024);
+    for _ in 0..400 {
+        sender.push(Some(&jsend), "realtime:busy", "broadcast", json!({"type":"broadcast","event":"b","payload":big})).await;
+    }
+    let diff = watcher.until(|v| v[3] == "presence_diff" && v[4]["leaves"]["stalled"].is_object()).await;
+    assert_eq!(diff[4]["leaves"]["stalled"]["metas"].as_array().map(Vec::len), Some(1));
+    bystanders_still_talk(&hub).await;
+    drop(stalled);
+    hub.stop().await;
+}
