@@ -28,4 +28,4 @@ pub use frame::{
     BinaryBroadcast, BinaryReply, Frame, Message, Payload, PayloadEncoding, UserBroadcast, UserBroadcastPush, Vsn, VsnError, WireFrame,
 };
 pub use invite::{Invite, InviteError};
-pub use presence::{PresenceDiff, PresenceTable};
+pub use presence::{PresenceDiff, PresenceTable, PresenceView};

@@ -185,3 +185,102 @@ mod tests {
         assert_eq!(batch.to_json(), json!({"joins":{"k":{"metas":[{"phx_ref":"b"}]}},"leaves":{}}));
     }
 }
+
+/// A client's view of a topic's presence, merged from `presence_state` and `presence_diff` the way
+/// phoenix.js's `Presence.syncState` / `syncDiff` do (metas matched by `phx_ref`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PresenceView {
+    pub by_key: BTreeMap<String, Vec<Map<String, Value>>>,
+}
+
+impl PresenceView {
+    /// Replaces the view with a `presence_state`; returns what joined and left compared to before.
+    pub fn sync_state(&mut self, state: &Value) -> PresenceDiff {
+        let new = parse_side(state);
+        let mut diff = PresenceDiff::default();
+        for (key, metas) in &self.by_key {
+            let kept: Vec<_> = new.get(key).map(|m| refs(m)).unwrap_or_default();
+            let left: Vec<_> = metas.iter().filter(|m| !kept.contains(&m.get("phx_ref"))).cloned().collect();
+            if !left.is_empty() {
+                diff.leaves.insert(key.clone(), left);
+            }
+        }
+        for (key, metas) in &new {
+            let had: Vec<_> = self.by_key.get(key).map(|m| refs(m)).unwrap_or_default();
+            let joined: Vec<_> = metas.iter().filter(|m| !had.contains(&m.get("phx_ref"))).cloned().collect();
+            if !joined.is_empty() {
+                diff.joins.insert(key.clone(), joined);
+            }
+        }
+        self.by_key = new;
+        diff
+    }
+
+    /// Applies a `presence_diff`; returns it as parsed.
+    pub fn sync_diff(&mut self, diff_json: &Value) -> PresenceDiff {
+        let diff = PresenceDiff { joins: parse_side(&diff_json["joins"]), leaves: parse_side(&diff_json["leaves"]) };
+        for (key, metas) in &diff.joins {
+            let entry = self.by_key.entry(key.clone()).or_default();
+            let new_refs = refs(metas);
+            entry.retain(|m| !new_refs.contains(&m.get("phx_ref")));
+            entry.extend(metas.iter().cloned());
+        }
+        for (key, metas) in &diff.leaves {
+            if let Some(entry) = self.by_key.get_mut(key) {
+                let gone = refs(metas);
+                entry.retain(|m| !gone.contains(&m.get("phx_ref")));
+                if entry.is_empty() {
+                    self.by_key.remove(key);
+                }
+            }
+        }
+        diff
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.by_key.keys().map(String::as_str)
+    }
+}
+
+fn refs(metas: &[Map<String, Value>]) -> Vec<Option<&Value>> {
+    metas.iter().map(|m| m.get("phx_ref")).collect()
+}
+
+fn parse_side(v: &Value) -> BTreeMap<String, Vec<Map<String, Value>>> {
+    let Some(obj) = v.as_object() else { return BTreeMap::new() };
+    obj.iter()
+        .filter_map(|(k, entry)| {
+            let metas: Vec<_> = entry.get("metas")?.as_array()?.iter().filter_map(|m| m.as_object().cloned()).collect();
+            (!metas.is_empty()).then(|| (k.clone(), metas))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    #[test]
+    fn a_view_follows_the_server_table() {
+        let mut server = PresenceTable::default();
+        let mut view = PresenceView::default();
+        server.track(1, "ann", Map::new(), "a1".into());
+        let joined = view.sync_state(&server.state());
+        assert_eq!(joined.joins.keys().collect::<Vec<_>>(), ["ann"]);
+        for diff in [
+            server.track(2, "bob", Map::new(), "b1".into()),
+            server.track(1, "ann", json!({"mood": "x"}).as_object().cloned().unwrap_or_default(), "a2".into()),
+            server.untrack(&2),
+        ] {
+            view.sync_diff(&diff.to_json());
+        }
+        let expected: BTreeMap<_, _> =
+            server.state().as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).into_iter().flatten().map(|k| (k, ())).collect();
+        assert_eq!(view.keys().map(str::to_owned).collect::<Vec<_>>(), expected.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(view.by_key["ann"].len(), 1, "the update replaced the old meta");
+        assert_eq!(view.by_key["ann"][0]["mood"], "x");
+        // A fresh state after a reconnect reports who left meanwhile.
+        let diff = view.sync_state(&json!({}));
+        assert_eq!(diff.leaves.keys().collect::<Vec<_>>(), ["ann"]);
+    }
+}

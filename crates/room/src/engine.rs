@@ -55,7 +55,10 @@ pub struct Engine {
     host: UserId,
     settings: RoomSettings,
     state: RoomState,
+    /// Applied intent keys, kept by the host's store in a table of their own (not in this blob).
+    #[serde(skip)]
     applied: HashMap<String, u64>,
+    #[serde(skip)]
     applied_order: VecDeque<String>,
     votes: BTreeMap<TrackId, BTreeMap<UserId, bool>>,
     next_track: u64,
@@ -97,9 +100,44 @@ impl Engine {
         self.present = users;
     }
 
+    /// The idempotency key of an intent: ids are chosen by clients, so they are scoped by user.
+    pub fn intent_key(user: &UserId, intent: &IntentId) -> String {
+        format!("{user}/{intent}")
+    }
+
+    /// Whether (and at which seq) an intent was applied.
+    pub fn applied(&self, key: &str) -> Option<u64> {
+        self.applied.get(key).copied()
+    }
+
+    /// Restores remembered intent keys (oldest first) after a restart.
+    pub fn restore_applied(&mut self, keys: impl IntoIterator<Item = (String, u64)>) {
+        for (key, seq) in keys {
+            self.applied.insert(key.clone(), seq);
+            self.applied_order.push_back(key);
+        }
+        while self.applied_order.len() > REMEMBERED_INTENTS {
+            if let Some(old) = self.applied_order.pop_front() {
+                self.applied.remove(&old);
+            }
+        }
+    }
+
+    /// Re-anchors playback after a restart: the host's monotonic clock started again from zero, so
+    /// the position it had at `saved_now_ms` (old clock) now holds at `now_ms` (new clock). Returns
+    /// the diff to publish, if playback was anchored at all.
+    pub fn rebase_clock(&mut self, saved_now_ms: u64, now_ms: u64) -> Vec<Output> {
+        let current = self.state.playback.clone();
+        if current.track.is_none() {
+            return Vec::new();
+        }
+        let playback = Playback { position_ms: current.position_at(saved_now_ms), at_ms: now_ms, ..current };
+        self.commit(&None, &None, Change::Playback { playback }).unwrap_or_default()
+    }
+
     /// Handles one intent from `user` (already authenticated by its signature) at host instant `now_ms`.
     pub fn handle(&mut self, user: &UserId, intent: Intent, now_ms: u64) -> Vec<Output> {
-        let key = format!("{user}/{}", intent.id);
+        let key = Engine::intent_key(user, &intent.id);
         if let Some(&seq) = self.applied.get(&key) {
             return vec![Output::AlreadyApplied { user: user.clone(), intent: intent.id, seq }];
         }

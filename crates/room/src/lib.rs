@@ -9,6 +9,7 @@
 //! - [`intent`]: what listeners and the host ask for ([`Intent`], [`Action`]).
 //! - [`engine`]: the authority ([`Engine`]): validates intents, applies each intent id at most once,
 //!   and answers with diffs, refusals for the sender alone, and ephemeral reactions.
+//! - [`wire`]: topic and event names, and signed envelopes, for running a room over channels.
 //! - [`replica`]: a listener's copy ([`Replica`]): applies diffs in order and asks for a snapshot on
 //!   a gap, a duplicate or a diff that does not apply, instead of guessing.
 //!
@@ -22,6 +23,7 @@ pub mod intent;
 pub mod queue;
 pub mod replica;
 pub mod state;
+pub mod wire;
 
 pub use engine::{Engine, Output, RoomSettings};
 pub use identity::{Identity, SignatureError, Signed};
