@@ -43,6 +43,15 @@ pub(crate) struct Wanted {
     /// The join_ref of the current join on the current socket, once sent.
     pub join_ref: Option<String>,
     pub joined: bool,
+    /// Broadcasts made before the join was confirmed, sent right after it (as phoenix.js buffers
+    /// pushes on a joining channel).
+    pub queued: Vec<(String, Value)>,
+}
+
+impl Wanted {
+    pub fn new(options: JoinOptions, presence: Option<Map<String, Value>>) -> Self {
+        Wanted { options, presence, join_ref: None, joined: false, queued: Vec::new() }
+    }
 }
 
 /// What a pending ref is waiting for.
@@ -89,6 +98,9 @@ impl<A> ChannelSet<A> {
         for w in self.wanted.values_mut() {
             w.joined = false;
             w.join_ref = None;
+            // Not re-sent by the client: what must survive a disconnect is the application's to
+            // keep (the room's outbox does).
+            w.queued.clear();
         }
         self.pending
             .drain()
@@ -126,7 +138,7 @@ mod tests {
     #[test]
     fn a_disconnect_fails_pending_replies_and_unjoins() {
         let mut set: ChannelSet<u8> = ChannelSet::default();
-        set.wanted.insert("t".into(), Wanted { options: JoinOptions::default(), presence: None, join_ref: Some("1".into()), joined: true });
+        set.wanted.insert("t".into(), Wanted { join_ref: Some("1".into()), joined: true, ..Wanted::new(JoinOptions::default(), None) });
         let r = set.next_ref();
         set.expect(r, Pending::Reply(7));
         let hb = set.next_ref();

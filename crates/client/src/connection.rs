@@ -276,7 +276,7 @@ impl Task {
     fn offline_command(&mut self, cmd: Command) {
         match cmd {
             Command::Join { topic, options, presence } => {
-                self.set.wanted.insert(topic, Wanted { options, presence, join_ref: None, joined: false });
+                self.set.wanted.insert(topic, Wanted::new(options, presence));
             }
             Command::Leave { topic } => {
                 self.set.wanted.remove(&topic);
@@ -384,7 +384,7 @@ impl Task {
     async fn command(&mut self, ws: &mut Socket, cmd: Command) -> Result<(), ()> {
         match cmd {
             Command::Join { topic, options, presence } => {
-                self.set.wanted.insert(topic.clone(), Wanted { options, presence, join_ref: None, joined: false });
+                self.set.wanted.insert(topic.clone(), Wanted::new(options, presence));
                 self.send_join(ws, &topic).await
             }
             Command::Leave { topic } => match self.set.wanted.remove(&topic) {
@@ -401,12 +401,20 @@ impl Task {
                 self.send_track(ws, &topic).await
             }
             Command::Broadcast { topic, event: ev, payload, reply } => {
-                let Some(w) = self.set.wanted.get(&topic).filter(|w| w.joined) else {
+                let Some(w) = self.set.wanted.get_mut(&topic) else {
                     if let Some(r) = reply {
                         let _ = r.send(Err(ClientError::Disconnected));
                     }
                     return Ok(());
                 };
+                if !w.joined {
+                    if reply.is_none() && w.join_ref.is_some() {
+                        w.queued.push((ev, payload));
+                    } else if let Some(r) = reply {
+                        let _ = r.send(Err(ClientError::Disconnected));
+                    }
+                    return Ok(());
+                }
                 let join_ref = w.join_ref.clone();
                 let acked = w.options.broadcast_ack;
                 let r = self.set.next_ref();
@@ -490,6 +498,10 @@ impl Task {
                 }
                 self.emit(ClientEvent::Joined { topic: topic.clone() });
                 self.send_track(ws, &topic).await?;
+                let queued = self.set.wanted.get_mut(&topic).map(|w| std::mem::take(&mut w.queued)).unwrap_or_default();
+                for (ev, payload) in queued {
+                    self.command(ws, Command::Broadcast { topic: topic.clone(), event: ev, payload, reply: None }).await?;
+                }
                 if self.rejoining && self.set.all_joined() {
                     self.rejoining = false;
                     self.emit(ClientEvent::Rejoined);

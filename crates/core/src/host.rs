@@ -1,0 +1,337 @@
+//! The host's room: the engine, driven by intents from the channels and by the host's own actions.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::{mpsc, oneshot};
+use whatssound_client::{Client, ClientConfig, ClientEvent, ConnectionStatus, JoinOptions};
+use whatssound_protocol::PresenceView;
+use whatssound_room::wire::{self, ReactionMessage, SnapshotMessage, Topics, Verdict};
+use whatssound_room::{Action, Change, Engine, Identity, Intent, Output, QueueDiff, RoomSettings, TrackSource, UserId};
+
+use crate::store::{Commit, HostStore};
+use crate::{CoreError, ms_since, new_intent_id};
+
+/// How many per-user channels the host keeps joined at once (a socket may join 100 channels).
+const USER_CHANNELS: usize = 60;
+
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    pub room: String,
+    pub identity: Identity,
+    pub name: String,
+    /// `ws://HOST:PORT/realtime/v1` of the embedded hub, or an external relay's endpoint.
+    pub endpoint: String,
+    /// The host token (embedded hub) or the relay's key.
+    pub token: Option<String>,
+    pub data_dir: PathBuf,
+    pub settings: RoomSettings,
+}
+
+/// What the host's room did, for logs and the UI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostEvent {
+    Connection(ConnectionStatus),
+    Output(Box<Output>),
+    /// Something arrived that was dropped (bad signature, malformed intent), and why.
+    Dropped(String),
+    Error(String),
+}
+
+enum Command {
+    Act { action: Action, file: Option<PathBuf>, reply: oneshot::Sender<Vec<Output>> },
+    Close { reply: oneshot::Sender<()> },
+}
+
+/// A handle to the running host room.
+#[derive(Debug, Clone)]
+pub struct HostRoom {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl HostRoom {
+    /// Loads (or creates) the room in `config.data_dir`, connects, and starts serving intents.
+    pub async fn start(config: HostConfig) -> Result<(HostRoom, mpsc::UnboundedReceiver<HostEvent>), CoreError> {
+        let store = HostStore::open(&config.data_dir)?;
+        let started = Instant::now();
+        let (engine, rebase) = match store.load()? {
+            Some((mut engine, saved_now_ms)) => {
+                let outputs = engine.rebase_clock(saved_now_ms, 0);
+                (engine, outputs)
+            }
+            None => (Engine::new(config.identity.user_id(), config.settings.clone()), Vec::new()),
+        };
+        let (client, client_events) = Client::connect(ClientConfig::new(&config.endpoint, config.token.clone())).await?;
+        let topics = Topics::new(&config.room);
+        let me = config.identity.user_id();
+        let ack = JoinOptions { broadcast_self: false, broadcast_ack: true, presence_key: None };
+        for topic in topics.all() {
+            let options =
+                if topic == topics.main { JoinOptions { presence_key: Some(me.to_string()), ..ack.clone() } } else { ack.clone() };
+            let presence = (topic == topics.main).then(|| presence_meta(&me, &config.name));
+            client.join(topic, options, presence);
+        }
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let mut task = Task {
+            identity: config.identity,
+            topics,
+            client,
+            engine,
+            store,
+            started,
+            events,
+            presence: PresenceView::default(),
+            user_channels: VecDeque::new(),
+        };
+        if !rebase.is_empty() {
+            task.commit_and_publish(rebase, None, Vec::new());
+        }
+        tokio::spawn(task.run(client_events, command_rx));
+        Ok((HostRoom { commands }, events_rx))
+    }
+
+    /// The host acts in its own room (no network round trip); `file` is the local path behind a
+    /// `HostFile` track.
+    pub async fn act(&self, action: Action, file: Option<PathBuf>) -> Result<Vec<Output>, CoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(Command::Act { action, file, reply }).map_err(|_| CoreError::Stopped)?;
+        rx.await.map_err(|_| CoreError::Stopped)
+    }
+
+    /// Tells everyone the room closed, then disconnects.
+    pub async fn close(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.commands.send(Command::Close { reply }).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+fn presence_meta(user: &UserId, name: &str) -> Map<String, Value> {
+    let joined_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let meta = json!({"user_id": user, "username": name, "role": "host", "joined_at": u64::try_from(joined_at).unwrap_or(0), "audio_state": "paused"});
+    meta.as_object().cloned().unwrap_or_default()
+}
+
+struct Task {
+    identity: Identity,
+    topics: Topics,
+    client: Client,
+    engine: Engine,
+    store: HostStore,
+    started: Instant,
+    events: mpsc::UnboundedSender<HostEvent>,
+    presence: PresenceView,
+    user_channels: VecDeque<String>,
+}
+
+impl Task {
+    fn emit(&self, e: HostEvent) {
+        let _ = self.events.send(e);
+    }
+
+    async fn run(mut self, mut client_events: mpsc::UnboundedReceiver<ClientEvent>, mut commands: mpsc::UnboundedReceiver<Command>) {
+        loop {
+            tokio::select! {
+                event = client_events.recv() => match event {
+                    Some(e) => self.on_client(e),
+                    None => break,
+                },
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Act { action, file, reply }) => {
+                        let me = self.identity.user_id();
+                        let intent = Intent { id: new_intent_id(), name: "host".into(), action };
+                        let _ = reply.send(self.handle(&me, intent, file));
+                    }
+                    Some(Command::Close { reply }) => {
+                        let outputs = self.engine.close();
+                        let now = ms_since(self.started);
+                        if let Err(e) = self.store.commit(&self.engine, now, &Commit::default()) {
+                            self.emit(HostEvent::Error(format!("could not save the closed room: {e}")));
+                        }
+                        for out in outputs {
+                            if let Output::Diff(d) = &out {
+                                // Acknowledged, so the hub has it before this socket goes.
+                                let sealed = wire::seal(&self.identity, d);
+                                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.client.broadcast_acked(&self.topics.main, wire::DIFF, sealed)).await;
+                            }
+                            self.emit(HostEvent::Output(Box::new(out)));
+                        }
+                        self.client.close();
+                        let _ = reply.send(());
+                        break;
+                    }
+                    None => break,
+                },
+            }
+        }
+    }
+
+    fn on_client(&mut self, event: ClientEvent) {
+        match event {
+            ClientEvent::Status(s) => self.emit(HostEvent::Connection(s)),
+            ClientEvent::Broadcast { topic, event, payload } if topic == self.topics.main => match event.as_str() {
+                wire::INTENT => match wire::open::<Intent>(&payload, "intent") {
+                    Ok((user, intent)) => {
+                        self.handle(&user, intent, None);
+                    }
+                    Err(e) => self.emit(HostEvent::Dropped(format!("intent dropped: {e}"))),
+                },
+                wire::SNAPSHOT_REQUEST => match wire::open::<Value>(&payload, "snapshot request") {
+                    Ok((user, _)) => self.send_snapshot(&user),
+                    Err(e) => self.emit(HostEvent::Dropped(format!("snapshot request dropped: {e}"))),
+                },
+                _ => {}
+            },
+            ClientEvent::PresenceState { topic, state } if topic == self.topics.main => {
+                self.presence.sync_state(&state);
+                self.update_present();
+            }
+            ClientEvent::PresenceDiff { topic, diff } if topic == self.topics.main => {
+                self.presence.sync_diff(&diff);
+                self.update_present();
+            }
+            ClientEvent::JoinRefused { topic, reason } => self.emit(HostEvent::Error(format!("could not join {topic}: {reason}"))),
+            ClientEvent::Refused { topic, reason } => {
+                self.emit(HostEvent::Error(format!("the relay refused a message on {topic}: {reason}")))
+            }
+            _ => {}
+        }
+    }
+
+    fn update_present(&mut self) {
+        let users: BTreeSet<UserId> =
+            self.presence.by_key.values().flatten().filter_map(|m| m.get("user_id").and_then(Value::as_str)).map(UserId::from).collect();
+        self.engine.set_present(users);
+    }
+
+    /// Validates, applies, saves, then publishes — saving first, so nothing published is ever lost.
+    fn handle(&mut self, user: &UserId, intent: Intent, file: Option<PathBuf>) -> Vec<Output> {
+        let before = self.engine.clone();
+        let key = Engine::intent_key(user, &intent.id);
+        let intent_id = intent.id.clone();
+        let is_host_file = matches!(&intent.action, Action::Enqueue { track, .. } if matches!(track.source, TrackSource::HostFile { .. }));
+        let now = ms_since(self.started);
+        let outputs = self.engine.handle(user, intent, now);
+        let accepted = outputs.iter().any(|o| matches!(o, Output::Diff(_) | Output::Reaction { .. }));
+        if !accepted {
+            self.publish(&outputs);
+            return outputs;
+        }
+        let files = match (file, is_host_file) {
+            (Some(path), true) => outputs
+                .iter()
+                .find_map(|o| match o {
+                    Output::Diff(d) => match &d.change {
+                        Change::Queue { diff: QueueDiff::Insert { track, .. } } => Some(vec![(track.id.clone(), path.clone())]),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let applied = self.engine.applied(&key).map(|seq| (key, seq));
+        if let Err(e) = self.save(&outputs, applied, files, now) {
+            // Nothing goes out that is not saved: undo, and tell the sender why.
+            self.engine = before;
+            let reason = format!("the host could not save this ({e}); try again");
+            self.emit(HostEvent::Error(reason.clone()));
+            let refusal = vec![Output::Refused { user: user.clone(), intent: intent_id, reason }];
+            self.publish(&refusal);
+            return refusal;
+        }
+        self.publish(&outputs);
+        outputs
+    }
+
+    fn save(
+        &mut self,
+        outputs: &[Output],
+        applied: Option<(String, u64)>,
+        files: Vec<(whatssound_room::TrackId, PathBuf)>,
+        now: u64,
+    ) -> Result<(), crate::store::StoreError> {
+        let chat = outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Diff(d) => wire::chat_of(d).map(|m| (m, d.seq)),
+                _ => None,
+            })
+            .collect();
+        self.store.commit(&self.engine, now, &Commit { applied, chat, files })
+    }
+
+    /// For host events that are not intents (clock rebase after a restart).
+    fn commit_and_publish(
+        &mut self,
+        outputs: Vec<Output>,
+        applied: Option<(String, u64)>,
+        files: Vec<(whatssound_room::TrackId, PathBuf)>,
+    ) {
+        let now = ms_since(self.started);
+        match self.save(&outputs, applied, files, now) {
+            Ok(()) => self.publish(&outputs),
+            Err(e) => self.emit(HostEvent::Error(format!("could not save the room: {e}"))),
+        }
+    }
+
+    fn publish(&mut self, outputs: &[Output]) {
+        for out in outputs {
+            match out {
+                Output::Diff(d) => self.client.broadcast(self.topics.for_change(&d.change), wire::DIFF, wire::seal(&self.identity, d)),
+                Output::Refused { user, intent, reason } => {
+                    self.send_to_user(user, &Verdict::Refused { intent: intent.clone(), reason: reason.clone() });
+                }
+                Output::AlreadyApplied { user, intent, seq } => {
+                    self.send_to_user(user, &Verdict::AlreadyApplied { intent: intent.clone(), seq: *seq })
+                }
+                Output::Reaction { user, name, emoji, at_ms } => {
+                    let r = ReactionMessage { user: user.clone(), name: name.clone(), emoji: emoji.clone(), at_ms: *at_ms };
+                    self.client.broadcast(&self.topics.reactions, wire::REACTION, wire::seal(&self.identity, &r));
+                }
+            }
+            self.emit(HostEvent::Output(Box::new(out.clone())));
+        }
+    }
+
+    fn send_to_user(&mut self, user: &UserId, verdict: &Verdict) {
+        if user == &self.identity.user_id() {
+            return;
+        }
+        let topic = self.user_channel(user);
+        self.client.broadcast(&topic, wire::VERDICT, wire::seal(&self.identity, verdict));
+    }
+
+    fn send_snapshot(&mut self, user: &UserId) {
+        // The engine's own state: a replica must end up byte-for-byte where the authority is.
+        let message = SnapshotMessage { state: self.engine.state().clone(), host_now_ms: ms_since(self.started) };
+        let topic = self.user_channel(user);
+        self.client.broadcast(&topic, wire::SNAPSHOT, wire::seal(&self.identity, &message));
+    }
+
+    /// Joins a user's channel if needed (broadcasts wait for the join), leaving the least recently
+    /// used one beyond [`USER_CHANNELS`].
+    fn user_channel(&mut self, user: &UserId) -> String {
+        let topic = self.topics.user(user);
+        if let Some(i) = self.user_channels.iter().position(|t| t == &topic) {
+            self.user_channels.remove(i);
+        } else {
+            self.client.join(&topic, JoinOptions::default(), None);
+            if let Some(old) = (self.user_channels.len() >= USER_CHANNELS).then(|| self.user_channels.pop_front()).flatten() {
+                self.client.leave(&old);
+            }
+        }
+        self.user_channels.push_back(topic.clone());
+        topic
+    }
+}

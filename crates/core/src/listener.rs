@@ -1,0 +1,319 @@
+//! A listener's room: a replica of the host's state, kept whole across reconnects.
+
+use std::path::PathBuf;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use whatssound_client::{Client, ClientConfig, ClientEvent, ConnectionStatus, JoinOptions};
+use whatssound_protocol::{Invite, PresenceView};
+use whatssound_room::wire::{self, Activity, ReactionMessage, SnapshotMessage, Topics, Verdict};
+use whatssound_room::{Action, Change, Diff, Identity, Intent, IntentId, Replica, ReplicaEvent, UserId};
+
+use crate::store::OutboxStore;
+use crate::{CoreError, identity, new_intent_id};
+
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    pub invite: Invite,
+    pub name: String,
+    pub data_dir: PathBuf,
+    /// Whether to appear in the room's presence (`listen` does; `send` does not).
+    pub track_presence: bool,
+}
+
+/// What happened in the room, for the UI and `whatssound-cli listen`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoomEvent {
+    Connection(ConnectionStatus),
+    /// The first snapshot was applied: the room is on screen.
+    Joined {
+        seq: u64,
+    },
+    Snapshot(Box<SnapshotMessage>),
+    Diff(Diff),
+    Presence {
+        joins: Vec<Map<String, Value>>,
+        leaves: Vec<Map<String, Value>>,
+    },
+    Reaction(ReactionMessage),
+    Activity {
+        user: UserId,
+        activity: Activity,
+    },
+    /// One of my intents took effect (`diff` is its first diff, when it made one).
+    Confirmed {
+        intent: IntentId,
+        seq: u64,
+        diff: Option<Diff>,
+    },
+    Refused {
+        intent: IntentId,
+        reason: String,
+    },
+    RoomClosed,
+    /// Something was dropped or failed; the text says what.
+    Error(String),
+}
+
+enum Command {
+    Send { action: Action, reply: tokio::sync::oneshot::Sender<Result<IntentId, CoreError>> },
+    Activity(Activity),
+    Close,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+/// A handle to a joined room.
+#[derive(Debug, Clone)]
+pub struct ListenerRoom {
+    commands: mpsc::UnboundedSender<Command>,
+    user: UserId,
+}
+
+impl ListenerRoom {
+    /// Connects (failing if the first connection fails) and joins the room's channels.
+    pub async fn join(config: ListenerConfig) -> Result<(ListenerRoom, mpsc::UnboundedReceiver<RoomEvent>), CoreError> {
+        let host = UserId(config.invite.key.clone().ok_or(CoreError::NoHostKey)?);
+        let identity = identity::load_or_create(&config.data_dir)?;
+        let outbox = OutboxStore::open(&config.data_dir)?;
+        let endpoint = format!("{}/realtime/v1", config.invite.ws);
+        let (client, client_events) = Client::connect(ClientConfig::new(endpoint, Some(config.invite.token.clone()))).await?;
+        let topics = Topics::new(&config.invite.room);
+        let me = identity.user_id();
+        for topic in topics.all() {
+            let presence = (config.track_presence && topic == topics.main).then(|| presence_meta(&me, &config.name));
+            let key = presence.as_ref().map(|_| me.to_string());
+            client.join(topic, JoinOptions { presence_key: key, ..JoinOptions::default() }, presence);
+        }
+        // Joined last: the snapshot request goes out once this is joined, so the answer has a way in.
+        client.join(&topics.user(&me), JoinOptions::default(), None);
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let task = Task {
+            identity,
+            host,
+            name: config.name,
+            topics,
+            client,
+            outbox,
+            events,
+            replica: Replica::default(),
+            presence: PresenceView::default(),
+            joined_once: false,
+        };
+        tokio::spawn(task.run(client_events, command_rx));
+        Ok((ListenerRoom { commands, user: me }, events_rx))
+    }
+
+    pub fn user(&self) -> &UserId {
+        &self.user
+    }
+
+    /// Sends an intent; it is kept in the outbox until the room confirms or refuses it.
+    pub async fn send(&self, action: Action) -> Result<IntentId, CoreError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.commands.send(Command::Send { action, reply }).map_err(|_| CoreError::Stopped)?;
+        rx.await.map_err(|_| CoreError::Stopped)?
+    }
+
+    pub fn activity(&self, activity: Activity) {
+        let _ = self.commands.send(Command::Activity(activity));
+    }
+
+    pub fn close(&self) {
+        let _ = self.commands.send(Command::Close);
+    }
+}
+
+fn presence_meta(user: &UserId, name: &str) -> Map<String, Value> {
+    let joined_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let meta = json!({"user_id": user, "username": name, "role": "listener", "joined_at": u64::try_from(joined_at).unwrap_or(0), "audio_state": "paused"});
+    meta.as_object().cloned().unwrap_or_default()
+}
+
+struct Task {
+    identity: Identity,
+    host: UserId,
+    name: String,
+    topics: Topics,
+    client: Client,
+    outbox: OutboxStore,
+    events: mpsc::UnboundedSender<RoomEvent>,
+    replica: Replica,
+    presence: PresenceView,
+    joined_once: bool,
+}
+
+impl Task {
+    fn emit(&self, e: RoomEvent) {
+        let _ = self.events.send(e);
+    }
+
+    async fn run(mut self, mut client_events: mpsc::UnboundedReceiver<ClientEvent>, mut commands: mpsc::UnboundedReceiver<Command>) {
+        loop {
+            tokio::select! {
+                event = client_events.recv() => match event {
+                    Some(e) => {
+                        if self.on_client(e) {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Send { action, reply }) => {
+                        let _ = reply.send(self.send(action));
+                    }
+                    Some(Command::Activity(a)) => self.client.broadcast(&self.topics.reactions, wire::ACTIVITY, wire::seal(&self.identity, &a)),
+                    Some(Command::Close) | None => break,
+                },
+            }
+        }
+        self.client.close();
+    }
+
+    fn send(&mut self, action: Action) -> Result<IntentId, CoreError> {
+        let intent = Intent { id: new_intent_id(), name: self.name.clone(), action };
+        let envelope = wire::seal(&self.identity, &intent);
+        // Saved before sending: once the caller has an id, a crash cannot lose the intent.
+        self.outbox.push(&intent.id, &envelope)?;
+        self.client.broadcast(&self.topics.main, wire::INTENT, envelope);
+        Ok(intent.id)
+    }
+
+    /// The LiveView re-mount's last step: everything unconfirmed goes out again; the host applies
+    /// each intent id at most once, so the effect is exactly once.
+    fn resend_outbox(&mut self) {
+        match self.outbox.pending() {
+            Ok(pending) => {
+                for (_, envelope) in pending {
+                    self.client.broadcast(&self.topics.main, wire::INTENT, envelope);
+                }
+            }
+            Err(e) => self.emit(RoomEvent::Error(format!("could not read the outbox: {e}"))),
+        }
+    }
+
+    fn request_snapshot(&mut self) {
+        self.client.broadcast(&self.topics.main, wire::SNAPSHOT_REQUEST, wire::seal(&self.identity, &json!({})));
+    }
+
+    /// Returns true when the room is over.
+    fn on_client(&mut self, event: ClientEvent) -> bool {
+        match event {
+            ClientEvent::Status(s) => self.emit(RoomEvent::Connection(s)),
+            ClientEvent::Joined { topic } if topic == self.topics.user(&self.identity.user_id()) => self.request_snapshot(),
+            ClientEvent::JoinRefused { topic, reason } => self.emit(RoomEvent::Error(format!("could not join {topic}: {reason}"))),
+            ClientEvent::Refused { reason, .. } => self.emit(RoomEvent::Error(reason)),
+            ClientEvent::PresenceState { topic, state } if topic == self.topics.main => {
+                let d = self.presence.sync_state(&state);
+                self.emit_presence(d);
+            }
+            ClientEvent::PresenceDiff { topic, diff } if topic == self.topics.main => {
+                let d = self.presence.sync_diff(&diff);
+                self.emit_presence(d);
+            }
+            ClientEvent::Broadcast { event, payload, .. } => return self.on_broadcast(&event, &payload),
+            _ => {}
+        }
+        false
+    }
+
+    fn emit_presence(&self, d: whatssound_protocol::PresenceDiff) {
+        if d.is_empty() {
+            return;
+        }
+        let flat = |side: std::collections::BTreeMap<String, Vec<Map<String, Value>>>| side.into_values().flatten().collect();
+        self.emit(RoomEvent::Presence { joins: flat(d.joins), leaves: flat(d.leaves) });
+    }
+
+    fn on_broadcast(&mut self, event: &str, payload: &Value) -> bool {
+        match event {
+            wire::DIFF => match wire::open_from_host::<Diff>(payload, &self.host, "diff") {
+                Ok(diff) => return self.on_diff(diff),
+                Err(e) => self.emit(RoomEvent::Error(format!("dropped a diff not signed by the host: {e}"))),
+            },
+            wire::SNAPSHOT => match wire::open_from_host::<SnapshotMessage>(payload, &self.host, "snapshot") {
+                Ok(snapshot) => {
+                    if self.replica.receive_snapshot(snapshot.state.clone()) == ReplicaEvent::Replaced {
+                        let closed = snapshot.state.closed;
+                        let seq = snapshot.state.seq;
+                        self.emit(RoomEvent::Snapshot(Box::new(snapshot)));
+                        if !self.joined_once {
+                            self.joined_once = true;
+                            self.emit(RoomEvent::Joined { seq });
+                        }
+                        if closed {
+                            self.emit(RoomEvent::RoomClosed);
+                            return true;
+                        }
+                        self.resend_outbox();
+                    }
+                }
+                Err(e) => self.emit(RoomEvent::Error(format!("dropped a snapshot not signed by the host: {e}"))),
+            },
+            wire::VERDICT => match wire::open_from_host::<Verdict>(payload, &self.host, "verdict") {
+                Ok(Verdict::Refused { intent, reason }) => {
+                    if self.forget(&intent) {
+                        self.emit(RoomEvent::Refused { intent, reason });
+                    }
+                }
+                Ok(Verdict::AlreadyApplied { intent, seq }) => {
+                    if self.forget(&intent) {
+                        self.emit(RoomEvent::Confirmed { intent, seq, diff: None });
+                    }
+                }
+                Err(e) => self.emit(RoomEvent::Error(format!("dropped a verdict not signed by the host: {e}"))),
+            },
+            wire::REACTION => match wire::open_from_host::<ReactionMessage>(payload, &self.host, "reaction") {
+                Ok(r) => self.emit(RoomEvent::Reaction(r)),
+                Err(e) => self.emit(RoomEvent::Error(format!("dropped a reaction not signed by the host: {e}"))),
+            },
+            wire::ACTIVITY => {
+                if let Ok((user, activity)) = wire::open::<Activity>(payload, "activity") {
+                    self.emit(RoomEvent::Activity { user, activity });
+                }
+            }
+            _ => {}
+        }
+        false
+    }
+
+    fn on_diff(&mut self, diff: Diff) -> bool {
+        match self.replica.receive_diff(&diff) {
+            ReplicaEvent::Applied => {
+                let mine = diff.by.as_ref() == Some(&self.identity.user_id());
+                if let Some(intent) = diff.intent.clone().filter(|i| mine && self.forget(i)) {
+                    self.emit(RoomEvent::Confirmed { intent, seq: diff.seq, diff: Some(diff.clone()) });
+                }
+                let closed = matches!(diff.change, Change::Closed);
+                self.emit(RoomEvent::Diff(diff));
+                if closed {
+                    self.emit(RoomEvent::RoomClosed);
+                    return true;
+                }
+            }
+            ReplicaEvent::NeedSnapshot(reason) => {
+                tracing::debug!(%reason, "replica lost track; asking for a snapshot");
+                self.request_snapshot();
+            }
+            ReplicaEvent::Ignored | ReplicaEvent::Replaced | ReplicaEvent::Stale => {}
+        }
+        false
+    }
+
+    /// Drops an intent from the outbox; true if it was there (so it is reported once).
+    fn forget(&self, intent: &IntentId) -> bool {
+        match self.outbox.remove(intent) {
+            Ok(was_there) => was_there,
+            Err(e) => {
+                self.emit(RoomEvent::Error(format!("could not update the outbox: {e}")));
+                false
+            }
+        }
+    }
+}

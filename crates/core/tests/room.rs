@@ -1,0 +1,122 @@
+//! A host room and listener rooms over a real hub, in one process: intents become diffs everywhere,
+//! refusals reach their sender alone, late joiners get the state, forged diffs are dropped.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use whatssound_core::{HostConfig, HostRoom, ListenerConfig, ListenerRoom, RoomEvent};
+use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
+use whatssound_protocol::Invite;
+use whatssound_room::{Action, Change, Identity, NewTrack, Position, QueueDiff, RoomSettings, TrackSource};
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("whatssound-core-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+struct Room {
+    host: HostRoom,
+    invite: Invite,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+async fn room(name: &str) -> Room {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ws = format!("ws://{}", listener.local_addr().unwrap());
+    let access = Access::Room(RoomAccess { room: "jam".into(), host_token: "HOST".into(), listener_token: "LISTEN".into() });
+    let hub = Hub::new(HubConfig { access, limits: Limits::default() });
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(whatssound_hub::serve(listener, hub, async move {
+        let _ = stopped.await;
+    }));
+    let identity = Identity::from_secret([9; 32]);
+    let key = identity.user_id().0;
+    let config = HostConfig {
+        room: "jam".into(),
+        identity,
+        name: "Host".into(),
+        endpoint: format!("{ws}/realtime/v1"),
+        token: Some("HOST".into()),
+        data_dir: temp(&format!("{name}-host")),
+        settings: RoomSettings::default(),
+    };
+    let (host, _events) = HostRoom::start(config).await.unwrap();
+    let invite = Invite { ws, room: "jam".into(), token: "LISTEN".into(), key: Some(key), extra: vec![] };
+    Room { host, invite, stop: Some(stop) }
+}
+
+async fn listener(room: &Room, name: &str) -> (ListenerRoom, mpsc::UnboundedReceiver<RoomEvent>) {
+    let config = ListenerConfig { invite: room.invite.clone(), name: name.into(), data_dir: temp(name), track_presence: true };
+    let (l, mut events) = ListenerRoom::join(config).await.unwrap();
+    until(&mut events, |e| matches!(e, RoomEvent::Joined { .. })).await;
+    (l, events)
+}
+
+async fn until(events: &mut mpsc::UnboundedReceiver<RoomEvent>, mut want: impl FnMut(&RoomEvent) -> bool) -> RoomEvent {
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.expect("event in time").expect("room open");
+        if want(&e) {
+            return e;
+        }
+    }
+}
+
+fn url_track(title: &str) -> Action {
+    Action::Enqueue {
+        track: NewTrack {
+            title: title.into(),
+            artist: None,
+            album: None,
+            duration_ms: Some(60_000),
+            source: TrackSource::Url { url: format!("https://x.org/{title}.ogg") },
+        },
+        position: Position::Append,
+    }
+}
+
+#[tokio::test]
+async fn intents_become_diffs_everywhere_and_refusals_go_to_the_sender() {
+    let mut room = room("flow").await;
+    let (ann, mut ae) = listener(&room, "ann").await;
+    let (_bob, mut be) = listener(&room, "bob").await;
+    until(&mut ae, |e| matches!(e, RoomEvent::Presence { joins, .. } if joins.iter().any(|m| m["username"] == "bob"))).await;
+
+    let id = ann.send(Action::Chat { text: "hello".into() }).await.unwrap();
+    let confirmed = until(&mut ae, |e| matches!(e, RoomEvent::Confirmed { .. })).await;
+    assert!(matches!(&confirmed, RoomEvent::Confirmed { intent, .. } if *intent == id));
+    let chat = until(&mut be, |e| matches!(e, RoomEvent::Diff(d) if matches!(d.change, Change::Chat { .. }))).await;
+    let RoomEvent::Diff(d) = chat else { unreachable!() };
+    let Change::Chat { message } = d.change else { unreachable!() };
+    assert_eq!((message.text.as_str(), message.name.as_str()), ("hello", "ann"));
+
+    ann.send(url_track("song")).await.unwrap();
+    let queued =
+        until(&mut be, |e| matches!(e, RoomEvent::Diff(d) if matches!(d.change, Change::Queue { diff: QueueDiff::Insert { .. } }))).await;
+    assert!(matches!(queued, RoomEvent::Diff(_)));
+
+    // A host-only action from a listener: refused, to ann alone, with the reason.
+    let skip = ann.send(Action::Skip).await.unwrap();
+    let refused = until(&mut ae, |e| matches!(e, RoomEvent::Refused { .. })).await;
+    assert_eq!(refused, RoomEvent::Refused { intent: skip, reason: "only the host may skip".into() });
+
+    // The host acts directly; a late joiner sees everything in its snapshot.
+    room.host.act(Action::Play, None).await.unwrap();
+    let config = ListenerConfig { invite: room.invite.clone(), name: "cat".into(), data_dir: temp("cat"), track_presence: true };
+    let (_cat, mut ce) = ListenerRoom::join(config).await.unwrap();
+    let snap = until(&mut ce, |e| matches!(e, RoomEvent::Snapshot(_))).await;
+    let RoomEvent::Snapshot(s) = snap else { unreachable!() };
+    assert_eq!(s.state.chat.back().map(|m| m.text.as_str()), Some("hello"));
+    assert_eq!(s.state.queue.len(), 1);
+    assert!(s.state.playback.playing);
+
+    room.host.close().await;
+    until(&mut be, |e| matches!(e, RoomEvent::RoomClosed)).await;
+    until(&mut ce, |e| matches!(e, RoomEvent::RoomClosed)).await;
+    let _ = room.stop.take().map(|s| s.send(()));
+}
