@@ -24,8 +24,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the bare hub as a self-hosted relay (any realtime: topic).
     Hub(HubArgs),
-    /// Host a room: the hub for one room, with a host token and a listener token.
+    /// Host a room: the hub (or an external relay), the room engine, and the FILEs queued.
     Host(HostArgs),
+    /// Join a room with an invite; print what happens as JSON lines.
+    Listen(ListenArgs),
+    /// Do one thing in a room (chat, enqueue, vote, react, play, pause, seek, skip, remove, move).
+    Send(SendArgs),
 }
 
 #[derive(Debug, Args)]
@@ -55,8 +59,50 @@ pub struct HostArgs {
     /// Where the room lives; an existing one keeps its id and tokens, so invites stay valid.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Run the room over an external relay instead of the embedded hub: its endpoint as realtime-js
+    /// takes it (`ws://HOST:PORT/realtime/v1` for a `whatssound-cli hub`, or
+    /// `wss://PROJECT.supabase.co/realtime/v1`).
+    #[arg(long, value_name = "WS_URL")]
+    pub relay: Option<String>,
+    /// The relay's key, sent as `apikey` (and given to listeners in the invite).
+    #[arg(long, value_name = "KEY", requires = "relay")]
+    pub relay_key: Option<String>,
+    /// The host's display name.
+    #[arg(long, default_value = "Host")]
+    pub name: String,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Audio files to queue, in order.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// The invite (`whatssound://join?…`).
+    pub invite: String,
+    /// Your display name.
+    #[arg(long, default_value = "listener")]
+    pub name: String,
+    /// Where your identity and outbox live (default: one directory per --name).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The invite (the host invite for host-only actions).
+    pub invite: String,
+    /// Act as the user whose data dir this is (e.g. a `listen`'s).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Give up (exit 3) if the room has not confirmed within this many seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// chat TEXT | enqueue URL | vote TRACK_ID up|down | react EMOJI | play | pause | seek MS | skip |
+    /// remove TRACK_ID | move TRACK_ID INDEX
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "ACTION")]
+    pub action: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,11 +1,17 @@
-//! `whatssound-cli host`: the hub for one room, with its tokens kept in the data dir.
-//!
-//! The room engine, media and playback join this command as their issues land; today it serves the
-//! room's channels with host/listener access and prints the invites.
+//! `whatssound-cli host`: a room — the embedded hub (or an external relay), the room engine, and
+//! the FILEs queued. The room's id, tokens and keys live in the data dir, so a restart keeps every
+//! invite valid; its state lives in the data dir's SQLite file, so a restart keeps the room.
 
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 use serde_json::json;
+use tokio::sync::oneshot;
+use whatssound_core::host::HostEvent;
+use whatssound_core::{HostConfig, HostRoom, identity};
 use whatssound_hub::{Access, Hub, HubConfig, RoomAccess};
 use whatssound_protocol::Invite;
+use whatssound_room::{Action, NewTrack, Output, Position, RoomSettings, TrackSource};
 
 use crate::args::HostArgs;
 use crate::hub_cmd::{bind, ws_base};
@@ -14,40 +20,126 @@ use crate::{output, shutdown};
 
 pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     let limits = args.limits.to_limits()?;
-    let public = args.public_url.as_deref().map(check_public_url).transpose()?;
+    let public = args.public_url.as_deref().map(check_ws_base).transpose()?;
+    for file in &args.files {
+        check_file(file)?;
+    }
     let data_dir = match args.data_dir {
         Some(dir) => dir,
         None => room_store::default_dir()?,
     };
     let record = room_store::open_or_create(&data_dir, args.room.as_deref())?;
-    let listener = bind(args.listen).await?;
-    let ws = ws_base(listener.local_addr()?);
-    let invite_ws = public.unwrap_or_else(|| ws.clone());
-    let RoomRecord { room, host_token, listener_token, .. } = record;
-    let invite = |token: &str| {
-        Invite { ws: invite_ws.clone(), room: room.clone(), token: token.to_owned(), key: None, extra: Vec::new() }.to_string()
+    let RoomRecord { room, host_token, listener_token, host_key, admin_key, .. } = record;
+    let host_identity = identity::from_hex(&host_key).context("the room's host key is unreadable")?;
+    let admin = identity::from_hex(&admin_key).context("the room's admin key is unreadable")?;
+
+    // Where the room's channels live: the embedded hub, or a relay.
+    let (ws, endpoint, token, invite_tokens, hub) = match &args.relay {
+        None => {
+            let listener = bind(args.listen).await?;
+            let ws = ws_base(listener.local_addr()?);
+            let access =
+                Access::Room(RoomAccess { room: room.clone(), host_token: host_token.clone(), listener_token: listener_token.clone() });
+            let hub = Hub::new(HubConfig { access, limits });
+            let (stop, stopped) = oneshot::channel::<()>();
+            let serving = tokio::spawn(whatssound_hub::serve(listener, hub, async move {
+                let _ = stopped.await;
+            }));
+            let endpoint = format!("{ws}/realtime/v1");
+            (ws, endpoint, Some(host_token.clone()), (listener_token, host_token), Some((stop, serving)))
+        }
+        Some(relay) => {
+            let base = check_ws_base(relay.trim_end_matches('/').trim_end_matches("/realtime/v1"))
+                .context("--relay must be a ws:// or wss:// endpoint like ws://HOST:PORT/realtime/v1")?;
+            // A relay cannot tell roles apart: everyone presents its key, and authority comes from
+            // the host's signatures instead.
+            let key = args.relay_key.clone().unwrap_or_else(|| "-".into());
+            (base.clone(), format!("{base}/realtime/v1"), args.relay_key.clone(), (key.clone(), key), None)
+        }
     };
-    let access = Access::Room(RoomAccess { room: room.clone(), host_token: host_token.clone(), listener_token: listener_token.clone() });
-    let hub = Hub::new(HubConfig { access, limits });
+    let invite_ws = public.unwrap_or_else(|| ws.clone());
+    let key = host_identity.user_id().0;
+    let invite = |token: &str, admin: Option<&str>| {
+        let extra = admin.map(|a| vec![("admin".to_owned(), a.to_owned())]).unwrap_or_default();
+        Invite { ws: invite_ws.clone(), room: room.clone(), token: token.to_owned(), key: Some(key.clone()), extra }.to_string()
+    };
+    let config = HostConfig {
+        room: room.clone(),
+        identity: host_identity,
+        name: args.name,
+        endpoint,
+        token,
+        data_dir: data_dir.clone(),
+        settings: RoomSettings::default(),
+        cohosts: vec![admin.user_id()],
+    };
+    let (host, mut host_events) = HostRoom::start(config).await.context("could not start the room")?;
+    for file in &args.files {
+        queue_file(&host, file).await?;
+    }
+    if !args.files.is_empty() {
+        host.act(Action::Play, None).await?;
+    }
     output::emit(
         "ready",
         json!({
             "ws": ws,
             "room": room,
-            "invite": invite(&listener_token),
-            "host_invite": invite(&host_token),
-            "listener_token": listener_token,
-            "host_token": host_token,
+            "invite": invite(&invite_tokens.0, None),
+            "host_invite": invite(&invite_tokens.1, Some(&admin_key)),
+            "listener_token": invite_tokens.0,
+            "host_token": invite_tokens.1,
             "data_dir": data_dir,
         }),
     );
     tracing::info!(%ws, %room, data_dir = %data_dir.display(), "hosting room");
-    whatssound_hub::serve(listener, hub, shutdown::signal()).await?;
+
+    let stop = shutdown::signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            event = host_events.recv() => match event {
+                Some(HostEvent::Error(e)) => tracing::warn!("{e}"),
+                Some(HostEvent::Dropped(e)) => tracing::info!("{e}"),
+                Some(HostEvent::Connection(status)) => tracing::info!(?status, "room connection"),
+                Some(HostEvent::Output(out)) => tracing::debug!(?out, "room output"),
+                None => break,
+            },
+        }
+    }
+    host.close().await;
+    output::emit("room_closed", json!({}));
+    if let Some((stop, serving)) = hub {
+        let _ = stop.send(());
+        serving.await.context("the hub task failed")??;
+    }
     output::emit("stopped", json!({}));
     Ok(())
 }
 
-fn check_public_url(url: &str) -> anyhow::Result<String> {
+/// Queues one of the host's files. Only its name travels; the path stays in the host's store.
+async fn queue_file(host: &HostRoom, path: &Path) -> anyhow::Result<()> {
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let title = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file_name.clone());
+    let absolute = std::fs::canonicalize(path).with_context(|| format!("{}", path.display()))?;
+    let track = NewTrack { title, artist: None, album: None, duration_ms: None, source: TrackSource::HostFile { file_name } };
+    let outputs = host.act(Action::Enqueue { track, position: Position::Append }, Some(absolute)).await?;
+    if let Some(Output::Refused { reason, .. }) = outputs.first() {
+        anyhow::bail!("could not queue {}: {reason}", path.display());
+    }
+    Ok(())
+}
+
+fn check_file(path: &PathBuf) -> anyhow::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => anyhow::bail!("{} is not a file", path.display()),
+        Err(e) => anyhow::bail!("{}: {e}", path.display()),
+    }
+}
+
+fn check_ws_base(url: &str) -> anyhow::Result<String> {
     let trimmed = url.trim_end_matches('/');
     let rest = trimmed.strip_prefix("ws://").or_else(|| trimmed.strip_prefix("wss://"));
     match rest {

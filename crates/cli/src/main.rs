@@ -5,10 +5,13 @@
 //! line on stderr), 2 bad usage (clap), 3 timed out.
 
 mod args;
+mod events;
 mod host_cmd;
 mod hub_cmd;
+mod listen_cmd;
 mod output;
 mod room_store;
+mod send_cmd;
 mod shutdown;
 
 use std::process::ExitCode;
@@ -20,8 +23,17 @@ use crate::args::{Cli, Command};
 /// Exit codes of the contract in DESIGN.md §6.
 pub(crate) mod exit {
     pub const FAILURE: u8 = 1;
-    #[allow(dead_code)] // used by `send` and `listen`, which arrive with the room
+    pub const USAGE: u8 = 2;
     pub const TIMED_OUT: u8 = 3;
+
+    /// An error that maps to an exit code other than 1.
+    #[derive(Debug, thiserror::Error)]
+    pub enum Coded {
+        #[error("{0}")]
+        Usage(String),
+        #[error("{0}")]
+        TimedOut(String),
+    }
 }
 
 fn main() -> ExitCode {
@@ -35,6 +47,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Hub(args) => hub_cmd::run(args).await,
             Command::Host(args) => host_cmd::run(args).await,
+            Command::Listen(args) => listen_cmd::run(args).await,
+            Command::Send(args) => send_cmd::run(args).await,
         }
     });
     match result {
@@ -47,7 +61,11 @@ fn fail(e: &anyhow::Error) -> ExitCode {
     // One line: the chain of causes joined, never a backtrace or a multi-line dump.
     let line = format!("{e:#}").replace('\n', " ");
     eprintln!("whatssound-cli: error: {line}");
-    ExitCode::from(exit::FAILURE)
+    match e.downcast_ref::<exit::Coded>() {
+        Some(exit::Coded::Usage(_)) => ExitCode::from(exit::USAGE),
+        Some(exit::Coded::TimedOut(_)) => ExitCode::from(exit::TIMED_OUT),
+        None => ExitCode::from(exit::FAILURE),
+    }
 }
 
 fn init_logs(verbose: u8) {

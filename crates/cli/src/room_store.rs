@@ -20,10 +20,26 @@ pub struct RoomRecord {
     pub room: String,
     pub host_token: String,
     pub listener_token: String,
+    /// The host's signing key (64 hex digits): its public half is the invite's `key`.
+    #[serde(default)]
+    pub host_key: String,
+    /// The co-host key carried by the host invite (`admin=`): acts with the host's rights.
+    #[serde(default)]
+    pub admin_key: String,
 }
 
 /// `$XDG_DATA_HOME/whatssound/host`, or `~/.local/share/whatssound/host`.
 pub fn default_dir() -> anyhow::Result<PathBuf> {
+    Ok(data_home()?.join("whatssound").join("host"))
+}
+
+/// A listener's own directory, one per display name.
+pub fn listener_dir(name: &str) -> anyhow::Result<PathBuf> {
+    let safe: String = name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    Ok(data_home()?.join("whatssound").join("listeners").join(safe))
+}
+
+fn data_home() -> anyhow::Result<PathBuf> {
     let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => {
@@ -32,7 +48,7 @@ pub fn default_dir() -> anyhow::Result<PathBuf> {
             PathBuf::from(home).join(".local/share")
         }
     };
-    Ok(base.join("whatssound").join("host"))
+    Ok(base)
 }
 
 /// Loads the room kept in `dir`, or makes a new one there.
@@ -56,6 +72,19 @@ pub fn open_or_create(dir: &Path, requested_room: Option<&str>) -> anyhow::Resul
             if let Some(room) = requested_room.filter(|r| *r != record.room) {
                 anyhow::bail!("{} holds room {:?}, not {room:?}; drop --room or use another --data-dir", dir.display(), record.room);
             }
+            let mut record = record;
+            if record.host_key.is_empty() || record.admin_key.is_empty() {
+                // A room made before rooms had keys: give it keys, keep everything else.
+                record.host_key = new_key();
+                record.admin_key = new_key();
+                write_atomically(&path, &serde_json::to_vec_pretty(&record)?)
+                    .with_context(|| format!("could not save the room in {}", path.display()))?;
+            }
+            for key in [&record.host_key, &record.admin_key] {
+                if whatssound_core::identity::from_hex(key).is_none() {
+                    anyhow::bail!("{} holds a key that is not 64 hex digits; move it away to start a new room", path.display());
+                }
+            }
             Ok(record)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -64,6 +93,8 @@ pub fn open_or_create(dir: &Path, requested_room: Option<&str>) -> anyhow::Resul
                 room: requested_room.map_or_else(|| random_id(8), str::to_owned),
                 host_token: random_id(32),
                 listener_token: random_id(32),
+                host_key: new_key(),
+                admin_key: new_key(),
             };
             fs::create_dir_all(dir).with_context(|| format!("could not create the data dir {}", dir.display()))?;
             write_atomically(&path, &serde_json::to_vec_pretty(&record)?)
@@ -81,6 +112,10 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()?;
     drop(file);
     fs::rename(&tmp, path)
+}
+
+fn new_key() -> String {
+    whatssound_core::identity::to_hex(&whatssound_room::Identity::from_secret(rand::random()))
 }
 
 /// A random id of `len` characters from an alphabet that needs no escaping anywhere.

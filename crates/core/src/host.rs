@@ -28,6 +28,8 @@ pub struct HostConfig {
     pub token: Option<String>,
     pub data_dir: PathBuf,
     pub settings: RoomSettings,
+    /// Keys with the host's rights (the host invite's `admin` key).
+    pub cohosts: Vec<UserId>,
 }
 
 /// What the host's room did, for logs and the UI.
@@ -69,6 +71,10 @@ impl HostRoom {
             }
             None => (Engine::new(config.identity.user_id(), config.settings.clone()), Vec::new()),
         };
+        let mut engine = engine;
+        for cohost in &config.cohosts {
+            engine.add_cohost(cohost.clone());
+        }
         let (client, client_events) = Client::connect(ClientConfig::new(&config.endpoint, config.token.clone())).await?;
         let topics = Topics::new(&config.room);
         let me = config.identity.user_id();

@@ -39,6 +39,16 @@ pub fn load_or_create(dir: &Path) -> Result<Identity, IdentityError> {
     }
 }
 
+/// An identity from 64 hex digits (the form of `identity.key` and of an invite's `admin` key).
+pub fn from_hex(hex: &str) -> Option<Identity> {
+    parse(hex).map(Identity::from_secret)
+}
+
+/// The 64-hex-digit form of an identity's secret.
+pub fn to_hex(identity: &Identity) -> String {
+    identity.secret().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn parse(hex: &str) -> Option<[u8; 32]> {
     if hex.len() != 64 {
         return None;

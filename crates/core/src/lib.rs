@@ -27,6 +27,8 @@ pub enum CoreError {
     Client(#[from] whatssound_client::ClientError),
     #[error("the invite has no host key (`key=`); ask the host for a new invite")]
     NoHostKey,
+    #[error("the invite's `admin` key is not 64 hex digits; copy the host invite again")]
+    BadAdminKey,
     #[error("the room task has stopped")]
     Stopped,
 }

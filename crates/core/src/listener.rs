@@ -78,7 +78,12 @@ impl ListenerRoom {
     /// Connects (failing if the first connection fails) and joins the room's channels.
     pub async fn join(config: ListenerConfig) -> Result<(ListenerRoom, mpsc::UnboundedReceiver<RoomEvent>), CoreError> {
         let host = UserId(config.invite.key.clone().ok_or(CoreError::NoHostKey)?);
-        let identity = identity::load_or_create(&config.data_dir)?;
+        // A host invite carries the co-host key: whoever holds it acts with the host's rights.
+        let admin = config.invite.extra.iter().find(|(k, _)| k == "admin").map(|(_, v)| v.as_str());
+        let identity = match admin {
+            Some(hex) => identity::from_hex(hex).ok_or(CoreError::BadAdminKey)?,
+            None => identity::load_or_create(&config.data_dir)?,
+        };
         let outbox = OutboxStore::open(&config.data_dir)?;
         let endpoint = format!("{}/realtime/v1", config.invite.ws);
         let (client, client_events) = Client::connect(ClientConfig::new(endpoint, Some(config.invite.token.clone()))).await?;
@@ -104,6 +109,7 @@ impl ListenerRoom {
             replica: Replica::default(),
             presence: PresenceView::default(),
             joined_once: false,
+            mine: Default::default(),
         };
         tokio::spawn(task.run(client_events, command_rx));
         Ok((ListenerRoom { commands, user: me }, events_rx))
@@ -146,6 +152,9 @@ struct Task {
     replica: Replica,
     presence: PresenceView,
     joined_once: bool,
+    /// Intents this process sent or re-sends: it reports their outcome. Another process of the
+    /// same user (a `send` beside a `listen`) shares the outbox file but reports its own.
+    mine: std::collections::HashSet<IntentId>,
 }
 
 impl Task {
@@ -181,6 +190,7 @@ impl Task {
         let envelope = wire::seal(&self.identity, &intent);
         // Saved before sending: once the caller has an id, a crash cannot lose the intent.
         self.outbox.push(&intent.id, &envelope)?;
+        self.mine.insert(intent.id.clone());
         self.client.broadcast(&self.topics.main, wire::INTENT, envelope);
         Ok(intent.id)
     }
@@ -190,7 +200,8 @@ impl Task {
     fn resend_outbox(&mut self) {
         match self.outbox.pending() {
             Ok(pending) => {
-                for (_, envelope) in pending {
+                for (id, envelope) in pending {
+                    self.mine.insert(id);
                     self.client.broadcast(&self.topics.main, wire::INTENT, envelope);
                 }
             }
@@ -306,14 +317,12 @@ impl Task {
         false
     }
 
-    /// Drops an intent from the outbox; true if it was there (so it is reported once).
-    fn forget(&self, intent: &IntentId) -> bool {
-        match self.outbox.remove(intent) {
-            Ok(was_there) => was_there,
-            Err(e) => {
-                self.emit(RoomEvent::Error(format!("could not update the outbox: {e}")));
-                false
-            }
+    /// Drops an intent from the outbox; true if this process was waiting for it (so its outcome
+    /// is reported once, by the process that sent it).
+    fn forget(&mut self, intent: &IntentId) -> bool {
+        if let Err(e) = self.outbox.remove(intent) {
+            self.emit(RoomEvent::Error(format!("could not update the outbox: {e}")));
         }
+        self.mine.remove(intent)
     }
 }

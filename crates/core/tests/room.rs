@@ -45,6 +45,7 @@ async fn room(name: &str) -> Room {
         token: Some("HOST".into()),
         data_dir: temp(&format!("{name}-host")),
         settings: RoomSettings::default(),
+        cohosts: vec![],
     };
     let (host, _events) = HostRoom::start(config).await.unwrap();
     let invite = Invite { ws, room: "jam".into(), token: "LISTEN".into(), key: Some(key), extra: vec![] };

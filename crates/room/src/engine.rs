@@ -53,6 +53,10 @@ const REMEMBERED_INTENTS: usize = 20_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Engine {
     host: UserId,
+    /// Keys that act with the host's rights (the key behind the host invite, for `send` and
+    /// other devices of the host); never published.
+    #[serde(default)]
+    cohosts: BTreeSet<UserId>,
     settings: RoomSettings,
     state: RoomState,
     /// Applied intent keys, kept by the host's store in a table of their own (not in this blob).
@@ -75,6 +79,7 @@ impl Engine {
     pub fn new(host: UserId, settings: RoomSettings) -> Self {
         Engine {
             host,
+            cohosts: BTreeSet::new(),
             settings,
             state: RoomState::default(),
             applied: HashMap::new(),
@@ -93,6 +98,11 @@ impl Engine {
 
     pub fn host(&self) -> &UserId {
         &self.host
+    }
+
+    /// Lets `user` act with the host's rights.
+    pub fn add_cohost(&mut self, user: UserId) {
+        self.cohosts.insert(user);
     }
 
     /// Who is in the room now (from presence), for the vote-to-skip rule.
@@ -148,7 +158,7 @@ impl Engine {
         if self.state.banned.contains(user) {
             return refuse("you were removed from this room".into());
         }
-        let is_host = user == &self.host;
+        let is_host = user == &self.host || self.cohosts.contains(user);
         if intent.action.is_host_only() && !is_host {
             return refuse(format!("only the host may {}", verb(&intent.action)));
         }
@@ -308,7 +318,7 @@ impl Engine {
         let down = count(votes.values().filter(|v| !**v));
         let by = Some(user.clone());
         let mut out = self.commit(&by, intent, Change::Tally { track: track.clone(), up: up_count, down })?;
-        let listeners = self.present.iter().filter(|u| **u != self.host).count().max(1);
+        let listeners = self.present.iter().filter(|u| **u != self.host && !self.cohosts.contains(*u)).count().max(1);
         if self.current().as_ref() == Some(track) && f64::from(down) > self.settings.skip_fraction * listeners as f64 {
             out.extend(self.advance(&None, intent, now_ms));
         }

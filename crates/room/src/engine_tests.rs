@@ -234,3 +234,12 @@ fn a_replica_fed_every_diff_matches_the_engine() {
     }
     assert_eq!(r.state(), Some(e.state()));
 }
+
+#[test]
+fn a_cohost_key_has_the_hosts_rights() {
+    let mut e = Engine::new(host(), RoomSettings::default());
+    e.handle(&host(), intent("1", enqueue("a")), 0);
+    assert!(refused(&e.handle(&bob(), intent("p", Action::Play), 0)).is_some());
+    e.add_cohost(bob());
+    assert!(matches!(e.handle(&bob(), intent("p2", Action::Play), 0)[..], [Output::Diff(_)]));
+}

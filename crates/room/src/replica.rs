@@ -24,7 +24,7 @@ pub enum ReplicaEvent {
     Ignored,
     /// A snapshot replaced the copy.
     Replaced,
-    /// A snapshot older than the copy was ignored.
+    /// A snapshot no newer than the healthy copy was ignored.
     Stale,
 }
 
@@ -55,9 +55,10 @@ impl Replica {
         }
     }
 
-    /// Takes a snapshot unless the copy is already ahead of it (a late answer to an old request).
+    /// Takes a snapshot unless the healthy copy is already there or ahead (a late answer to an old
+    /// request, or one meant for another device of the same user).
     pub fn receive_snapshot(&mut self, snapshot: Snapshot) -> ReplicaEvent {
-        if self.state.as_ref().is_some_and(|current| snapshot.seq < current.seq && !self.waiting_for_snapshot) {
+        if self.state.as_ref().is_some_and(|current| snapshot.seq <= current.seq && !self.waiting_for_snapshot) {
             return ReplicaEvent::Stale;
         }
         self.state = Some(snapshot);

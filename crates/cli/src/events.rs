@@ -1,0 +1,64 @@
+//! Room events as the JSON lines `listen` prints (DESIGN.md §6 names the required ones).
+
+use serde_json::{Map, Value, json};
+use whatssound_client::ConnectionStatus;
+use whatssound_core::RoomEvent;
+use whatssound_room::{Change, Diff};
+
+/// The line for one event, or `None` for events `listen` does not print.
+pub fn line(event: &RoomEvent) -> Option<(&'static str, Value)> {
+    Some(match event {
+        RoomEvent::Connection(status) => ("connection", connection(status)),
+        RoomEvent::Joined { seq } => ("joined", json!({ "seq": seq })),
+        RoomEvent::Snapshot(s) => (
+            "snapshot",
+            json!({
+                "seq": s.state.seq,
+                "queue": s.state.queue.iter().map(|t| json!({"id": t.id, "title": t.title})).collect::<Vec<_>>(),
+                "chat": s.state.chat.len(),
+                "playback": s.state.playback,
+                "host_now_ms": s.host_now_ms,
+            }),
+        ),
+        RoomEvent::Diff(d) => return diff(d),
+        RoomEvent::Presence { joins, leaves } => ("presence", json!({ "joins": people(joins), "leaves": people(leaves) })),
+        RoomEvent::Reaction(r) => ("reaction", json!({ "user": r.user, "name": r.name, "emoji": r.emoji })),
+        RoomEvent::Activity { user, activity } => ("activity", json!({ "user": user, "activity": activity })),
+        RoomEvent::Confirmed { intent, seq, .. } => ("confirmed", json!({ "intent": intent, "seq": seq })),
+        RoomEvent::Refused { intent, reason } => ("refused", json!({ "intent": intent, "reason": reason })),
+        RoomEvent::RoomClosed => ("room_closed", json!({})),
+        RoomEvent::Error(message) => ("error", json!({ "message": message })),
+    })
+}
+
+fn connection(status: &ConnectionStatus) -> Value {
+    match status {
+        ConnectionStatus::Connecting => json!({"status": "connecting"}),
+        ConnectionStatus::Connected => json!({"status": "connected"}),
+        ConnectionStatus::Reconnecting { attempt, in_ms } => json!({"status": "reconnecting", "attempt": attempt, "next_in_ms": in_ms}),
+        ConnectionStatus::Offline => json!({"status": "offline"}),
+    }
+}
+
+fn diff(d: &Diff) -> Option<(&'static str, Value)> {
+    let mut fields = match &d.change {
+        Change::Queue { diff } => ("queue_diff", json!({ "diff": diff })),
+        Change::Chat { message } => ("chat", json!({ "id": message.id, "user": message.user, "name": message.name, "text": message.text })),
+        Change::Tally { track, up, down } => ("vote", json!({ "track": track, "up": up, "down": down })),
+        Change::Playback { playback } => ("playback", json!(playback)),
+        Change::Banned { user } => ("banned", json!({ "user": user })),
+        // `room_closed` is printed for the RoomClosed event that follows.
+        Change::Closed => return None,
+    };
+    if let Some(obj) = fields.1.as_object_mut() {
+        obj.insert("seq".into(), json!(d.seq));
+        if let Some(by) = &d.by {
+            obj.insert("by".into(), json!(by));
+        }
+    }
+    Some(fields)
+}
+
+fn people(metas: &[Map<String, Value>]) -> Vec<Value> {
+    metas.iter().map(|m| json!({"user_id": m.get("user_id"), "username": m.get("username"), "role": m.get("role")})).collect()
+}

@@ -1,0 +1,43 @@
+//! `whatssound-cli listen`: join a room and print what happens.
+
+use anyhow::Context;
+use serde_json::json;
+use whatssound_core::{ListenerConfig, ListenerRoom, RoomEvent};
+use whatssound_protocol::Invite;
+
+use crate::args::ListenArgs;
+use crate::{events, output, room_store, shutdown};
+
+pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
+    let invite: Invite = args.invite.parse().context("bad invite")?;
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => room_store::listener_dir(&args.name)?,
+    };
+    let config = ListenerConfig { invite: invite.clone(), name: args.name, data_dir, track_presence: true };
+    let (room, mut events) = ListenerRoom::join(config).await.context("could not join the room")?;
+    let stop = shutdown::signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => {
+                room.close();
+                break;
+            }
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                if let Some((name, mut fields)) = events::line(&event) {
+                    if let (RoomEvent::Joined { .. }, Some(obj)) = (&event, fields.as_object_mut()) {
+                        obj.insert("room".into(), json!(invite.room));
+                        obj.insert("user".into(), json!(room.user()));
+                    }
+                    output::emit(name, fields);
+                }
+                if event == RoomEvent::RoomClosed {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
