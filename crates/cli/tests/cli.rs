@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -13,7 +12,9 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as Ws;
 use whatssound_protocol::Invite;
 
-const BIN: &str = env!("CARGO_BIN_EXE_whatssound-cli");
+mod common;
+
+use common::{BIN, run, temp_dir};
 
 /// A running CLI process, killed if a test fails before stopping it.
 struct Running {
@@ -52,18 +53,6 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Runs to completion; returns (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("whatssound-cli-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 async fn join(

@@ -1,0 +1,116 @@
+//! Running `whatssound-cli` as a user does, reading its JSON lines as they come.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_whatssound-cli");
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A running CLI process; killed if the test ends without stopping it.
+pub struct Running {
+    pub child: Child,
+    lines: mpsc::Receiver<Value>,
+    pub ready: Value,
+}
+
+impl Running {
+    /// Starts a command whose first line is `ready` (hub, host).
+    pub fn start(args: &[&str]) -> Running {
+        let mut r = Running::spawn(args);
+        r.ready = r.next().unwrap_or_else(|| panic!("no ready line from {args:?}"));
+        assert_eq!(r.ready["event"], "ready", "{}", r.ready);
+        r
+    }
+
+    /// Starts a command without waiting for anything.
+    pub fn spawn(args: &[&str]) -> Running {
+        let mut child = Command::new(BIN).args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout line {line:?} is not JSON: {e}"));
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        Running { child, lines, ready: Value::Null }
+    }
+
+    pub fn ws(&self) -> String {
+        self.ready["ws"].as_str().unwrap().to_owned()
+    }
+
+    pub fn field(&self, name: &str) -> String {
+        self.ready[name].as_str().unwrap_or_else(|| panic!("{name} in {}", self.ready)).to_owned()
+    }
+
+    /// The next line, or None at exit or after [`WAIT`].
+    pub fn next(&mut self) -> Option<Value> {
+        self.lines.recv_timeout(WAIT).ok()
+    }
+
+    /// Lines until one matches; panics (with what was seen) if none does in time.
+    pub fn until(&mut self, mut want: impl FnMut(&Value) -> bool) -> Value {
+        let mut seen = Vec::new();
+        loop {
+            match self.lines.recv_timeout(WAIT) {
+                Ok(v) if want(&v) => return v,
+                Ok(v) => seen.push(v),
+                Err(_) => panic!("no matching line; saw {seen:#?}"),
+            }
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        assert!(Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success());
+    }
+
+    /// Waits for the exit code (None if killed by a signal).
+    pub fn wait(mut self) -> Option<i32> {
+        let status = self.child.wait().unwrap();
+        std::mem::forget(self);
+        status.code()
+    }
+
+    pub fn terminate(self) -> Option<i32> {
+        self.signal("-TERM");
+        self.wait()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs to completion; returns (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("whatssound-cli-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// A small file for `host FILE…`.
+pub fn song(dir: &std::path::Path, name: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, b"not really audio yet").unwrap();
+    path
+}

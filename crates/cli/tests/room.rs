@@ -1,0 +1,222 @@
+//! A room as users run it: `host`, `listen` and `send` processes talking through the hub.
+
+mod common;
+
+use common::{Running, run, song, temp_dir};
+use serde_json::Value;
+
+fn host(dir: &std::path::Path, extra: &[&str]) -> Running {
+    let d = dir.to_str().unwrap();
+    let mut args = vec!["host", "--listen", "127.0.0.1:0", "--data-dir", d, "--room", "jam"];
+    args.extend_from_slice(extra);
+    Running::start(&args)
+}
+
+fn listen(invite: &str, name: &str, dir: &std::path::Path) -> Running {
+    let mut l = Running::spawn(&["listen", invite, "--name", name, "--data-dir", dir.to_str().unwrap()]);
+    l.until(|v| v["event"] == "joined");
+    l
+}
+
+fn send(invite: &str, dir: Option<&std::path::Path>, action: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["send", invite, "--timeout", "8"];
+    let d;
+    if let Some(dir) = dir {
+        d = dir.to_str().unwrap().to_owned();
+        args.extend(["--data-dir", &d]);
+    }
+    args.extend_from_slice(action);
+    let (code, stdout, stderr) = run(&args);
+    let line = stdout.lines().next().map(|l| serde_json::from_str(l).unwrap()).unwrap_or(Value::Null);
+    assert!(stdout.lines().count() <= 1, "one result line: {stdout}");
+    (code, line, stderr)
+}
+
+#[test]
+fn chat_enqueue_vote_and_refusals_reach_every_listener() {
+    let base = temp_dir("flow");
+    let track = song(&base, "First Song.flac");
+    let h = host(&base.join("host"), &[track.to_str().unwrap()]);
+    let invite = h.field("invite");
+    let host_invite = h.field("host_invite");
+    let mut ann = listen(&invite, "ann", &base.join("ann"));
+    let mut bob = listen(&invite, "bob", &base.join("bob"));
+    ann.until(|v| v["event"] == "presence" && v["joins"].as_array().unwrap().iter().any(|p| p["username"] == "bob"));
+
+    let (code, ok, _) = send(&invite, Some(&base.join("ann")), &["chat", "hello", "room"]);
+    assert_eq!((code, ok["event"].as_str()), (0, Some("ok")), "{ok}");
+    for l in [&mut ann, &mut bob] {
+        let chat = l.until(|v| v["event"] == "chat");
+        assert_eq!(chat["text"], "hello room");
+        assert!(chat["id"].is_string() && chat["user"].is_string());
+    }
+
+    let (code, ok, _) = send(&invite, Some(&base.join("bob")), &["enqueue", "https://example.org/second.ogg"]);
+    assert_eq!(code, 0);
+    let track_id = ok["track"].as_str().unwrap().to_owned();
+    let diff = ann.until(|v| v["event"] == "queue_diff");
+    assert_eq!(diff["diff"]["op"], "insert");
+    assert_eq!(diff["diff"]["track"]["id"], track_id.as_str());
+
+    let (code, _, _) = send(&invite, Some(&base.join("ann")), &["vote", &track_id, "down"]);
+    assert_eq!(code, 0);
+    let vote = bob.until(|v| v["event"] == "vote");
+    assert_eq!((vote["track"].as_str(), vote["down"].as_u64()), (Some(track_id.as_str()), Some(1)));
+
+    // Host-only with a listener invite: refused, exit 1, the reason on both streams.
+    let (code, refused, stderr) = send(&invite, None, &["skip"]);
+    assert_eq!((code, refused["event"].as_str()), (1, Some("refused")));
+    assert_eq!(refused["reason"], "only the host may skip");
+    assert!(stderr.contains("only the host may skip"));
+    // Bad intents each get their reason and change nothing.
+    for (action, needle) in [(vec!["remove", "t99"], "not in the queue"), (vec!["move", "t1", "0"], "only the host")] {
+        let (code, refused, _) = send(&invite, None, &action);
+        assert_eq!(code, 1, "{action:?}");
+        assert!(refused["reason"].as_str().unwrap().contains(needle), "{refused}");
+    }
+    let long = "x".repeat(1001);
+    let (code, refused, _) = send(&invite, None, &["chat", &long]);
+    assert_eq!(code, 1);
+    assert!(refused["reason"].as_str().unwrap().contains("at most 1000 characters"));
+
+    // With the host invite the same action is the host's.
+    let (code, ok, _) = send(&host_invite, None, &["move", &track_id, "0"]);
+    assert_eq!((code, ok["event"].as_str()), (0, Some("ok")));
+    ann.until(|v| v["event"] == "queue_diff" && v["diff"]["op"] == "reorder");
+    let (code, _, _) = send(&host_invite, None, &["pause"]);
+    assert_eq!(code, 0);
+    assert_eq!(bob.until(|v| v["event"] == "playback")["playing"], false);
+
+    // The host stops: everyone hears that the room closed, and exits 0.
+    assert_eq!(h.terminate(), Some(0));
+    ann.until(|v| v["event"] == "room_closed");
+    assert_eq!(ann.wait(), Some(0));
+    assert_eq!(bob.wait(), Some(0));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn bad_invites_dead_hosts_and_silent_rooms_exit_with_one_line() {
+    let (code, _, stderr) = run(&["listen", "https://nope"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("bad invite") && stderr.contains("whatssound://join?"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1);
+
+    // Nobody listening on that port.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dead = format!("whatssound://join?ws=ws%3A%2F%2F{free}&room=jam&token=t&key=k");
+    let (code, _, stderr) = run(&["listen", &dead]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("could not join the room") && stderr.contains("could not connect"), "{stderr}");
+
+    // A bare relay with no host in it: nothing ever confirms, so `send` times out with exit 3.
+    let hub = Running::start(&["hub", "--listen", "127.0.0.1:0"]);
+    let ws = hub.ws().replace(':', "%3A").replace('/', "%2F");
+    let silent = format!("whatssound://join?ws={ws}&room=jam&token=t&key=k");
+    let (code, _, stderr) = run(&["send", &silent, "--timeout", "1", "chat", "hi"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("timed out"));
+    let (code, _, stderr) = run(&["send", &silent, "dance"]);
+    assert_eq!(code, 2, "{stderr}");
+    drop(hub);
+}
+
+#[test]
+fn a_host_killed_and_restarted_serves_the_same_room_and_listeners_come_back_by_themselves() {
+    let base = temp_dir("restart");
+    let host_dir = base.join("host");
+    let h = host(&host_dir, &[]);
+    let invite = h.field("invite");
+    let addr = h.ws().trim_start_matches("ws://").to_owned();
+    let mut ann = listen(&invite, "ann", &base.join("ann"));
+    for i in 0..5 {
+        assert_eq!(send(&invite, None, &["chat", &format!("before {i}")]).0, 0);
+    }
+    assert_eq!(send(&invite, None, &["enqueue", "https://example.org/a.ogg"]).0, 0);
+    let before = ann.until(|v| v["event"] == "queue_diff")["seq"].as_u64().unwrap();
+
+    h.signal("-KILL");
+    h.wait();
+    ann.until(|v| v["event"] == "connection" && v["status"] == "reconnecting");
+
+    let d = host_dir.to_str().unwrap();
+    let again = Running::start(&["host", "--listen", &addr, "--data-dir", d]);
+    assert_eq!(again.field("invite"), invite, "the same invite");
+    // Ann re-mounts: a snapshot with everything, then the room goes on from the same seq.
+    let snap = ann.until(|v| v["event"] == "snapshot");
+    assert!(snap["seq"].as_u64().unwrap() >= before, "{snap}");
+    assert_eq!(snap["chat"], 5);
+    assert_eq!(snap["queue"].as_array().unwrap().len(), 1);
+    assert_eq!(send(&invite, None, &["chat", "after"]).0, 0);
+    let chat = ann.until(|v| v["event"] == "chat");
+    assert_eq!(chat["text"], "after");
+    assert!(chat["seq"].as_u64().unwrap() > before);
+    assert_eq!(again.terminate(), Some(0));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn over_an_external_relay_forged_diffs_are_ignored() {
+    let base = temp_dir("relay");
+    let relay = Running::start(&["hub", "--listen", "127.0.0.1:0", "--token", "relay-key"]);
+    let endpoint = format!("{}/realtime/v1", relay.ws());
+    let h = host(&base.join("host"), &["--relay", &endpoint, "--relay-key", "relay-key"]);
+    let invite = h.field("invite");
+    assert!(invite.contains("token=relay-key"), "{invite}");
+    let mut ann = listen(&invite, "ann", &base.join("ann"));
+    assert_eq!(send(&invite, None, &["chat", "through the relay"]).0, 0);
+    assert_eq!(ann.until(|v| v["event"] == "chat")["text"], "through the relay");
+
+    // Mallory has the relay key (as every listener does) and sends a diff signed by herself.
+    let forged = forge_diff(&relay.ws());
+    assert!(forged);
+    let error = ann.until(|v| v["event"] == "error");
+    assert!(error["message"].as_str().unwrap().contains("not signed by the host"), "{error}");
+    // The room goes on, and the forged diff changed nothing.
+    assert_eq!(send(&invite, None, &["chat", "still here"]).0, 0);
+    let chat = ann.until(|v| v["event"] == "chat" || v["event"] == "queue_diff");
+    assert_eq!(chat["text"], "still here");
+    assert_eq!(h.terminate(), Some(0));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// Joins the room's queue topic on the relay and broadcasts a `host:diff` signed by a stranger.
+fn forge_diff(ws: &str) -> bool {
+    use std::io::{Read, Write};
+    let addr = ws.trim_start_matches("ws://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let key = "dGhlIHNhbXBsZSBub25jZQ==";
+    write!(s, "GET /socket/websocket?vsn=2.0.0&token=relay-key HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 101"));
+    let mallory = whatssound_room::Identity::from_secret([66; 32]);
+    let diff = serde_json::json!({"seq": 999, "change": {"kind": "closed"}});
+    let envelope = serde_json::to_value(mallory.sign(diff.to_string())).unwrap();
+    let topic = "realtime:room:jam:queue";
+    for frame in [
+        serde_json::json!(["1", "1", topic, "phx_join", {}]),
+        serde_json::json!(["1", "2", topic, "broadcast", {"type": "broadcast", "event": "host:diff", "payload": envelope}]),
+    ] {
+        write_masked_text(&mut s, frame.to_string().as_bytes());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    true
+}
+
+/// A client frame (masked, as RFC 6455 requires of clients) carrying text.
+fn write_masked_text(s: &mut std::net::TcpStream, payload: &[u8]) {
+    use std::io::Write;
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81];
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    s.write_all(&frame).unwrap();
+}
