@@ -1,5 +1,7 @@
 //! A room as users run it: `host`, `listen` and `send` processes talking through the hub.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Running, run, song, temp_dir};
