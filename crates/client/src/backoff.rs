@@ -11,7 +11,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { first: Duration::from_millis(250), max: Duration::from_secs(10) }
+        Backoff { first: Duration::from_millis(50), max: Duration::from_secs(10) }
     }
 }
 

@@ -189,7 +189,8 @@ impl Client {
 async fn open(config: &ClientConfig) -> Result<Socket, ClientError> {
     let url = config.url();
     let shown = config.endpoint.clone();
-    match tokio::time::timeout(config.connect_timeout, tokio_tungstenite::connect_async(&url)).await {
+    // Nagle off: small frames go out at once instead of waiting for the previous one's ACK.
+    match tokio::time::timeout(config.connect_timeout, tokio_tungstenite::connect_async_with_config(&url, None, true)).await {
         Ok(Ok((ws, _))) => Ok(ws),
         Ok(Err(e)) => Err(ClientError::Connect { url: shown, reason: e.to_string() }),
         Err(_) => Err(ClientError::Connect { url: shown, reason: format!("no answer within {} s", config.connect_timeout.as_secs()) }),

@@ -10,6 +10,9 @@ use whatssound_room::wire::{self, Activity, ReactionMessage, SnapshotMessage, To
 use whatssound_room::{Action, Change, Diff, Identity, Intent, IntentId, Replica, ReplicaEvent, UserId};
 
 use crate::store::OutboxStore;
+
+/// How long an intent may stay unanswered before it is sent again.
+const RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 use crate::{CoreError, identity, new_intent_id};
 
 #[derive(Debug, Clone)]
@@ -110,6 +113,8 @@ impl ListenerRoom {
             presence: PresenceView::default(),
             joined_once: false,
             mine: Default::default(),
+            in_flight: None,
+            mounted: false,
         };
         tokio::spawn(task.run(client_events, command_rx));
         Ok((ListenerRoom { commands, user: me }, events_rx))
@@ -155,6 +160,11 @@ struct Task {
     /// Intents this process sent or re-sends: it reports their outcome. Another process of the
     /// same user (a `send` beside a `listen`) shares the outbox file but reports its own.
     mine: std::collections::HashSet<IntentId>,
+    /// The one intent on the wire. One at a time, oldest first: then a lost intent cannot be
+    /// overtaken by a later one, and each sender's intents take effect in the order they were made.
+    in_flight: Option<IntentId>,
+    /// Whether the room's channels are joined and the replica is current (sending before is lost).
+    mounted: bool,
 }
 
 impl Task {
@@ -163,8 +173,19 @@ impl Task {
     }
 
     async fn run(mut self, mut client_events: mpsc::UnboundedReceiver<ClientEvent>, mut commands: mpsc::UnboundedReceiver<Command>) {
+        // An intent unanswered this long is sent again (a relay may drop a message; the host
+        // applies it once however often it arrives).
+        let mut retry = tokio::time::interval(RETRY);
+        let mut last_retried: Option<IntentId> = None;
         loop {
             tokio::select! {
+                _ = retry.tick() => {
+                    if self.mounted && self.in_flight.is_some() && self.in_flight == last_retried {
+                        self.in_flight = None;
+                        self.pump();
+                    }
+                    last_retried = self.in_flight.clone();
+                }
                 event = client_events.recv() => match event {
                     Some(e) => {
                         if self.on_client(e) {
@@ -191,22 +212,32 @@ impl Task {
         // Saved before sending: once the caller has an id, a crash cannot lose the intent.
         self.outbox.push(&intent.id, &envelope)?;
         self.mine.insert(intent.id.clone());
-        self.client.broadcast(&self.topics.main, wire::INTENT, envelope);
+        self.pump();
         Ok(intent.id)
     }
 
-    /// The LiveView re-mount's last step: everything unconfirmed goes out again; the host applies
-    /// each intent id at most once, so the effect is exactly once.
-    fn resend_outbox(&mut self) {
-        match self.outbox.pending() {
-            Ok(pending) => {
-                for (id, envelope) in pending {
-                    self.mine.insert(id);
-                    self.client.broadcast(&self.topics.main, wire::INTENT, envelope);
-                }
+    /// Puts the oldest unconfirmed intent on the wire, unless one already is.
+    fn pump(&mut self) {
+        if self.in_flight.is_some() || !self.mounted {
+            return;
+        }
+        match self.outbox.first() {
+            Ok(Some((id, envelope))) => {
+                self.mine.insert(id.clone());
+                self.in_flight = Some(id);
+                self.client.broadcast(&self.topics.main, wire::INTENT, envelope);
             }
+            Ok(None) => {}
             Err(e) => self.emit(RoomEvent::Error(format!("could not read the outbox: {e}"))),
         }
+    }
+
+    /// The LiveView re-mount's last step: unconfirmed intents go out again, oldest first; the
+    /// host applies each intent id at most once, so the effect is exactly once.
+    fn resend_outbox(&mut self) {
+        self.mounted = true;
+        self.in_flight = None;
+        self.pump();
     }
 
     fn request_snapshot(&mut self) {
@@ -216,7 +247,13 @@ impl Task {
     /// Returns true when the room is over.
     fn on_client(&mut self, event: ClientEvent) -> bool {
         match event {
-            ClientEvent::Status(s) => self.emit(RoomEvent::Connection(s)),
+            ClientEvent::Status(s) => {
+                if s != ConnectionStatus::Connected {
+                    // Until the re-mount's snapshot arrives, nothing sent would be seen.
+                    self.mounted = false;
+                }
+                self.emit(RoomEvent::Connection(s));
+            }
             ClientEvent::Joined { topic } if topic == self.topics.user(&self.identity.user_id()) => self.request_snapshot(),
             ClientEvent::JoinRefused { topic, reason } => self.emit(RoomEvent::Error(format!("could not join {topic}: {reason}"))),
             ClientEvent::Refused { reason, .. } => self.emit(RoomEvent::Error(reason)),
@@ -262,8 +299,9 @@ impl Task {
                             self.emit(RoomEvent::RoomClosed);
                             return true;
                         }
-                        self.resend_outbox();
                     }
+                    // Current now (replaced, or already as new): whatever is unconfirmed goes out.
+                    self.resend_outbox();
                 }
                 Err(e) => self.emit(RoomEvent::Error(format!("dropped a snapshot not signed by the host: {e}"))),
             },
@@ -318,11 +356,16 @@ impl Task {
     }
 
     /// Drops an intent from the outbox; true if this process was waiting for it (so its outcome
-    /// is reported once, by the process that sent it).
+    /// is reported once, by the process that sent it). The next one goes out.
     fn forget(&mut self, intent: &IntentId) -> bool {
         if let Err(e) = self.outbox.remove(intent) {
             self.emit(RoomEvent::Error(format!("could not update the outbox: {e}")));
         }
-        self.mine.remove(intent)
+        if self.in_flight.as_ref() == Some(intent) {
+            self.in_flight = None;
+        }
+        let mine = self.mine.remove(intent);
+        self.pump();
+        mine
     }
 }

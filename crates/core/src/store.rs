@@ -164,6 +164,16 @@ impl OutboxStore {
         self.conn.execute("DELETE FROM outbox WHERE id = ?1", params![id.as_str()]).map(|n| n > 0).map_err(sqlite(&self.path))
     }
 
+    /// The oldest pending intent.
+    pub fn first(&self) -> Result<Option<(IntentId, serde_json::Value)>, StoreError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row("SELECT id, envelope FROM outbox ORDER BY n LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(sqlite(&self.path))?;
+        Ok(row.and_then(|(id, env)| serde_json::from_str(&env).ok().map(|v| (IntentId(id), v))))
+    }
+
     /// Pending intents in the order they were made.
     pub fn pending(&self) -> Result<Vec<(IntentId, serde_json::Value)>, StoreError> {
         let mut stmt = self.conn.prepare("SELECT id, envelope FROM outbox ORDER BY n").map_err(sqlite(&self.path))?;

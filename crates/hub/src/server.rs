@@ -11,6 +11,7 @@ use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use whatssound_protocol::Vsn;
@@ -141,6 +142,13 @@ pub async fn serve(listener: TcpListener, hub: Hub, shutdown: impl Future<Output
     let router = hub.router();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let closing = hub.clone();
+    // Realtime frames are small and latency is the product: without TCP_NODELAY, Nagle's
+    // algorithm holds a frame back until the previous one is acknowledged (tens of ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         let _ = stop_rx.await;
     });
