@@ -80,10 +80,8 @@ async fn main() {
         let tx = arrivals.clone();
         tokio::spawn(async move {
             while let Some(e) = events.recv().await {
-                if let RoomEvent::Diff(d) = e {
-                    if let Change::Chat { message } = d.change {
-                        let _ = tx.send((message.text.parse().unwrap_or(usize::MAX), Instant::now()));
-                    }
+                if let RoomEvent::Diff(whatssound_room::Diff { change: Change::Chat { message }, .. }) = e {
+                    let _ = tx.send((message.text.parse().unwrap_or(usize::MAX), Instant::now()));
                 }
             }
         });
