@@ -121,3 +121,44 @@ async fn intents_become_diffs_everywhere_and_refusals_go_to_the_sender() {
     until(&mut ce, |e| matches!(e, RoomEvent::RoomClosed)).await;
     let _ = room.stop.take().map(|s| s.send(()));
 }
+
+#[tokio::test]
+async fn a_malformed_intent_gets_a_clear_refusal_and_changes_nothing() {
+    use whatssound_client::{Client, ClientConfig, ClientEvent, JoinOptions};
+    let mut room = room("malformed").await;
+    let (ann, mut ae) = listener(&room, "ann-malformed").await;
+    // Bob speaks the wire protocol by hand: a signed envelope whose body is not a valid intent.
+    let bob = Identity::from_secret([42; 32]);
+    let topics = whatssound_room::wire::Topics::new("jam");
+    let (client, mut events) =
+        Client::connect(ClientConfig::new(format!("{}/realtime/v1", room.invite.ws), Some("LISTEN".into()))).await.unwrap();
+    client.join(&topics.main, JoinOptions::default(), None);
+    client.join(&topics.user(&bob.user_id()), JoinOptions::default(), None);
+    let mut joined = 0;
+    while joined < 2 {
+        if let Some(ClientEvent::Joined { .. }) = events.recv().await {
+            joined += 1;
+        }
+    }
+    let body = serde_json::json!({"id": "bad-1", "action": {"type": "teleport"}});
+    client.broadcast(&topics.main, "intent", serde_json::to_value(bob.sign(body.to_string())).unwrap());
+    let verdict = loop {
+        let e = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.expect("a verdict in time").unwrap();
+        if let ClientEvent::Broadcast { event, payload, .. } = e {
+            if event == "host:verdict" {
+                break payload;
+            }
+        }
+    };
+    let body: serde_json::Value = serde_json::from_str(verdict["body"].as_str().unwrap()).unwrap();
+    assert_eq!((body["status"].as_str(), body["intent"].as_str()), (Some("refused"), Some("bad-1")));
+    assert!(body["reason"].as_str().unwrap().starts_with("malformed intent: "), "{body}");
+
+    // Nothing changed: the next valid intent is the room's first diff.
+    ann.send(Action::Chat { text: "after".into() }).await.unwrap();
+    let RoomEvent::Diff(d) = until(&mut ae, |e| matches!(e, RoomEvent::Diff(_))).await else { unreachable!() };
+    assert_eq!(d.seq, 1, "the malformed intent made no diff");
+    client.close();
+    room.host.close().await;
+    let _ = room.stop.take().map(|s| s.send(()));
+}
