@@ -193,11 +193,11 @@ impl Task {
                     Err(e) => {
                         // Signed but not an intent we understand: the signer is known, so tell them
                         // why (when the body names an id to answer to). Unsigned junk is just dropped.
-                        if let (wire::WireError::Body { .. }, Ok((user, body))) = (&e, wire::open::<Value>(&payload, "intent")) {
-                            if let Some(id) = body.get("id").and_then(Value::as_str) {
-                                let reason = format!("malformed intent: {e}");
-                                self.publish(&[Output::Refused { user, intent: id.into(), reason }]);
-                            }
+                        if let (wire::WireError::Body { .. }, Ok((user, body))) = (&e, wire::open::<Value>(&payload, "intent"))
+                            && let Some(id) = body.get("id").and_then(Value::as_str)
+                        {
+                            let reason = format!("malformed intent: {e}");
+                            self.publish(&[Output::Refused { user, intent: id.into(), reason }]);
                         }
                         self.emit(HostEvent::Dropped(format!("intent dropped: {e}")));
                     }
