@@ -144,10 +144,10 @@ async fn a_malformed_intent_gets_a_clear_refusal_and_changes_nothing() {
     client.broadcast(&topics.main, "intent", serde_json::to_value(bob.sign(body.to_string())).unwrap());
     let verdict = loop {
         let e = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.expect("a verdict in time").unwrap();
-        if let ClientEvent::Broadcast { event, payload, .. } = e {
-            if event == "host:verdict" {
-                break payload;
-            }
+        if let ClientEvent::Broadcast { event, payload, .. } = e
+            && event == "host:verdict"
+        {
+            break payload;
         }
     };
     let body: serde_json::Value = serde_json::from_str(verdict["body"].as_str().unwrap()).unwrap();
