@@ -70,6 +70,9 @@ pub struct HostArgs {
     /// The host's display name.
     #[arg(long, default_value = "Host")]
     pub name: String,
+    /// Make a new listener invite: a new listener token, so every earlier invite stops working.
+    #[arg(long)]
+    pub new_invite: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Audio files to queue, in order.

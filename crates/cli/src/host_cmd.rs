@@ -28,7 +28,10 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
         Some(dir) => dir,
         None => room_store::default_dir()?,
     };
-    let record = room_store::open_or_create(&data_dir, args.room.as_deref())?;
+    let mut record = room_store::open_or_create(&data_dir, args.room.as_deref())?;
+    if args.new_invite {
+        room_store::rotate_listener_token(&data_dir, &mut record)?;
+    }
     let RoomRecord { room, host_token, listener_token, host_key, admin_key, .. } = record;
     let host_identity = identity::from_hex(&host_key).context("the room's host key is unreadable")?;
     let admin = identity::from_hex(&admin_key).context("the room's admin key is unreadable")?;

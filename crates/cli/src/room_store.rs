@@ -114,6 +114,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fs::rename(&tmp, path)
 }
 
+/// Gives the room a new listener token (a new invite); earlier invites stop working.
+pub fn rotate_listener_token(dir: &Path, record: &mut RoomRecord) -> anyhow::Result<()> {
+    record.listener_token = random_id(32);
+    let path = dir.join(FILE);
+    write_atomically(&path, &serde_json::to_vec_pretty(record)?).with_context(|| format!("could not save the room in {}", path.display()))
+}
+
 fn new_key() -> String {
     whatssound_core::identity::to_hex(&whatssound_room::Identity::from_secret(rand::random()))
 }

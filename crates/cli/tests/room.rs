@@ -222,3 +222,26 @@ fn write_masked_text(s: &mut std::net::TcpStream, payload: &[u8]) {
     frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
     s.write_all(&frame).unwrap();
 }
+
+#[test]
+fn a_new_invite_retires_the_old_one() {
+    let base = temp_dir("rotate");
+    let dir = base.join("host");
+    let first = host(&dir, &[]);
+    let old = first.field("invite");
+    let addr = first.ws().trim_start_matches("ws://").to_owned();
+    assert_eq!(first.terminate(), Some(0));
+    let d = dir.to_str().unwrap();
+    let again = Running::start(&["host", "--listen", &addr, "--data-dir", d, "--new-invite"]);
+    let new = again.field("invite");
+    assert_ne!(new, old);
+    let (code, _, stderr) = run(&["listen", &old, "--data-dir", base.join("ann").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("Unauthorized"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    let mut ok = Running::spawn(&["listen", &new, "--data-dir", base.join("bob").to_str().unwrap()]);
+    ok.until(|v| v["event"] == "joined");
+    drop(ok);
+    assert_eq!(again.terminate(), Some(0));
+    let _ = std::fs::remove_dir_all(&base);
+}

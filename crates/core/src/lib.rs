@@ -29,6 +29,8 @@ pub enum CoreError {
     NoHostKey,
     #[error("the invite's `admin` key is not 64 hex digits; copy the host invite again")]
     BadAdminKey,
+    #[error("the room refused us: {0}")]
+    Refused(String),
     #[error("the room task has stopped")]
     Stopped,
 }

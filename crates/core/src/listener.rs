@@ -11,6 +11,9 @@ use whatssound_room::{Action, Change, Diff, Identity, Intent, IntentId, Replica,
 
 use crate::store::OutboxStore;
 
+/// How long the first join may take before joining gives up.
+const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How long an intent may stay unanswered before it is sent again.
 const RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 use crate::{CoreError, identity, new_intent_id};
@@ -89,7 +92,7 @@ impl ListenerRoom {
         };
         let outbox = OutboxStore::open(&config.data_dir)?;
         let endpoint = format!("{}/realtime/v1", config.invite.ws);
-        let (client, client_events) = Client::connect(ClientConfig::new(endpoint, Some(config.invite.token.clone()))).await?;
+        let (client, mut client_events) = Client::connect(ClientConfig::new(endpoint, Some(config.invite.token.clone()))).await?;
         let topics = Topics::new(&config.invite.room);
         let me = identity.user_id();
         for topic in topics.all() {
@@ -99,6 +102,34 @@ impl ListenerRoom {
         }
         // Joined last: the snapshot request goes out once this is joined, so the answer has a way in.
         client.join(&topics.user(&me), JoinOptions::default(), None);
+        // A wrong or rotated token is refused at the join: fail now, with the hub's reason, rather
+        // than run on in a room that will never answer.
+        let mut early = Vec::new();
+        let admitted = tokio::time::timeout(JOIN_TIMEOUT, async {
+            while let Some(e) = client_events.recv().await {
+                match &e {
+                    ClientEvent::Joined { topic } if *topic == topics.main => {
+                        early.push(e);
+                        return Ok(());
+                    }
+                    ClientEvent::JoinRefused { topic, reason } if *topic == topics.main => return Err(CoreError::Refused(reason.clone())),
+                    _ => early.push(e),
+                }
+            }
+            Err(CoreError::Stopped)
+        })
+        .await;
+        match admitted {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                client.close();
+                return Err(e);
+            }
+            Err(_) => {
+                client.close();
+                return Err(CoreError::Refused(format!("no answer to the join within {} s", JOIN_TIMEOUT.as_secs())));
+            }
+        }
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
         let task = Task {
@@ -116,7 +147,7 @@ impl ListenerRoom {
             in_flight: None,
             mounted: false,
         };
-        tokio::spawn(task.run(client_events, command_rx));
+        tokio::spawn(task.run(early, client_events, command_rx));
         Ok((ListenerRoom { commands, user: me }, events_rx))
     }
 
@@ -172,7 +203,18 @@ impl Task {
         let _ = self.events.send(e);
     }
 
-    async fn run(mut self, mut client_events: mpsc::UnboundedReceiver<ClientEvent>, mut commands: mpsc::UnboundedReceiver<Command>) {
+    async fn run(
+        mut self,
+        early: Vec<ClientEvent>,
+        mut client_events: mpsc::UnboundedReceiver<ClientEvent>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
+        for e in early {
+            if self.on_client(e) {
+                self.client.close();
+                return;
+            }
+        }
         // An intent unanswered this long is sent again (a relay may drop a message; the host
         // applies it once however often it arrives).
         let mut retry = tokio::time::interval(RETRY);
