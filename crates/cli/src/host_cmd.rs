@@ -83,6 +83,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     if !args.files.is_empty() {
         host.act(Action::Play, None).await?;
     }
+    let stop = shutdown::signal();
     output::emit(
         "ready",
         json!({
@@ -97,7 +98,6 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     );
     tracing::info!(%ws, %room, data_dir = %data_dir.display(), "hosting room");
 
-    let stop = shutdown::signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {

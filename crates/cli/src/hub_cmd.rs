@@ -20,9 +20,10 @@ pub async fn run(args: HubArgs) -> anyhow::Result<()> {
     let listener = bind(args.listen).await?;
     let ws = ws_base(listener.local_addr()?);
     let hub = Hub::new(HubConfig { access, limits });
+    let stop = shutdown::signal();
     output::emit("ready", json!({ "ws": ws }));
     tracing::info!(%ws, "hub ready: phoenix.js at {ws}/socket/websocket, realtime-js at {ws}/realtime/v1");
-    whatssound_hub::serve(listener, hub, shutdown::signal()).await.context("hub stopped with an error")?;
+    whatssound_hub::serve(listener, hub, stop).await.context("hub stopped with an error")?;
     output::emit("stopped", json!({}));
     Ok(())
 }

@@ -14,9 +14,9 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
         Some(d) => d,
         None => room_store::listener_dir(&args.name)?,
     };
+    let stop = shutdown::signal();
     let config = ListenerConfig { invite: invite.clone(), name: args.name, data_dir, track_presence: true };
     let (room, mut events) = ListenerRoom::join(config).await.context("could not join the room")?;
-    let stop = shutdown::signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
