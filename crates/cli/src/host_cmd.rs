@@ -121,12 +121,26 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Queues one of the host's files. Only its name travels; the path stays in the host's store.
+/// Queues one of the host's files with its tags. Only its name travels; the path stays in the
+/// host's store. A file that is not playable audio is skipped with a warning, not queued.
 async fn queue_file(host: &HostRoom, path: &Path) -> anyhow::Result<()> {
+    let info = match whatssound_audio::probe_file(path) {
+        Ok(info) => info,
+        Err(e) => {
+            tracing::warn!("skipped: {e}");
+            return Ok(());
+        }
+    };
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let title = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file_name.clone());
+    let stem = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file_name.clone());
     let absolute = std::fs::canonicalize(path).with_context(|| format!("{}", path.display()))?;
-    let track = NewTrack { title, artist: None, album: None, duration_ms: None, source: TrackSource::HostFile { file_name } };
+    let track = NewTrack {
+        title: info.title.unwrap_or(stem),
+        artist: info.artist,
+        album: info.album,
+        duration_ms: info.duration_ms,
+        source: TrackSource::HostFile { file_name },
+    };
     let outputs = host.act(Action::Enqueue { track, position: Position::Append }, Some(absolute)).await?;
     if let Some(Output::Refused { reason, .. }) = outputs.first() {
         anyhow::bail!("could not queue {}: {reason}", path.display());

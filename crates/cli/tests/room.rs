@@ -37,12 +37,20 @@ fn send(invite: &str, dir: Option<&std::path::Path>, action: &[&str]) -> (i32, V
 #[test]
 fn chat_enqueue_vote_and_refusals_reach_every_listener() {
     let base = temp_dir("flow");
-    let track = song(&base, "First Song.flac");
-    let h = host(&base.join("host"), &[track.to_str().unwrap()]);
+    let track = song(&base, "First Song.wav");
+    let junk = base.join("shopping list.mp3");
+    std::fs::write(&junk, b"eggs, milk").unwrap();
+    let h = host(&base.join("host"), &[track.to_str().unwrap(), junk.to_str().unwrap()]);
     let invite = h.field("invite");
     let host_invite = h.field("host_invite");
     let mut ann = listen(&invite, "ann", &base.join("ann"));
     let mut bob = listen(&invite, "bob", &base.join("bob"));
+    // The real file is queued with its duration; the file that is not audio was skipped.
+    let mut carl = Running::spawn(&["listen", &invite, "--name", "carl", "--data-dir", base.join("carl").to_str().unwrap()]);
+    let snapshot = carl.until(|v| v["event"] == "snapshot");
+    drop(carl);
+    assert_eq!(snapshot["queue"].as_array().map(Vec::len), Some(1), "{snapshot}");
+    assert_eq!(snapshot["queue"][0]["title"], "First Song");
     ann.until(|v| v["event"] == "presence" && v["joins"].as_array().unwrap().iter().any(|p| p["username"] == "bob"));
 
     let (code, ok, _) = send(&invite, Some(&base.join("ann")), &["chat", "hello", "room"]);

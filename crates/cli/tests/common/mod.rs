@@ -107,10 +107,10 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// A small file for `host FILE…`.
+/// A short real audio file (a WAV tone) for `host FILE…`.
 pub fn song(dir: &std::path::Path, name: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join(name);
-    std::fs::write(&path, b"not really audio yet").unwrap();
+    std::fs::write(&path, whatssound_audio::wav::sine(44_100, 2, 2.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
     path
 }

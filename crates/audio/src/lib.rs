@@ -1,0 +1,12 @@
+//! WhatsSound's audio. Today: reading what a track is (tags and duration, with symphonia) so the
+//! host can queue files with their real titles. Decoding, resampling, the output backends and the
+//! sync engine join this crate with the synced-audio work.
+//!
+//! - [`probe`]: [`probe_file`] reads a file's title, artist, album and duration, or says in one
+//!   line why it cannot be played.
+//! - [`wav`]: writes small PCM WAV files (with INFO tags), for tests and demo tracks.
+
+pub mod probe;
+pub mod wav;
+
+pub use probe::{ProbeError, TrackInfo, probe_file};
