@@ -128,3 +128,14 @@ async fn after_the_hub_comes_back_the_client_rejoins_and_retracks_by_itself() {
     observer.close();
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn wss_urls_are_supported() {
+    // Nothing listens there: the failure must be the connection, not "TLS support not compiled in".
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut config = ClientConfig::new(format!("wss://{free}/realtime/v1"), None);
+    config.connect_timeout = Duration::from_secs(2);
+    let err = Client::connect(config).await.unwrap_err().to_string();
+    assert!(err.starts_with("could not connect to wss://"), "{err}");
+    assert!(!err.contains("TLS support"), "{err}");
+}
