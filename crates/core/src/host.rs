@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use whatssound_client::{Client, ClientConfig, ClientEvent, ConnectionStatus, JoinOptions};
 use whatssound_protocol::PresenceView;
@@ -12,7 +12,7 @@ use whatssound_room::wire::{self, ReactionMessage, SnapshotMessage, Topics, Verd
 use whatssound_room::{Action, Change, Engine, Identity, Intent, Output, QueueDiff, RoomSettings, TrackSource, UserId};
 
 use crate::store::{Commit, HostStore};
-use crate::{CoreError, ms_since, new_intent_id};
+use crate::{CoreError, ms_since, new_intent_id, presence_meta};
 
 /// How many per-user channels the host keeps joined at once (a socket may join 100 channels).
 const USER_CHANNELS: usize = 60;
@@ -82,7 +82,7 @@ impl HostRoom {
         for topic in topics.all() {
             let options =
                 if topic == topics.main { JoinOptions { presence_key: Some(me.to_string()), ..ack.clone() } } else { ack.clone() };
-            let presence = (topic == topics.main).then(|| presence_meta(&me, &config.name));
+            let presence = (topic == topics.main).then(|| presence_meta(&me, &config.name, "host"));
             client.join(topic, options, presence);
         }
         let (commands, command_rx) = mpsc::unbounded_channel();
@@ -120,12 +120,6 @@ impl HostRoom {
             let _ = rx.await;
         }
     }
-}
-
-fn presence_meta(user: &UserId, name: &str) -> Map<String, Value> {
-    let joined_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    let meta = json!({"user_id": user, "username": name, "role": "host", "joined_at": u64::try_from(joined_at).unwrap_or(0), "audio_state": "paused"});
-    meta.as_object().cloned().unwrap_or_default()
 }
 
 struct Task {

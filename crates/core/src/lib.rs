@@ -45,3 +45,18 @@ pub(crate) fn new_intent_id() -> whatssound_room::IntentId {
     let bits: [u8; 12] = rand::random();
     whatssound_room::IntentId(bits.iter().map(|b| format!("{b:02x}")).collect())
 }
+
+/// The slow presence fields a room member tracks on the main topic (the fast ones travel as
+/// `activity` broadcasts). `joined_at` is wall-clock ms: it is for display, not for sync.
+pub(crate) fn presence_meta(user: &whatssound_room::UserId, name: &str, role: &str) -> serde_json::Map<String, serde_json::Value> {
+    let joined_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let meta = serde_json::json!({
+        "user_id": user,
+        "username": name,
+        "avatar_url": null,
+        "role": role,
+        "joined_at": u64::try_from(joined_at).unwrap_or(0),
+        "audio_state": "paused",
+    });
+    meta.as_object().cloned().unwrap_or_default()
+}

@@ -16,7 +16,7 @@ const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long an intent may stay unanswered before it is sent again.
 const RETRY: std::time::Duration = std::time::Duration::from_secs(2);
-use crate::{CoreError, identity, new_intent_id};
+use crate::{CoreError, identity, new_intent_id, presence_meta};
 
 #[derive(Debug, Clone)]
 pub struct ListenerConfig {
@@ -96,7 +96,7 @@ impl ListenerRoom {
         let topics = Topics::new(&config.invite.room);
         let me = identity.user_id();
         for topic in topics.all() {
-            let presence = (config.track_presence && topic == topics.main).then(|| presence_meta(&me, &config.name));
+            let presence = (config.track_presence && topic == topics.main).then(|| presence_meta(&me, &config.name, "listener"));
             let key = presence.as_ref().map(|_| me.to_string());
             client.join(topic, JoinOptions { presence_key: key, ..JoinOptions::default() }, presence);
         }
@@ -169,12 +169,6 @@ impl ListenerRoom {
     pub fn close(&self) {
         let _ = self.commands.send(Command::Close);
     }
-}
-
-fn presence_meta(user: &UserId, name: &str) -> Map<String, Value> {
-    let joined_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    let meta = json!({"user_id": user, "username": name, "role": "listener", "joined_at": u64::try_from(joined_at).unwrap_or(0), "audio_state": "paused"});
-    meta.as_object().cloned().unwrap_or_default()
 }
 
 struct Task {
