@@ -253,3 +253,61 @@ fn a_new_invite_retires_the_old_one() {
     assert_eq!(again.terminate(), Some(0));
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn a_host_killed_mid_stream_loses_and_duplicates_nothing() {
+    use whatssound_core::{ListenerConfig, ListenerRoom, RoomEvent};
+    use whatssound_room::Action;
+    let base = temp_dir("midstream");
+    let host_dir = base.join("host");
+    let h = host(&host_dir, &[]);
+    let invite: whatssound_protocol::Invite = h.field("invite").parse().unwrap();
+    let addr = h.ws().trim_start_matches("ws://").to_owned();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let total = 60;
+    let confirmed = rt.block_on(async {
+        let config = ListenerConfig { invite: invite.clone(), name: "ann".into(), data_dir: base.join("ann"), track_presence: true };
+        let (ann, mut events) = ListenerRoom::join(config).await.unwrap();
+        while !matches!(events.recv().await, Some(RoomEvent::Joined { .. })) {}
+        // Everything is queued at once; the outbox sends one at a time while the host dies and
+        // comes back underneath it.
+        for n in 0..total {
+            ann.send(Action::Chat { text: format!("m{n:03}") }).await.unwrap();
+        }
+        let mut confirmed = 0;
+        let mut host = Some(h);
+        let mut restarted = None;
+        while confirmed < total {
+            match tokio::time::timeout(std::time::Duration::from_secs(20), events.recv()).await.expect("progress").unwrap() {
+                RoomEvent::Confirmed { .. } => {
+                    confirmed += 1;
+                    if confirmed == 10 {
+                        let h = host.take().unwrap();
+                        h.signal("-KILL");
+                        h.wait();
+                        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                        let d = host_dir.to_str().unwrap();
+                        restarted = Some(Running::start(&["host", "--listen", &addr, "--data-dir", d]));
+                    }
+                }
+                RoomEvent::Refused { reason, .. } => panic!("refused: {reason}"),
+                _ => {}
+            }
+        }
+        ann.close();
+        (confirmed, restarted)
+    });
+    let (confirmed, restarted) = confirmed;
+    assert_eq!(confirmed, total);
+    // A newcomer's snapshot holds each message exactly once, in order.
+    let mut carl = Running::spawn(&["listen", &invite.to_string(), "--name", "carl", "--data-dir", base.join("carl").to_str().unwrap()]);
+    let snap = carl.until(|v| v["event"] == "snapshot");
+    assert_eq!(snap["chat"], total, "{snap}");
+    drop(carl);
+    let store = whatssound_core::store::HostStore::open(&host_dir).unwrap();
+    let texts: Vec<String> = store.chat_history(1000).unwrap().into_iter().map(|m| m.text).collect();
+    let expected: Vec<String> = (0..total).map(|n| format!("m{n:03}")).collect();
+    assert_eq!(texts, expected, "every message once, in order, across the crash");
+    drop(restarted);
+    let _ = std::fs::remove_dir_all(&base);
+}
