@@ -14,7 +14,7 @@ pub fn line(event: &RoomEvent) -> Option<(&'static str, Value)> {
             "snapshot",
             json!({
                 "seq": s.state.seq,
-                "queue": s.state.queue.iter().map(|t| json!({"id": t.id, "title": t.title})).collect::<Vec<_>>(),
+                "queue": s.state.queue.iter().map(|t| json!({"id": t.id, "title": t.meta.title})).collect::<Vec<_>>(),
                 "chat": s.state.chat.len(),
                 "playback": s.state.playback,
                 "host_now_ms": s.host_now_ms,

@@ -11,7 +11,7 @@ use whatssound_core::host::HostEvent;
 use whatssound_core::{HostConfig, HostRoom, identity};
 use whatssound_hub::{Access, Hub, HubConfig, RoomAccess};
 use whatssound_protocol::Invite;
-use whatssound_room::{Action, NewTrack, Output, Position, RoomSettings, TrackSource};
+use whatssound_room::{Action, Output, Position, RoomSettings, TrackMeta, TrackSource};
 
 use crate::args::HostArgs;
 use crate::hub_cmd::{bind, ws_base};
@@ -134,7 +134,7 @@ async fn queue_file(host: &HostRoom, path: &Path) -> anyhow::Result<()> {
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let stem = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file_name.clone());
     let absolute = std::fs::canonicalize(path).with_context(|| format!("{}", path.display()))?;
-    let track = NewTrack {
+    let track = TrackMeta {
         title: info.title.unwrap_or(stem),
         artist: info.artist,
         album: info.album,

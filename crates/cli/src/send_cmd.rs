@@ -6,7 +6,7 @@ use anyhow::Context;
 use serde_json::json;
 use whatssound_core::{ListenerConfig, ListenerRoom, RoomEvent};
 use whatssound_protocol::Invite;
-use whatssound_room::{Action, Change, NewTrack, Position, QueueDiff, TrackSource};
+use whatssound_room::{Action, Change, Position, QueueDiff, TrackMeta, TrackSource};
 
 use crate::args::SendArgs;
 use crate::exit::Coded;
@@ -80,7 +80,7 @@ fn parse_action(words: &[String]) -> anyhow::Result<Action> {
             }
             let title = url.rsplit('/').find(|s| !s.is_empty()).unwrap_or(url).to_owned();
             Action::Enqueue {
-                track: NewTrack {
+                track: TrackMeta {
                     title,
                     artist: None,
                     album: None,

@@ -19,7 +19,7 @@ use whatssound_core::{HostConfig, HostRoom, ListenerConfig, ListenerRoom, RoomEv
 use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
 use whatssound_protocol::Invite;
 use whatssound_room::wire::{self, SnapshotMessage};
-use whatssound_room::{Action, Change, Engine, Identity, Intent, NewTrack, Position, RoomSettings, TrackSource, UserId};
+use whatssound_room::{Action, Change, Engine, Identity, Intent, Position, RoomSettings, TrackMeta, TrackSource, UserId};
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("whatssound-bench-{name}-{}", std::process::id()));
@@ -131,7 +131,7 @@ async fn main() {
     for n in 0..11_000u64 {
         let action = if n < 1_000 {
             Action::Enqueue {
-                track: NewTrack {
+                track: TrackMeta {
                     title: format!("Track number {n}"),
                     artist: Some("Some Artist".into()),
                     album: Some("Some Album".into()),

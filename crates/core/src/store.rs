@@ -185,7 +185,7 @@ impl OutboxStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use whatssound_room::{Action, Intent, NewTrack, Output, Position, RoomSettings, TrackSource, UserId};
+    use whatssound_room::{Action, Intent, Output, Position, RoomSettings, TrackMeta, TrackSource, UserId};
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("whatssound-store-{name}-{}", std::process::id()));
@@ -199,7 +199,7 @@ mod tests {
         let dir = temp("host");
         let host: UserId = "H".into();
         let mut engine = Engine::new(host.clone(), RoomSettings::default());
-        let track = NewTrack {
+        let track = TrackMeta {
             title: "a".into(),
             artist: None,
             album: None,

@@ -17,7 +17,7 @@ use whatssound_core::store::HostStore;
 use whatssound_core::{HostConfig, HostRoom, ListenerConfig, ListenerRoom, RoomEvent};
 use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
 use whatssound_protocol::Invite;
-use whatssound_room::{Action, Identity, NewTrack, Position, RoomSettings, TrackSource};
+use whatssound_room::{Action, Identity, Position, RoomSettings, TrackMeta, TrackSource};
 
 const LISTENERS: usize = 3;
 const CHATS: usize = 500;
@@ -63,7 +63,7 @@ async fn flaky_proxy(upstream: SocketAddr, cutting: Arc<AtomicBool>) -> SocketAd
 
 fn track(title: String) -> Action {
     Action::Enqueue {
-        track: NewTrack {
+        track: TrackMeta {
             title: title.clone(),
             artist: None,
             album: None,
@@ -171,7 +171,7 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
         assert_eq!(texts, &sorted, "{sender}'s messages in the order sent");
     }
     let (engine, _) = store.load().unwrap().unwrap();
-    let titles: Vec<String> = engine.state().queue.iter().map(|t| t.title.clone()).collect();
+    let titles: Vec<String> = engine.state().queue.iter().map(|t| t.meta.title.clone()).collect();
     assert_eq!(titles.len(), ENQUEUES, "each track exactly once");
     for i in 0..LISTENERS {
         let mine: Vec<&String> = titles.iter().filter(|t| t.starts_with(&format!("L{i}-"))).collect();

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use whatssound_core::{HostConfig, HostRoom, ListenerConfig, ListenerRoom, RoomEvent};
 use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
 use whatssound_protocol::Invite;
-use whatssound_room::{Action, Change, Identity, NewTrack, Position, QueueDiff, RoomSettings, TrackSource};
+use whatssound_room::{Action, Change, Identity, Position, QueueDiff, RoomSettings, TrackMeta, TrackSource};
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("whatssound-core-{name}-{}", std::process::id()));
@@ -70,7 +70,7 @@ async fn until(events: &mut mpsc::UnboundedReceiver<RoomEvent>, mut want: impl F
 
 fn url_track(title: &str) -> Action {
     Action::Enqueue {
-        track: NewTrack {
+        track: TrackMeta {
             title: title.into(),
             artist: None,
             album: None,

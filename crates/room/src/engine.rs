@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{IntentId, TrackId, UserId};
-use crate::intent::{Action, Intent, NewTrack, Position};
-use crate::queue::{QueueDiff, Track, TrackSource};
+use crate::intent::{Action, Intent, Position};
+use crate::queue::{QueueDiff, Track, TrackMeta, TrackSource};
 use crate::state::{Change, ChatMessage, Diff, Playback, RoomState};
 
 /// Rules a host may tune.
@@ -232,7 +232,7 @@ impl Engine {
         self.state.playback.track.clone()
     }
 
-    fn enqueue(&mut self, user: &UserId, is_host: bool, new: NewTrack, position: Position, intent: &Option<IntentId>) -> Step {
+    fn enqueue(&mut self, user: &UserId, is_host: bool, mut new: TrackMeta, position: Position, intent: &Option<IntentId>) -> Step {
         if !is_host {
             if position != Position::Append {
                 return Err("listeners add to the end of the queue; only the host may choose a position".into());
@@ -245,7 +245,7 @@ impl Engine {
                 }
             }
         }
-        let title = new.title.trim();
+        let title = new.title.trim().to_owned();
         if title.is_empty() || title.chars().count() > 300 {
             return Err("a track title must be 1 to 300 characters".into());
         }
@@ -258,16 +258,8 @@ impl Engine {
         };
         let id = TrackId(format!("t{}", self.next_track));
         self.next_track += 1;
-        let track = Track {
-            id: id.clone(),
-            title: title.to_owned(),
-            artist: new.artist,
-            album: new.album,
-            duration_ms: new.duration_ms,
-            source: new.source,
-            added_by: user.clone(),
-            unplayable: None,
-        };
+        new.title = title;
+        let track = Track { id: id.clone(), meta: new, added_by: user.clone(), unplayable: None };
         let by = Some(user.clone());
         let mut out = self.commit(&by, intent, Change::Queue { diff: QueueDiff::Insert { at, track } })?;
         if self.current().is_none() {
@@ -374,7 +366,7 @@ impl Engine {
     fn seek(&mut self, ms: u64, by: &Option<UserId>, intent: &Option<IntentId>, now_ms: u64) -> Step {
         let current = self.state.playback.clone();
         let track = current.track.clone().ok_or_else(|| "nothing is playing: add a track first".to_owned())?;
-        if let Some(duration) = self.state.queue.get(&track).and_then(|t| t.duration_ms).filter(|d| ms > *d) {
+        if let Some(duration) = self.state.queue.get(&track).and_then(|t| t.meta.duration_ms).filter(|d| ms > *d) {
             return Err(format!("position {ms} ms is past the end of the track ({duration} ms)"));
         }
         self.commit(by, intent, Change::Playback { playback: Playback { position_ms: ms, at_ms: now_ms, ..current } })

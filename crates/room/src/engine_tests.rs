@@ -20,8 +20,8 @@ fn intent(id: &str, action: Action) -> Intent {
     Intent { id: id.into(), name: "n".into(), action }
 }
 
-fn url_track(title: &str) -> NewTrack {
-    NewTrack {
+fn url_track(title: &str) -> TrackMeta {
+    TrackMeta {
         title: title.into(),
         artist: None,
         album: None,
@@ -42,7 +42,7 @@ fn refused(out: &[Output]) -> Option<&str> {
 }
 
 fn titles(e: &Engine) -> Vec<&str> {
-    e.state().queue.iter().map(|t| t.title.as_str()).collect()
+    e.state().queue.iter().map(|t| t.meta.title.as_str()).collect()
 }
 
 #[test]
@@ -72,14 +72,14 @@ fn listeners_are_refused_host_actions_and_host_paths() {
         (Action::Enqueue { track: url_track("p"), position: Position::Prepend }, "only the host may choose a position"),
         (
             Action::Enqueue {
-                track: NewTrack { source: TrackSource::HostFile { file_name: "/etc/passwd".into() }, ..url_track("x") },
+                track: TrackMeta { source: TrackSource::HostFile { file_name: "/etc/passwd".into() }, ..url_track("x") },
                 position: Position::Append,
             },
             "never opened",
         ),
         (
             Action::Enqueue {
-                track: NewTrack { source: TrackSource::Url { url: "file:///etc/passwd".into() }, ..url_track("x") },
+                track: TrackMeta { source: TrackSource::Url { url: "file:///etc/passwd".into() }, ..url_track("x") },
                 position: Position::Append,
             },
             "http(s)",
@@ -106,7 +106,7 @@ fn bad_arguments_get_clear_refusals_and_change_nothing() {
         (Action::Seek { ms: 5 }, "nothing is playing"),
         (Action::Skip, "nothing is playing"),
         (Action::Enqueue { track: url_track("a"), position: Position::At(3) }, "past the end"),
-        (Action::Enqueue { track: NewTrack { title: " ".into(), ..url_track("a") }, position: Position::Append }, "title"),
+        (Action::Enqueue { track: TrackMeta { title: " ".into(), ..url_track("a") }, position: Position::Append }, "title"),
     ];
     for (i, (action, needle)) in cases.into_iter().enumerate() {
         let out = e.handle(&host(), intent(&i.to_string(), action), 0);

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{IntentId, TrackId, UserId};
-use crate::queue::TrackSource;
+use crate::queue::TrackMeta;
 
 /// One request, with the id its sender chose (re-sending it is safe: it applies at most once).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,24 +25,12 @@ pub enum Position {
     At(usize),
 }
 
-/// A track to add, already described (the host's IO edge reads tags before the engine sees it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NewTrack {
-    pub title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artist: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub album: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
-    pub source: TrackSource,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
     Enqueue {
-        track: NewTrack,
+        /// Described already: the host's IO edge reads tags before the engine sees a file.
+        track: TrackMeta,
         #[serde(default)]
         position: Position,
     },

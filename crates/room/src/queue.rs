@@ -22,10 +22,10 @@ pub enum TrackSource {
     Url { url: String },
 }
 
-/// One track in the queue.
+/// What a track is: its description and where its audio comes from. A listener's enqueue carries
+/// one; the queue's [`Track`] is one plus what the room adds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Track {
-    pub id: TrackId,
+pub struct TrackMeta {
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artist: Option<String>,
@@ -34,6 +34,15 @@ pub struct Track {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
     pub source: TrackSource,
+}
+
+/// One track in the queue (on the wire: `{id, title, artist?, album?, duration_ms?, source,
+/// added_by, unplayable?}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Track {
+    pub id: TrackId,
+    #[serde(flatten)]
+    pub meta: TrackMeta,
     pub added_by: UserId,
     /// Why the track cannot be played (corrupt, unsupported), once someone found out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,17 +187,18 @@ impl Queue {
             QueueDiff::Update { id, patch } => {
                 let track = self.tracks.get_mut(id).ok_or_else(|| QueueError::Missing(id.clone()))?;
                 let TrackPatch { title, artist, album, duration_ms, unplayable } = patch.clone();
+                let meta = &mut track.meta;
                 if let Some(v) = title {
-                    track.title = v;
+                    meta.title = v;
                 }
                 if artist.is_some() {
-                    track.artist = artist;
+                    meta.artist = artist;
                 }
                 if album.is_some() {
-                    track.album = album;
+                    meta.album = album;
                 }
                 if duration_ms.is_some() {
-                    track.duration_ms = duration_ms;
+                    meta.duration_ms = duration_ms;
                 }
                 if unplayable.is_some() {
                     track.unplayable = unplayable;
@@ -203,11 +213,13 @@ impl Queue {
 pub(crate) fn track(id: &str) -> Track {
     Track {
         id: id.into(),
-        title: format!("Song {id}"),
-        artist: None,
-        album: None,
-        duration_ms: Some(180_000),
-        source: TrackSource::Url { url: format!("https://example.org/{id}.ogg") },
+        meta: TrackMeta {
+            title: format!("Song {id}"),
+            artist: None,
+            album: None,
+            duration_ms: Some(180_000),
+            source: TrackSource::Url { url: format!("https://example.org/{id}.ogg") },
+        },
         added_by: "u".into(),
         unplayable: None,
     }
@@ -232,8 +244,8 @@ mod tests {
         q.apply(&QueueDiff::Reorder { id: "c".into(), from: 0, to: 3 }).unwrap();
         assert_eq!(ids(&q), ["d", "a", "b", "c"]);
         q.apply(&QueueDiff::Update { id: "a".into(), patch: TrackPatch { title: Some("New".into()), ..TrackPatch::default() } }).unwrap();
-        assert_eq!(q.get(&"a".into()).unwrap().title, "New");
-        assert_eq!(q.get(&"a".into()).unwrap().duration_ms, Some(180_000), "unpatched fields stay");
+        assert_eq!(q.get(&"a".into()).unwrap().meta.title, "New");
+        assert_eq!(q.get(&"a".into()).unwrap().meta.duration_ms, Some(180_000), "unpatched fields stay");
         q.apply(&QueueDiff::Delete { id: "d".into() }).unwrap();
         assert_eq!(ids(&q), ["a", "b", "c"]);
     }

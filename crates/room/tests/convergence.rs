@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
-use whatssound_room::{Action, Engine, Intent, NewTrack, Output, Position, Replica, ReplicaEvent, RoomSettings, TrackSource, UserId};
+use whatssound_room::{Action, Engine, Intent, Output, Position, Replica, ReplicaEvent, RoomSettings, TrackMeta, TrackSource, UserId};
 
 const USERS: [&str; 4] = ["HOST", "ANN", "BOB", "CAT"];
 
@@ -29,7 +29,7 @@ fn intent(u: usize, n: u8, kind: u8, arg: u8) -> Intent {
     let track = format!("t{}", arg % 6 + 1);
     let action = match kind {
         0 | 1 => Action::Enqueue {
-            track: NewTrack {
+            track: TrackMeta {
                 title: format!("{}-{n}", USERS[u]),
                 artist: None,
                 album: None,
