@@ -5,8 +5,12 @@
 //! - [`probe`]: [`probe_file`] reads a file's title, artist, album and duration, or says in one
 //!   line why it cannot be played.
 //! - [`wav`]: writes small PCM WAV files (with INFO tags), for tests and demo tracks.
+//! - [`clock`]: monotonic clocks (and a skewed one for sync tests) and [`ClockOffset`], the
+//!   NTP-style estimate of the host's clock with its drift, fitted from the best exchanges.
 
+pub mod clock;
 pub mod probe;
 pub mod wav;
 
+pub use clock::{Clock, ClockOffset, Exchange, MonotonicClock, Nanos, SkewedClock};
 pub use probe::{ProbeError, TrackInfo, probe_file};

@@ -1,0 +1,111 @@
+use super::*;
+
+/// A deterministic pseudo-random source (xorshift), so the simulations are repeatable.
+struct Rng(u64);
+
+impl Rng {
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+const MS: Nanos = 1_000_000;
+
+/// Simulates exchanges once a second between a listener clock and a host clock that is
+/// `offset` ahead and drifts by `drift_ppm`, with one-way delays of `base` plus random jitter up to
+/// `jitter`, and an occasional outlier delayed by 50–150 ms.
+fn simulate(
+    offset: Nanos,
+    drift_ppm: f64,
+    base: Nanos,
+    jitter: Nanos,
+    seconds: usize,
+    rng: &mut Rng,
+) -> (ClockOffset, impl Fn(Nanos) -> Nanos) {
+    let host = move |local: Nanos| local + offset + (local as f64 * drift_ppm * 1e-6) as Nanos;
+    let mut est = ClockOffset::new(60);
+    for s in 0..seconds {
+        let t0 = s as Nanos * 1_000 * MS + 10 * MS;
+        let delay = |rng: &mut Rng| {
+            let outlier = if rng.unit() < 0.05 { (50.0 + rng.unit() * 100.0) as Nanos * MS } else { 0 };
+            base + (rng.unit() * jitter as f64) as Nanos + outlier
+        };
+        let up = delay(rng);
+        let down = delay(rng);
+        let t1 = host(t0 + up);
+        let t2 = t1 + 200_000; // the host takes 0.2 ms to answer
+        let arrival_local = t0 + up + 200_000 + down;
+        est.add(Exchange { t0, t1, t2, t3: arrival_local });
+    }
+    (est, host)
+}
+
+fn error_at(est: &ClockOffset, host: &impl Fn(Nanos) -> Nanos, local: Nanos) -> Nanos {
+    (est.to_host(local).unwrap() - host(local)).abs()
+}
+
+#[test]
+fn a_single_exchange_gives_the_textbook_offset_and_round_trip() {
+    let e = Exchange { t0: 100, t1: 1_150, t2: 1_160, t3: 220 };
+    assert_eq!(e.round_trip(), 110);
+    assert_eq!(e.offset(), 995);
+    let mut c = ClockOffset::new(8);
+    assert_eq!(c.add(e).map(|x| x.offset), Some(995));
+    assert_eq!(c.to_host(1_000), Some(1_995));
+    assert_eq!(c.to_local(1_995), Some(1_000));
+}
+
+#[test]
+fn a_fixed_offset_is_found_despite_jitter_and_outliers() {
+    // LAN-like jitter (up to 0.3 ms each way) and Wi-Fi-like (up to 2 ms), with 5% outliers.
+    for (seed, offset, jitter, bound) in
+        [(1u64, 40 * MS, 300_000, 100_000), (2, -25 * MS, 300_000, 100_000), (3, 1_234 * MS, 2 * MS, 300_000)]
+    {
+        let mut rng = Rng(seed * 7_919);
+        let (est, host) = simulate(offset, 0.0, MS / 2, jitter, 30, &mut rng);
+        let err = error_at(&est, &host, 30_000 * MS);
+        assert!(err < bound, "offset {offset}, jitter {jitter}: error {err} ns (bound {bound})");
+    }
+}
+
+#[test]
+fn drift_of_100_ppm_either_way_is_followed() {
+    for (seed, drift) in [(5u64, 100.0), (6, -100.0), (7, 50.0)] {
+        let mut rng = Rng(seed * 104_729);
+        let (est, host) = simulate(40 * MS, drift, MS / 2, MS, 60, &mut rng);
+        let e = est.estimate().unwrap();
+        assert!((e.drift_ppm - drift).abs() < 10.0, "drift {drift}: estimated {}", e.drift_ppm);
+        // The line holds a second past the last exchange (the next one is due then).
+        let err = error_at(&est, &host, 61_000 * MS);
+        assert!(err < MS / 5, "drift {drift}: error {err} ns a second later");
+    }
+}
+
+#[test]
+fn a_lone_offset_without_a_drift_fit_would_fall_behind() {
+    // Why the fit matters: 100 ppm is 6 ms a minute.
+    let mut rng = Rng(11);
+    let (est, host) = simulate(0, 100.0, MS / 2, MS, 60, &mut rng);
+    let mut lone = ClockOffset::new(1);
+    lone.add(Exchange { t0: 0, t1: host(MS / 2), t2: host(MS / 2), t3: MS });
+    assert!(error_at(&lone, &host, 60_000 * MS) > 5 * MS);
+    assert!(error_at(&est, &host, 60_000 * MS) < MS / 5);
+}
+
+#[test]
+fn backwards_exchanges_are_ignored_and_the_skewed_clock_skews() {
+    let mut c = ClockOffset::new(8);
+    assert_eq!(c.add(Exchange { t0: 10, t1: 5, t2: 4, t3: 20 }), None);
+    assert_eq!(c.add(Exchange { t0: 10, t1: 5, t2: 6, t3: 5 }), None);
+    struct Fixed(Nanos);
+    impl Clock for Fixed {
+        fn now(&self) -> Nanos {
+            self.0
+        }
+    }
+    let skewed = SkewedClock { inner: Fixed(1_000_000_000), skew: 40 * MS, drift_ppm: 50.0 };
+    assert_eq!(skewed.now(), 1_000_000_000 + 40 * MS + 50_000);
+}
