@@ -7,10 +7,14 @@
 //! - [`wav`]: writes small PCM WAV files (with INFO tags), for tests and demo tracks.
 //! - [`clock`]: monotonic clocks (and a skewed one for sync tests) and [`ClockOffset`], the
 //!   NTP-style estimate of the host's clock with its drift, fitted from the best exchanges.
+//! - [`playout`]: which frame should sound when, and the correction (a jump beyond a few ms,
+//!   else a trim of at most ±500 ppm spread as single dropped or repeated frames).
 
 pub mod clock;
+pub mod playout;
 pub mod probe;
 pub mod wav;
 
 pub use clock::{Clock, ClockOffset, Exchange, MonotonicClock, Nanos, SkewedClock};
+pub use playout::{Correction, FrameTrim, Playout, PlayoutConfig, target_frame};
 pub use probe::{ProbeError, TrackInfo, probe_file};

@@ -1,0 +1,186 @@
+//! Playing the right frame at the right instant: where playback should be, how far off it is,
+//! and the correction — without chopping the sound.
+//!
+//! The audio callback knows when its first frame will reach the speaker (cpal's `playback`
+//! timestamp). [`target_frame`] says which frame of the track *should* sound then, from the host's
+//! playback anchor translated through the clock estimate. [`Playout`] compares that with the frame
+//! that *will* sound, filters the difference over many callbacks (single timestamps jitter by 1–3 ms
+//! on ALSA-over-PulseAudio and spike at xruns), and answers with a [`Correction`]:
+//! a jump when the error is beyond a few milliseconds (seek, start, a big xrun), else a rate trim of
+//! at most ±500 ppm (Snapcast's 0.05%), which [`FrameTrim`] spreads out as single dropped or
+//! repeated frames — far too sparse to hear.
+
+use std::collections::VecDeque;
+
+use crate::clock::Nanos;
+
+/// The frame (at `rate` Hz) that should be sounding at host instant `host_ns`, for a track that
+/// was at `position_ms` at host instant `anchor_ms` and is playing. `nudge_ms` is the listener's
+/// offset setting: positive plays earlier, for a device that sounds late (Bluetooth).
+pub fn target_frame(position_ms: u64, anchor_ms: u64, host_ns: Nanos, rate: u32, nudge_ms: i64) -> i64 {
+    let anchor_ns = i64::try_from(anchor_ms).unwrap_or(i64::MAX).saturating_mul(1_000_000);
+    let position_ns = i64::try_from(position_ms).unwrap_or(i64::MAX).saturating_mul(1_000_000);
+    let at_ns = position_ns + (host_ns - anchor_ns) + nudge_ms.saturating_mul(1_000_000);
+    ((at_ns as i128 * i128::from(rate)) / 1_000_000_000) as i64
+}
+
+/// Tuning of the correction loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayoutConfig {
+    /// Beyond this (filtered) error, jump instead of trimming.
+    pub jump_above: Nanos,
+    /// Never trim faster than this.
+    pub max_trim_ppm: f64,
+    /// How long a trim should take to remove the current error.
+    pub settle_ns: Nanos,
+    /// Callbacks in the median filter.
+    pub window: usize,
+}
+
+impl Default for PlayoutConfig {
+    fn default() -> Self {
+        PlayoutConfig { jump_above: 5_000_000, max_trim_ppm: 500.0, settle_ns: 2_000_000_000, window: 31 }
+    }
+}
+
+/// What the audio path should do now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Correction {
+    /// Not enough measurements yet: play on.
+    Wait,
+    /// Continue from this frame (skip ahead, or insert silence when it is in the future).
+    Jump { to_frame: i64 },
+    /// Play this much faster (positive) or slower (negative), in parts per million.
+    Trim { ppm: f64 },
+}
+
+/// The filtered comparison of where playback is and where it should be.
+#[derive(Debug, Clone)]
+pub struct Playout {
+    config: PlayoutConfig,
+    errors: VecDeque<Nanos>,
+}
+
+impl Playout {
+    pub fn new(config: PlayoutConfig) -> Self {
+        let window = config.window.max(1);
+        Playout { config, errors: VecDeque::with_capacity(window) }
+    }
+
+    /// The median error now, if the window is full (positive: playback is behind where it should be).
+    pub fn filtered_error(&self) -> Option<Nanos> {
+        if self.errors.len() < self.config.window.max(1) {
+            return None;
+        }
+        let mut sorted: Vec<Nanos> = self.errors.iter().copied().collect();
+        sorted.sort_unstable();
+        Some(sorted[sorted.len() / 2])
+    }
+
+    /// One callback's measurement: the frame that will sound at the callback's output instant, and
+    /// the frame that should ([`target_frame`]), at `rate` Hz.
+    pub fn update(&mut self, actual_frame: i64, target: i64, rate: u32) -> Correction {
+        let error = (target - actual_frame) as i128 * 1_000_000_000 / i128::from(rate.max(1));
+        let error = error.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as Nanos;
+        // One wild callback (an xrun) must not trigger a jump: a huge error only counts once the
+        // median of a full window agrees. Seeks and track changes do not wait for that: the
+        // engine starts them at the target frame and calls `reset`.
+        if self.errors.len() == self.config.window.max(1) {
+            self.errors.pop_front();
+        }
+        self.errors.push_back(error);
+        let Some(median) = self.filtered_error() else { return Correction::Wait };
+        if median.abs() > self.config.jump_above {
+            self.errors.clear();
+            return Correction::Jump { to_frame: target };
+        }
+        let ppm = median as f64 / self.config.settle_ns as f64 * 1e6;
+        Correction::Trim { ppm: ppm.clamp(-self.config.max_trim_ppm, self.config.max_trim_ppm) }
+    }
+
+    /// Forget the history (after a seek or a track change the old errors mean nothing).
+    pub fn reset(&mut self) {
+        self.errors.clear();
+    }
+}
+
+/// Turns a trim rate into single frames to drop (+1) or repeat (−1), spread evenly: at 500 ppm
+/// and 48 kHz, one frame every ~42 ms.
+#[derive(Debug, Clone, Default)]
+pub struct FrameTrim {
+    owed: f64,
+}
+
+impl FrameTrim {
+    /// For a callback of `frames` frames at `ppm`: how many frames to skip (positive) or repeat
+    /// (negative) in it. Never more than one either way per callback.
+    pub fn frames(&mut self, frames: usize, ppm: f64) -> i32 {
+        self.owed += frames as f64 * ppm * 1e-6;
+        if self.owed >= 1.0 {
+            self.owed -= 1.0;
+            1
+        } else if self.owed <= -1.0 {
+            self.owed += 1.0;
+            -1
+        } else {
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Nanos = 1_000_000;
+
+    #[test]
+    fn target_frames_follow_the_anchor_and_the_nudge() {
+        // 10 s into the track at host 100 s; at host 101.5 s it is 11.5 s in: frame 552,000 at 48 kHz.
+        assert_eq!(target_frame(10_000, 100_000, 101_500 * MS, 48_000, 0), 552_000);
+        // A nudge of +20 ms plays 20 ms of material earlier.
+        assert_eq!(target_frame(10_000, 100_000, 101_500 * MS, 48_000, 20), 552_960);
+        assert_eq!(target_frame(0, 5_000, 5_000 * MS, 44_100, 0), 0);
+    }
+
+    #[test]
+    fn jitter_is_filtered_and_small_errors_trim_within_the_cap() {
+        let mut p = Playout::new(PlayoutConfig { window: 5, ..PlayoutConfig::default() });
+        let rate = 48_000;
+        // Behind by 1 ms (48 frames), with ±0.2 ms of timestamp jitter and one 40 ms spike (an xrun).
+        let jitter = [0, 10, -10, 1_920, 5];
+        let mut last = Correction::Wait;
+        for (i, j) in jitter.iter().enumerate() {
+            let target = 48_000 + i as i64 * 1_024;
+            last = p.update(target - 48 + j, target, rate);
+        }
+        let Correction::Trim { ppm } = last else { panic!("{last:?}") };
+        assert!(ppm > 300.0 && ppm <= 500.0, "{ppm}");
+        let median = p.filtered_error().unwrap();
+        assert!((700_000..1_100_000).contains(&median), "the median ignores the spike: {median}");
+    }
+
+    #[test]
+    fn a_seek_sized_error_jumps_then_starts_over() {
+        let mut p = Playout::new(PlayoutConfig { window: 3, ..PlayoutConfig::default() });
+        for _ in 0..2 {
+            assert_eq!(p.update(0, 48_000, 48_000), Correction::Wait);
+        }
+        assert_eq!(p.update(0, 48_000, 48_000), Correction::Jump { to_frame: 48_000 });
+        assert_eq!(p.filtered_error(), None, "history cleared after a jump");
+    }
+
+    #[test]
+    fn trims_are_capped_and_spread_as_single_frames() {
+        let mut p = Playout::new(PlayoutConfig { window: 1, ..PlayoutConfig::default() });
+        // 4 ms behind: beyond what 500 ppm removes in 2 s (1 ms), so the cap holds.
+        assert_eq!(p.update(0, 192, 48_000), Correction::Trim { ppm: 500.0 });
+        let mut trim = FrameTrim::default();
+        let per_callback: Vec<i32> = (0..200).map(|_| trim.frames(1_024, 500.0)).collect();
+        let dropped: i32 = per_callback.iter().sum();
+        assert_eq!(dropped, 102, "200 callbacks × 1,024 frames × 500 ppm = 102.4 frames");
+        assert!(per_callback.iter().all(|f| (0..=1).contains(f)));
+        let mut back = FrameTrim::default();
+        assert_eq!((0..100).map(|_| back.frames(1_024, -500.0)).sum::<i32>(), -51);
+    }
+}
