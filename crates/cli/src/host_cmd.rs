@@ -3,11 +3,14 @@
 //! invite valid; its state lives in the data dir's SQLite file, so a restart keeps the room.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use serde_json::json;
 use tokio::sync::oneshot;
 use whatssound_core::host::HostEvent;
+use whatssound_core::media::{self, MediaLibrary};
+use whatssound_core::store::HostStore;
 use whatssound_core::{HostConfig, HostRoom, identity};
 use whatssound_hub::{Access, Hub, HubConfig, RoomAccess};
 use whatssound_protocol::Invite;
@@ -44,8 +47,11 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
             let access =
                 Access::Room(RoomAccess { room: room.clone(), host_token: host_token.clone(), listener_token: listener_token.clone() });
             let hub = Hub::new(HubConfig { access, limits });
+            // The host's files are served on the same port, by track id, to the room's token holders.
+            let media = HostStore::open(&data_dir).context("could not open the room's store for media")?;
+            let media = media::router(Arc::new(MediaLibrary::new(media, vec![listener_token.clone(), host_token.clone()])));
             let (stop, stopped) = oneshot::channel::<()>();
-            let serving = tokio::spawn(whatssound_hub::serve(listener, hub, async move {
+            let serving = tokio::spawn(whatssound_hub::serve_with(listener, hub, media, async move {
                 let _ = stopped.await;
             }));
             let endpoint = format!("{ws}/realtime/v1");

@@ -25,4 +25,4 @@ mod socket;
 
 pub use access::{Access, Role, RoomAccess};
 pub use limits::Limits;
-pub use server::{Hub, HubConfig, HubStats, serve};
+pub use server::{Hub, HubConfig, HubStats, serve, serve_with};

@@ -139,7 +139,17 @@ impl Hub {
 /// Serves `hub` on `listener` until `shutdown` completes; then every socket gets a close frame
 /// (1001, "server shutting down") before this returns.
 pub async fn serve(listener: TcpListener, hub: Hub, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    let router = hub.router();
+    serve_with(listener, hub, Router::new(), shutdown).await
+}
+
+/// [`serve`], with more routes on the same port (the host's media server).
+pub async fn serve_with(
+    listener: TcpListener,
+    hub: Hub,
+    extra: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = hub.router().merge(extra);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let closing = hub.clone();
     // Realtime frames are small and latency is the product: without TCP_NODELAY, Nagle's

@@ -1,0 +1,181 @@
+//! The host's media server: its files, by track id only, with HTTP Range, to holders of the room's
+//! tokens. A path never comes from a request: the id is looked up in the host's store, so there is
+//! nothing to traverse.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use whatssound_room::TrackId;
+
+use crate::store::HostStore;
+
+/// Bytes read per chunk of a response body.
+const CHUNK: usize = 64 * 1024;
+
+/// Who may fetch, and where the track ids resolve.
+#[derive(Debug)]
+pub struct MediaLibrary {
+    store: Mutex<HostStore>,
+    tokens: Vec<String>,
+}
+
+impl MediaLibrary {
+    /// `store` is opened separately from the room's (SQLite's WAL lets it read while the room writes).
+    pub fn new(store: HostStore, tokens: Vec<String>) -> Self {
+        MediaLibrary { store: Mutex::new(store), tokens }
+    }
+
+    fn path_of(&self, track: &TrackId) -> Result<Option<PathBuf>, crate::store::StoreError> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner).file(track)
+    }
+}
+
+/// `GET /media/{track_id}?token=…` (or `Authorization: Bearer …`).
+pub fn router(library: Arc<MediaLibrary>) -> Router {
+    Router::new().route("/media/{track}", get(serve_track)).with_state(library)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+fn refuse(status: StatusCode, text: String) -> Response {
+    (status, format!("{text}\n")).into_response()
+}
+
+async fn serve_track(
+    State(library): State<Arc<MediaLibrary>>,
+    Path(track): Path<String>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let bearer =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned);
+    let Some(token) = q.token.or(bearer) else {
+        return refuse(StatusCode::UNAUTHORIZED, "media needs the room's token (query `token` or `Authorization: Bearer`)".into());
+    };
+    if !library.tokens.iter().any(|t| t == &token) {
+        return refuse(StatusCode::UNAUTHORIZED, "wrong or expired token for this room's media".into());
+    }
+    let path = match library.path_of(&TrackId(track.clone())) {
+        Ok(Some(path)) => path,
+        Ok(None) => return refuse(StatusCode::NOT_FOUND, format!("no host file for track {track:?}")),
+        Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("the host's store failed: {e}")),
+    };
+    let mut file = match tokio::fs::File::open(&path).await {
+        Ok(f) => f,
+        Err(e) => return refuse(StatusCode::GONE, format!("track {track}'s file is no longer readable on the host: {e}")),
+    };
+    let len = match file.metadata().await {
+        Ok(m) => m.len(),
+        Err(e) => return refuse(StatusCode::GONE, format!("track {track}'s file is no longer readable on the host: {e}")),
+    };
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(|r| parse_range(r, len));
+    let (status, start, end) = match range {
+        None | Some(Ok(None)) => (StatusCode::OK, 0, len),
+        Some(Ok(Some((start, end)))) => (StatusCode::PARTIAL_CONTENT, start, end),
+        Some(Err(Unsatisfiable)) => {
+            let mut r = refuse(StatusCode::RANGE_NOT_SATISFIABLE, format!("range is outside the file ({len} bytes)"));
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return r;
+        }
+    };
+    if let Err(e) = file.seek(std::io::SeekFrom::Start(start)).await {
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("could not read track {track}: {e}"));
+    }
+    let body = Body::from_stream(futures_util::stream::unfold((file, end - start), |(mut file, left)| async move {
+        if left == 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; CHUNK.min(usize::try_from(left).unwrap_or(CHUNK))];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), (file, left - n as u64)))
+            }
+            Err(e) => Some((Err(e), (file, 0))),
+        }
+    }));
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&path)));
+    if let Ok(v) = HeaderValue::from_str(&(end - start).to_string()) {
+        h.insert(header::CONTENT_LENGTH, v);
+    }
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{len}", end - 1))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    response
+}
+
+/// A range that lies outside the file (HTTP 416).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsatisfiable;
+
+/// A single `bytes=` range as `[start, end)`. `Ok(None)`: no usable range (serve it all, as RFC 9110
+/// allows for several ranges or other units).
+pub fn parse_range(header: &str, len: u64) -> Result<Option<(u64, u64)>, Unsatisfiable> {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else { return Ok(None) };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else { return Ok(None) };
+    let (a, b) = (a.trim(), b.trim());
+    match (a.parse::<u64>().ok(), b.parse::<u64>().ok()) {
+        (Some(start), _) if start >= len => Err(Unsatisfiable),
+        (Some(start), Some(last)) if last >= start => Ok(Some((start, last.saturating_add(1).min(len)))),
+        (Some(_), Some(_)) => Ok(None),
+        (Some(start), None) if b.is_empty() => Ok(Some((start, len))),
+        (None, Some(suffix)) if a.is_empty() => match suffix {
+            0 => Err(Unsatisfiable),
+            n => Ok(Some((len.saturating_sub(n), len))),
+        },
+        _ => Ok(None),
+    }
+}
+
+fn content_type(path: &std::path::Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("mp3") => "audio/mpeg",
+        Some("flac") => "audio/flac",
+        Some("ogg" | "oga") => "audio/ogg",
+        Some("wav") => "audio/wav",
+        Some("m4a" | "mp4") => "audio/mp4",
+        Some("aac") => "audio/aac",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Unsatisfiable, parse_range};
+
+    #[test]
+    fn ranges_as_rfc_9110_reads_them() {
+        assert_eq!(parse_range("bytes=0-99", 1000), Ok(Some((0, 100))));
+        assert_eq!(parse_range("bytes=900-", 1000), Ok(Some((900, 1000))));
+        assert_eq!(parse_range("bytes=-100", 1000), Ok(Some((900, 1000))));
+        assert_eq!(parse_range("bytes=990-5000", 1000), Ok(Some((990, 1000))), "clipped to the end");
+        assert_eq!(parse_range("bytes=1000-", 1000), Err(Unsatisfiable), "starts past the end");
+        assert_eq!(parse_range("bytes=-0", 1000), Err(Unsatisfiable));
+        assert_eq!(parse_range("bytes=0-1,5-6", 1000), Ok(None), "several ranges: send it all");
+        assert_eq!(parse_range("items=0-1", 1000), Ok(None));
+        assert_eq!(parse_range("bytes=5-1", 1000), Ok(None));
+        assert_eq!(parse_range("bytes=abc", 1000), Ok(None));
+    }
+}
