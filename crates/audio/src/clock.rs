@@ -18,7 +18,7 @@ use std::time::Instant;
 pub type Nanos = i64;
 
 /// A monotonic clock.
-pub trait Clock: Send + Sync {
+pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> Nanos;
 }
 

@@ -100,6 +100,7 @@ fn backwards_exchanges_are_ignored_and_the_skewed_clock_skews() {
     let mut c = ClockOffset::new(8);
     assert_eq!(c.add(Exchange { t0: 10, t1: 5, t2: 4, t3: 20 }), None);
     assert_eq!(c.add(Exchange { t0: 10, t1: 5, t2: 6, t3: 5 }), None);
+    #[derive(Debug)]
     struct Fixed(Nanos);
     impl Clock for Fixed {
         fn now(&self) -> Nanos {

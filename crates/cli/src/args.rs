@@ -90,6 +90,12 @@ pub struct ListenArgs {
     /// Where your identity and outbox live (default: one directory per --name).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Test only: run this listener's clock N ms ahead (negative: behind).
+    #[arg(long, default_value_t = 0, value_name = "N", allow_hyphen_values = true)]
+    pub debug_clock_skew_ms: i64,
+    /// Test only: run this listener's clock N ppm fast (negative: slow).
+    #[arg(long, default_value_t = 0.0, value_name = "N", allow_hyphen_values = true)]
+    pub debug_clock_drift_ppm: f64,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,15 @@ pub fn line(event: &RoomEvent) -> Option<(&'static str, Value)> {
         RoomEvent::Confirmed { intent, seq, .. } => ("confirmed", json!({ "intent": intent, "seq": seq })),
         RoomEvent::Refused { intent, reason } => ("refused", json!({ "intent": intent, "reason": reason })),
         RoomEvent::RoomClosed => ("room_closed", json!({})),
+        RoomEvent::Sync(s) => (
+            "sync",
+            json!({
+                "clock_offset_ms": s.clock_offset_ns as f64 / 1e6,
+                "round_trip_ms": s.round_trip_ns as f64 / 1e6,
+                "drift_ppm": (s.drift_ppm * 10.0).round() / 10.0,
+                "samples": s.samples,
+            }),
+        ),
         RoomEvent::Error(message) => ("error", json!({ "message": message })),
     })
 }

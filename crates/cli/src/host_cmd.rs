@@ -81,6 +81,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         settings: RoomSettings::default(),
         cohosts: vec![admin.user_id()],
+        clock: Arc::new(whatssound_audio::MonotonicClock::new()),
     };
     let (host, mut host_events) = HostRoom::start(config).await.context("could not start the room")?;
     for file in &args.files {

@@ -24,7 +24,8 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
         None => room_store::listener_dir("send")?,
     };
     let verb = args.action[0].clone();
-    let config = ListenerConfig { invite, name: "send".into(), data_dir, track_presence: false };
+    let clock = std::sync::Arc::new(whatssound_audio::MonotonicClock::new());
+    let config = ListenerConfig { invite, name: "send".into(), data_dir, track_presence: false, clock };
     let work = async {
         let (room, mut events) = ListenerRoom::join(config).await.context("could not join the room")?;
         // Wait for the first snapshot: then every channel, our private one included, is joined.

@@ -51,6 +51,7 @@ fn host_config(ws: &str, dir: PathBuf, identity: &Identity) -> HostConfig {
         data_dir: dir,
         settings: RoomSettings::default(),
         cohosts: vec![],
+        clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
     }
 }
 
@@ -69,8 +70,13 @@ async fn main() {
     let mut rooms = Vec::new();
     let joining = Instant::now();
     for i in 0..listeners {
-        let config =
-            ListenerConfig { invite: invite.clone(), name: format!("l{i}"), data_dir: temp(&format!("l{i}")), track_presence: true };
+        let config = ListenerConfig {
+            invite: invite.clone(),
+            name: format!("l{i}"),
+            data_dir: temp(&format!("l{i}")),
+            track_presence: true,
+            clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
+        };
         let (room, mut events) = ListenerRoom::join(config).await.unwrap();
         loop {
             if let Some(RoomEvent::Joined { .. }) = events.recv().await {
@@ -188,7 +194,13 @@ async fn main() {
     let t = Instant::now();
     let (_big, _) = HostRoom::start(host_config(&ws, dir, &identity)).await.unwrap();
     let start_ms = t.elapsed().as_secs_f64() * 1e3;
-    let config = ListenerConfig { invite: invite.clone(), name: "late".into(), data_dir: temp("late"), track_presence: true };
+    let config = ListenerConfig {
+        invite: invite.clone(),
+        name: "late".into(),
+        data_dir: temp("late"),
+        track_presence: true,
+        clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
+    };
     let (_late, mut events) = ListenerRoom::join(config).await.unwrap();
     while !matches!(events.recv().await, Some(RoomEvent::Joined { .. })) {}
     println!(

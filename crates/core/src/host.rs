@@ -2,17 +2,18 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
+use whatssound_audio::Clock;
 use whatssound_client::{Client, ClientConfig, ClientEvent, ConnectionStatus, JoinOptions};
 use whatssound_protocol::PresenceView;
-use whatssound_room::wire::{self, ReactionMessage, SnapshotMessage, Topics, Verdict};
+use whatssound_room::wire::{self, ClockPing, ClockPong, ReactionMessage, SnapshotMessage, Topics, Verdict};
 use whatssound_room::{Action, Change, Engine, Identity, Intent, Output, QueueDiff, RoomSettings, TrackSource, UserId};
 
 use crate::store::{Commit, HostStore};
-use crate::{CoreError, ms_since, new_intent_id, presence_meta};
+use crate::{CoreError, new_intent_id, presence_meta};
 
 /// How many per-user channels the host keeps joined at once (a socket may join 100 channels).
 const USER_CHANNELS: usize = 60;
@@ -30,6 +31,8 @@ pub struct HostConfig {
     pub settings: RoomSettings,
     /// Keys with the host's rights (the host invite's `admin` key).
     pub cohosts: Vec<UserId>,
+    /// The host's monotonic clock: playback anchors and clock exchanges are on it.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// What the host's room did, for logs and the UI.
@@ -63,7 +66,6 @@ impl HostRoom {
     /// Loads (or creates) the room in `config.data_dir`, connects, and starts serving intents.
     pub async fn start(config: HostConfig) -> Result<(HostRoom, mpsc::UnboundedReceiver<HostEvent>), CoreError> {
         let store = HostStore::open(&config.data_dir)?;
-        let started = Instant::now();
         let (engine, rebase) = match store.load()? {
             Some((mut engine, saved_now_ms)) => {
                 let outputs = engine.rebase_clock(saved_now_ms, 0);
@@ -93,7 +95,7 @@ impl HostRoom {
             client,
             engine,
             store,
-            started,
+            clock: config.clock.clone(),
             events,
             presence: PresenceView::default(),
             user_channels: VecDeque::new(),
@@ -128,13 +130,30 @@ struct Task {
     client: Client,
     engine: Engine,
     store: HostStore,
-    started: Instant,
+    clock: Arc<dyn Clock>,
     events: mpsc::UnboundedSender<HostEvent>,
     presence: PresenceView,
     user_channels: VecDeque<String>,
 }
 
 impl Task {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.clock.now() / 1_000_000).unwrap_or(0)
+    }
+
+    /// Answers a clock ping at once, timestamping arrival and departure on the host's clock.
+    fn clock_pong(&mut self, payload: &Value) {
+        let t1 = self.clock.now();
+        match wire::open::<ClockPing>(payload, "clock ping") {
+            Ok((user, ping)) => {
+                let topic = self.user_channel(&user);
+                let pong = ClockPong { nonce: ping.nonce, t0: ping.t0, t1, t2: self.clock.now() };
+                self.client.broadcast(&topic, wire::CLOCK_PONG, wire::seal(&self.identity, &pong));
+            }
+            Err(e) => self.emit(HostEvent::Dropped(format!("clock ping dropped: {e}"))),
+        }
+    }
+
     fn emit(&self, e: HostEvent) {
         let _ = self.events.send(e);
     }
@@ -154,7 +173,7 @@ impl Task {
                     }
                     Some(Command::Close { reply }) => {
                         let outputs = self.engine.close();
-                        let now = ms_since(self.started);
+                        let now = self.now_ms();
                         if let Err(e) = self.store.commit(&self.engine, now, &Commit::default()) {
                             self.emit(HostEvent::Error(format!("could not save the closed room: {e}")));
                         }
@@ -202,6 +221,9 @@ impl Task {
                 },
                 _ => {}
             },
+            ClientEvent::Broadcast { topic, event, payload } if topic == self.topics.playback && event == wire::CLOCK_PING => {
+                self.clock_pong(&payload)
+            }
             ClientEvent::PresenceState { topic, state } if topic == self.topics.main => {
                 self.presence.sync_state(&state);
                 self.update_present();
@@ -230,7 +252,7 @@ impl Task {
         let key = Engine::intent_key(user, &intent.id);
         let intent_id = intent.id.clone();
         let is_host_file = matches!(&intent.action, Action::Enqueue { track, .. } if matches!(track.source, TrackSource::HostFile { .. }));
-        let now = ms_since(self.started);
+        let now = self.now_ms();
         let outputs = self.engine.handle(user, intent, now);
         let accepted = outputs.iter().any(|o| matches!(o, Output::Diff(_) | Output::Reaction { .. }));
         if !accepted {
@@ -288,7 +310,7 @@ impl Task {
         applied: Option<(String, u64)>,
         files: Vec<(whatssound_room::TrackId, PathBuf)>,
     ) {
-        let now = ms_since(self.started);
+        let now = self.now_ms();
         match self.save(&outputs, applied, files, now) {
             Ok(()) => self.publish(&outputs),
             Err(e) => self.emit(HostEvent::Error(format!("could not save the room: {e}"))),
@@ -324,7 +346,7 @@ impl Task {
 
     fn send_snapshot(&mut self, user: &UserId) {
         // The engine's own state: a replica must end up byte-for-byte where the authority is.
-        let message = SnapshotMessage { state: self.engine.state().clone(), host_now_ms: ms_since(self.started) };
+        let message = SnapshotMessage { state: self.engine.state().clone(), host_now_ms: self.now_ms() };
         let topic = self.user_channel(user);
         self.client.broadcast(&topic, wire::SNAPSHOT, wire::seal(&self.identity, &message));
     }

@@ -16,7 +16,7 @@ pub mod media;
 pub mod store;
 
 pub use host::{HostConfig, HostEvent, HostRoom};
-pub use listener::{ListenerConfig, ListenerRoom, RoomEvent};
+pub use listener::{ListenerConfig, ListenerRoom, RoomEvent, SyncStats};
 
 /// The one error type of this crate's operations.
 #[derive(Debug, thiserror::Error)]
@@ -35,11 +35,6 @@ pub enum CoreError {
     Refused(String),
     #[error("the room task has stopped")]
     Stopped,
-}
-
-/// Milliseconds since `start` on the monotonic clock.
-pub(crate) fn ms_since(start: std::time::Instant) -> u64 {
-    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A fresh intent id: 96 random bits, hex.

@@ -3,13 +3,21 @@
 use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use whatssound_client::{Client, ClientConfig, ClientEvent, ConnectionStatus, JoinOptions};
 use whatssound_protocol::{Invite, PresenceView};
-use whatssound_room::wire::{self, Activity, ReactionMessage, SnapshotMessage, Topics, Verdict};
+
+use whatssound_audio::{Clock, ClockOffset, Exchange};
+use whatssound_room::wire::{self, Activity, ClockPing, ClockPong, ReactionMessage, SnapshotMessage, Topics, Verdict};
 use whatssound_room::{Action, Change, Diff, Identity, Intent, IntentId, Replica, ReplicaEvent, UserId};
 
 use crate::store::OutboxStore;
+
+/// Clock exchanges: `BURST` of them `PING_BURST` apart at join, then one every `PING_EVERY`.
+const BURST: u64 = 8;
+const PING_BURST: std::time::Duration = std::time::Duration::from_millis(60);
+const PING_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How long the first join may take before joining gives up.
 const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -25,6 +33,8 @@ pub struct ListenerConfig {
     pub data_dir: PathBuf,
     /// Whether to appear in the room's presence (`listen` does; `send` does not).
     pub track_presence: bool,
+    /// The listener's monotonic clock (a skewed one in sync tests).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// What happened in the room, for the UI and `whatssound-cli listen`.
@@ -57,8 +67,21 @@ pub enum RoomEvent {
         reason: String,
     },
     RoomClosed,
+    /// The host-clock estimate after a clock exchange.
+    Sync(SyncStats),
     /// Something was dropped or failed; the text says what.
     Error(String),
+}
+
+/// How well this listener knows the host's clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SyncStats {
+    /// Host clock minus ours, ns.
+    pub clock_offset_ns: i64,
+    /// The round trip of the best exchange in the window, ns (a bound on the offset's error).
+    pub round_trip_ns: i64,
+    pub drift_ppm: f64,
+    pub samples: usize,
 }
 
 enum Command {
@@ -146,6 +169,9 @@ impl ListenerRoom {
             mine: Default::default(),
             in_flight: None,
             mounted: false,
+            clock: config.clock,
+            clock_offset: ClockOffset::new(60),
+            pings_sent: 0,
         };
         tokio::spawn(task.run(early, client_events, command_rx));
         Ok((ListenerRoom { commands, user: me }, events_rx))
@@ -190,6 +216,9 @@ struct Task {
     in_flight: Option<IntentId>,
     /// Whether the room's channels are joined and the replica is current (sending before is lost).
     mounted: bool,
+    clock: Arc<dyn Clock>,
+    clock_offset: ClockOffset,
+    pings_sent: u64,
 }
 
 impl Task {
@@ -213,8 +242,20 @@ impl Task {
         // applies it once however often it arrives).
         let mut retry = tokio::time::interval(RETRY);
         let mut last_retried: Option<IntentId> = None;
+        // A burst of clock exchanges at join (a first estimate within half a second), then one a
+        // second to follow drift.
+        let mut ping = tokio::time::interval(PING_BURST);
         loop {
             tokio::select! {
+                _ = ping.tick() => {
+                    if self.mounted {
+                        self.send_ping();
+                        if self.pings_sent == BURST {
+                            ping = tokio::time::interval(PING_EVERY);
+                            ping.tick().await;
+                        }
+                    }
+                }
                 _ = retry.tick() => {
                     if self.mounted && self.in_flight.is_some() && self.in_flight == last_retried {
                         self.in_flight = None;
@@ -274,6 +315,24 @@ impl Task {
         self.mounted = true;
         self.in_flight = None;
         self.pump();
+    }
+
+    fn send_ping(&mut self) {
+        self.pings_sent += 1;
+        let ping = ClockPing { nonce: self.pings_sent, t0: self.clock.now() };
+        self.client.broadcast(&self.topics.playback, wire::CLOCK_PING, wire::seal(&self.identity, &ping));
+    }
+
+    fn on_pong(&mut self, pong: ClockPong) {
+        let t3 = self.clock.now();
+        if let Some(e) = self.clock_offset.add(Exchange { t0: pong.t0, t1: pong.t1, t2: pong.t2, t3 }) {
+            self.emit(RoomEvent::Sync(SyncStats {
+                clock_offset_ns: e.offset,
+                round_trip_ns: e.round_trip,
+                drift_ppm: e.drift_ppm,
+                samples: e.samples,
+            }));
+        }
     }
 
     fn request_snapshot(&mut self) {
@@ -353,6 +412,10 @@ impl Task {
                     }
                 }
                 Err(e) => self.emit(RoomEvent::Error(format!("dropped a verdict not signed by the host: {e}"))),
+            },
+            wire::CLOCK_PONG => match wire::open_from_host::<ClockPong>(payload, &self.host, "clock pong") {
+                Ok(pong) => self.on_pong(pong),
+                Err(e) => self.emit(RoomEvent::Error(format!("dropped a clock pong not signed by the host: {e}"))),
             },
             wire::REACTION => match wire::open_from_host::<ReactionMessage>(payload, &self.host, "reaction") {
                 Ok(r) => self.emit(RoomEvent::Reaction(r)),

@@ -97,6 +97,7 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
         data_dir: host_dir.clone(),
         settings: RoomSettings::default(),
         cohosts: vec![],
+        clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
     };
     let (host, _host_events) = HostRoom::start(config).await.unwrap();
 
@@ -106,8 +107,13 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
 
     let mut rooms = Vec::new();
     for i in 0..LISTENERS {
-        let config =
-            ListenerConfig { invite: invite.clone(), name: format!("L{i}"), data_dir: temp(&format!("l{i}")), track_presence: true };
+        let config = ListenerConfig {
+            invite: invite.clone(),
+            name: format!("L{i}"),
+            data_dir: temp(&format!("l{i}")),
+            track_presence: true,
+            clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
+        };
         // The first connection may itself be cut: try until one holds.
         let joined = loop {
             if let Ok(joined) = ListenerRoom::join(config.clone()).await {
@@ -187,6 +193,7 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
         name: "obs".into(),
         data_dir: temp("obs"),
         track_presence: true,
+        clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
     };
     let (_obs, mut oe) = ListenerRoom::join(observer).await.unwrap();
     let mut metas: HashMap<String, usize> = HashMap::new();

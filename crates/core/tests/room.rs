@@ -27,6 +27,10 @@ struct Room {
 }
 
 async fn room(name: &str) -> Room {
+    room_with_clock(name, std::sync::Arc::new(whatssound_audio::MonotonicClock::new())).await
+}
+
+async fn room_with_clock(name: &str, clock: std::sync::Arc<dyn whatssound_audio::Clock>) -> Room {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let ws = format!("ws://{}", listener.local_addr().unwrap());
     let access = Access::Room(RoomAccess { room: "jam".into(), host_token: "HOST".into(), listener_token: "LISTEN".into() });
@@ -46,6 +50,7 @@ async fn room(name: &str) -> Room {
         data_dir: temp(&format!("{name}-host")),
         settings: RoomSettings::default(),
         cohosts: vec![],
+        clock,
     };
     let (host, _events) = HostRoom::start(config).await.unwrap();
     let invite = Invite { ws, room: "jam".into(), token: "LISTEN".into(), key: Some(key), extra: vec![] };
@@ -53,7 +58,13 @@ async fn room(name: &str) -> Room {
 }
 
 async fn listener(room: &Room, name: &str) -> (ListenerRoom, mpsc::UnboundedReceiver<RoomEvent>) {
-    let config = ListenerConfig { invite: room.invite.clone(), name: name.into(), data_dir: temp(name), track_presence: true };
+    let config = ListenerConfig {
+        invite: room.invite.clone(),
+        name: name.into(),
+        data_dir: temp(name),
+        track_presence: true,
+        clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
+    };
     let (l, mut events) = ListenerRoom::join(config).await.unwrap();
     until(&mut events, |e| matches!(e, RoomEvent::Joined { .. })).await;
     (l, events)
@@ -108,7 +119,13 @@ async fn intents_become_diffs_everywhere_and_refusals_go_to_the_sender() {
 
     // The host acts directly; a late joiner sees everything in its snapshot.
     room.host.act(Action::Play, None).await.unwrap();
-    let config = ListenerConfig { invite: room.invite.clone(), name: "cat".into(), data_dir: temp("cat"), track_presence: true };
+    let config = ListenerConfig {
+        invite: room.invite.clone(),
+        name: "cat".into(),
+        data_dir: temp("cat"),
+        track_presence: true,
+        clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
+    };
     let (_cat, mut ce) = ListenerRoom::join(config).await.unwrap();
     let snap = until(&mut ce, |e| matches!(e, RoomEvent::Snapshot(_))).await;
     let RoomEvent::Snapshot(s) = snap else { unreachable!() };
@@ -161,4 +178,38 @@ async fn a_malformed_intent_gets_a_clear_refusal_and_changes_nothing() {
     client.close();
     room.host.close().await;
     let _ = room.stop.take().map(|s| s.send(()));
+}
+
+#[tokio::test]
+async fn a_skewed_listener_learns_the_hosts_clock() {
+    use std::sync::Arc;
+    use whatssound_audio::{Clock, MonotonicClock, SkewedClock};
+    // One base clock: the host runs on it, the listener on it skewed 40 ms ahead and 50 ppm fast.
+    // The estimate must undo exactly that, which sharing the system clock could never hide.
+    let base = MonotonicClock::new();
+    let mut room = room_with_clock("clock", Arc::new(base)).await;
+    let skewed = SkewedClock { inner: base, skew: 40_000_000, drift_ppm: 50.0 };
+    let config = ListenerConfig {
+        invite: room.invite.clone(),
+        name: "ann-clock".into(),
+        data_dir: temp("ann-clock"),
+        track_presence: false,
+        clock: Arc::new(skewed),
+    };
+    let (_ann, mut events) = ListenerRoom::join(config).await.unwrap();
+    let mut last = None;
+    for _ in 0..8 {
+        if let RoomEvent::Sync(s) = until(&mut events, |e| matches!(e, RoomEvent::Sync(_))).await {
+            last = Some(s);
+        }
+    }
+    let s = last.unwrap();
+    // host − local = base − skewed(base) = −(40 ms + 50 ppm · t).
+    let expected = -(40_000_000 + (base.now() as f64 * 50e-6) as i64);
+    let error = (s.clock_offset_ns - expected).abs();
+    assert!(error < 2_000_000, "estimated {} ns, expected {expected} ns ({s:?})", s.clock_offset_ns);
+    assert!(s.round_trip_ns < 50_000_000 && s.samples >= 8, "{s:?}");
+    let _ = skewed.now();
+    room.host.close().await;
+    let _ = room.stop.take().map(|st| st.send(()));
 }

@@ -18,6 +18,10 @@ pub const INTENT: &str = "intent";
 pub const SNAPSHOT_REQUEST: &str = "snapshot_request";
 /// Listener → everyone, on the reactions topic: fast-changing presence fields.
 pub const ACTIVITY: &str = "activity";
+/// Listener → host, on the playback topic: a signed [`ClockPing`].
+pub const CLOCK_PING: &str = "clock_ping";
+/// Host → one user: a signed [`ClockPong`] answering a ping.
+pub const CLOCK_PONG: &str = "host:clock_pong";
 /// Host → everyone: a signed [`Diff`], on the topic of its kind.
 pub const DIFF: &str = "host:diff";
 /// Host → one user: a signed [`SnapshotMessage`].
@@ -113,6 +117,23 @@ pub struct Activity {
     pub current_reaction: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listening_position_ms: Option<u64>,
+}
+
+/// One NTP-style clock exchange, listener side: `t0` on the listener's monotonic clock (ns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockPing {
+    pub nonce: u64,
+    pub t0: i64,
+}
+
+/// The host's answer: `t1` when the ping arrived, `t2` when the pong left, on the host's
+/// monotonic clock (ns; the same clock as playback's `at_ms`, in ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockPong {
+    pub nonce: u64,
+    pub t0: i64,
+    pub t1: i64,
+    pub t2: i64,
 }
 
 /// Why a received payload was dropped.
