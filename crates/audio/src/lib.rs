@@ -4,6 +4,8 @@
 //!
 //! - [`probe`]: [`probe_file`] reads a file's title, artist, album and duration, or says in one
 //!   line why it cannot be played.
+//! - [`decode`]: [`Decoder`] turns a track into interleaved `f32`, a packet at a time, skipping
+//!   damaged packets and refusing what is not audio.
 //! - [`wav`]: writes small PCM WAV files (with INFO tags), for tests and demo tracks.
 //! - [`clock`]: monotonic clocks (and a skewed one for sync tests) and [`ClockOffset`], the
 //!   NTP-style estimate of the host's clock with its drift, fitted from the best exchanges.
@@ -11,10 +13,12 @@
 //!   else a trim of at most ±500 ppm spread as single dropped or repeated frames).
 
 pub mod clock;
+pub mod decode;
 pub mod playout;
 pub mod probe;
 pub mod wav;
 
 pub use clock::{Clock, ClockOffset, Exchange, MonotonicClock, Nanos, SkewedClock};
+pub use decode::{DecodeError, Decoder};
 pub use playout::{Correction, FrameTrim, Playout, PlayoutConfig, target_frame};
 pub use probe::{ProbeError, TrackInfo, probe_file};
