@@ -6,6 +6,8 @@
 //!   line why it cannot be played.
 //! - [`decode`]: [`Decoder`] turns a track into interleaved `f32`, a packet at a time, skipping
 //!   damaged packets and refusing what is not audio.
+//! - [`output`]: the [`Output`] trait and [`PacedOutput`] (null or WAV file, paced in real time,
+//!   reporting when its first frame sounded); a [`Render`] fills each period.
 //! - [`wav`]: writes small PCM WAV files (with INFO tags), for tests and demo tracks.
 //! - [`clock`]: monotonic clocks (and a skewed one for sync tests) and [`ClockOffset`], the
 //!   NTP-style estimate of the host's clock with its drift, fitted from the best exchanges.
@@ -14,11 +16,13 @@
 
 pub mod clock;
 pub mod decode;
+pub mod output;
 pub mod playout;
 pub mod probe;
 pub mod wav;
 
 pub use clock::{Clock, ClockOffset, Exchange, MonotonicClock, Nanos, SkewedClock};
 pub use decode::{DecodeError, Decoder};
+pub use output::{Output, OutputError, PacedOutput, Playing, Render};
 pub use playout::{Correction, FrameTrim, Playout, PlayoutConfig, target_frame};
 pub use probe::{ProbeError, TrackInfo, probe_file};

@@ -24,10 +24,22 @@ pub fn sine(rate: u32, channels: u16, seconds: f64, hz: f64, tags: &Tags) -> Vec
 /// A WAV file around interleaved 16-bit samples.
 pub fn pcm16(rate: u32, channels: u16, samples: &[i16], tags: &Tags) -> Vec<u8> {
     let data_len = u32::try_from(samples.len() * 2).unwrap_or(u32::MAX);
+    let mut out = header(rate, channels, data_len, tags);
+    out.reserve(samples.len() * 2);
+    for s in samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
+/// Everything before the samples: RIFF, `fmt `, the INFO tags, and the `data` chunk header for
+/// `data_len` bytes. A streaming writer writes it with 0 and patches the two sizes at the end
+/// ([`RIFF_SIZE_AT`], and the last 4 bytes of the header).
+pub fn header(rate: u32, channels: u16, data_len: u32, tags: &Tags) -> Vec<u8> {
     let info = info_chunk(tags);
-    let mut out = Vec::with_capacity(44 + info.len() + samples.len() * 2);
+    let mut out = Vec::with_capacity(44 + info.len());
     out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(4 + 24 + 8 + data_len + u32::try_from(info.len()).unwrap_or(0)).to_le_bytes());
+    out.extend_from_slice(&(4 + 24 + 8 + data_len.saturating_add(u32::try_from(info.len()).unwrap_or(0))).to_le_bytes());
     out.extend_from_slice(b"WAVEfmt ");
     out.extend_from_slice(&16u32.to_le_bytes());
     out.extend_from_slice(&1u16.to_le_bytes()); // PCM
@@ -39,11 +51,11 @@ pub fn pcm16(rate: u32, channels: u16, samples: &[i16], tags: &Tags) -> Vec<u8> 
     out.extend_from_slice(&info);
     out.extend_from_slice(b"data");
     out.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
     out
 }
+
+/// Where the RIFF chunk's size sits in a header.
+pub const RIFF_SIZE_AT: u64 = 4;
 
 fn info_chunk(tags: &Tags) -> Vec<u8> {
     let mut body = Vec::new();
