@@ -8,6 +8,8 @@
 //!   damaged packets and refusing what is not audio.
 //! - [`output`]: the [`Output`] trait and [`PacedOutput`] (null or WAV file, paced in real time,
 //!   reporting when its first frame sounded); a [`Render`] fills each period.
+//! - [`ring`]: the wait-free hand-over from the decoder to the output ([`Feed`] → [`RingRender`]),
+//!   silence and a count on underrun.
 //! - [`wav`]: writes small PCM WAV files (with INFO tags), for tests and demo tracks.
 //! - [`clock`]: monotonic clocks (and a skewed one for sync tests) and [`ClockOffset`], the
 //!   NTP-style estimate of the host's clock with its drift, fitted from the best exchanges.
@@ -19,6 +21,7 @@ pub mod decode;
 pub mod output;
 pub mod playout;
 pub mod probe;
+pub mod ring;
 pub mod wav;
 
 pub use clock::{Clock, ClockOffset, Exchange, MonotonicClock, Nanos, SkewedClock};
@@ -26,3 +29,4 @@ pub use decode::{DecodeError, Decoder};
 pub use output::{Output, OutputError, PacedOutput, Playing, Render};
 pub use playout::{Correction, FrameTrim, Playout, PlayoutConfig, target_frame};
 pub use probe::{ProbeError, TrackInfo, probe_file};
+pub use ring::{Feed, RingRender, RingStats, ring};
