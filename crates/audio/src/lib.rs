@@ -6,6 +6,8 @@
 //!   line why it cannot be played.
 //! - [`decode`]: [`Decoder`] turns a track into interleaved `f32`, a packet at a time, skipping
 //!   damaged packets and refusing what is not audio.
+//! - [`engine`]: [`SyncRender`], the output side of synced playback: each period it plays the frame
+//!   the host's timeline names at that period's output instant, jumping or trimming to get there.
 //! - [`output`]: the [`Output`] trait and [`PacedOutput`] (null or WAV file, paced in real time,
 //!   reporting when its first frame sounded); a [`Render`] fills each period.
 //! - [`ring`]: the wait-free hand-over from the decoder to the output ([`Feed`] → [`RingRender`]),
@@ -18,6 +20,7 @@
 
 pub mod clock;
 pub mod decode;
+pub mod engine;
 pub mod output;
 pub mod playout;
 pub mod probe;
@@ -26,6 +29,7 @@ pub mod wav;
 
 pub use clock::{Clock, ClockOffset, Exchange, MonotonicClock, Nanos, SkewedClock};
 pub use decode::{DecodeError, Decoder};
+pub use engine::{EngineControl, EngineStats, SyncRender, Timeline, engine};
 pub use output::{Output, OutputError, PacedOutput, Playing, Render};
 pub use playout::{Correction, FrameTrim, Playout, PlayoutConfig, target_frame};
 pub use probe::{ProbeError, TrackInfo, probe_file};

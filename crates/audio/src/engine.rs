@@ -1,0 +1,185 @@
+//! The output side of synced playback: a [`Render`] that plays the frame the host's timeline says
+//! should sound at each period's output instant.
+//!
+//! It runs on the output's thread, so it never blocks, locks or allocates: timing arrives as small
+//! `Copy` messages through a wait-free queue from the control side (which owns the clock estimate
+//! and the room's playback state), samples through the [`ring`](crate::ring). Each period it
+//! translates the period's output instant into host time, asks [`Playout`] how far off the frame it
+//! is about to play is, and either jumps (drops samples, or plays silence until the target catches
+//! up) or trims one frame now and then.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use rtrb::{Consumer, Producer, RingBuffer};
+
+use crate::clock::Nanos;
+use crate::output::Render;
+use crate::playout::{Correction, FrameTrim, Playout, PlayoutConfig};
+
+/// The timeline to follow, from the control side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeline {
+    /// At host instant `anchor_host_ns` the track was at frame `anchor_frame` (of the ring's stream).
+    pub anchor_host_ns: Nanos,
+    pub anchor_frame: i64,
+    pub playing: bool,
+    /// Host clock minus local clock at local instant `offset_at`, and the drift (host ns per local ns).
+    pub offset_ns: Nanos,
+    pub offset_at: Nanos,
+    pub drift: f64,
+    /// The listener's nudge in frames (positive plays earlier).
+    pub nudge_frames: i64,
+}
+
+impl Timeline {
+    fn target(&self, sounds_at_local: Nanos, rate: u32) -> i64 {
+        let host = sounds_at_local + self.offset_ns + (self.drift * (sounds_at_local - self.offset_at) as f64) as Nanos;
+        let elapsed = if self.playing { host - self.anchor_host_ns } else { 0 };
+        self.anchor_frame + (elapsed as i128 * i128::from(rate) / 1_000_000_000) as i64 + self.nudge_frames
+    }
+}
+
+/// Counters for the UI and `sync` events, readable from any thread.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    /// The last filtered error, ns (positive: behind).
+    pub error_ns: AtomicI64,
+    pub jumps: AtomicU64,
+    pub trimmed_frames: AtomicU64,
+    pub underruns: AtomicU64,
+}
+
+/// The control side's handle.
+#[derive(Debug)]
+pub struct EngineControl {
+    timelines: Producer<Timeline>,
+    pub stats: Arc<EngineStats>,
+}
+
+impl EngineControl {
+    /// Sends a new timeline; returns false if the queue was full (the previous one still pending).
+    pub fn set(&mut self, timeline: Timeline) -> bool {
+        self.timelines.push(timeline).is_ok()
+    }
+}
+
+/// The output side: plays `samples` (a ring of interleaved frames, `channels` wide, starting at
+/// stream frame 0) on the timeline.
+#[derive(Debug)]
+pub struct SyncRender {
+    timelines: Consumer<Timeline>,
+    samples: Consumer<f32>,
+    timeline: Option<Timeline>,
+    rate: u32,
+    channels: usize,
+    /// The stream frame the ring's front holds.
+    next_frame: i64,
+    playout: Playout,
+    trim: FrameTrim,
+    ppm: f64,
+    stats: Arc<EngineStats>,
+}
+
+/// An engine for a stream at `rate` with `channels`, reading samples from `samples`.
+pub fn engine(samples: Consumer<f32>, rate: u32, channels: usize, config: PlayoutConfig) -> (EngineControl, SyncRender) {
+    let (producer, consumer) = RingBuffer::new(8);
+    let stats = Arc::new(EngineStats::default());
+    let control = EngineControl { timelines: producer, stats: stats.clone() };
+    let render = SyncRender {
+        timelines: consumer,
+        samples,
+        timeline: None,
+        rate,
+        channels: channels.max(1),
+        next_frame: 0,
+        playout: Playout::new(config),
+        trim: FrameTrim::default(),
+        ppm: 0.0,
+        stats,
+    };
+    (control, render)
+}
+
+impl SyncRender {
+    /// Drops up to `frames` frames from the ring; returns how many went.
+    fn skip(&mut self, frames: i64) -> i64 {
+        let want = usize::try_from(frames.max(0)).unwrap_or(0) * self.channels;
+        let available = self.samples.slots() / self.channels * self.channels;
+        let n = want.min(available);
+        if let Ok(chunk) = self.samples.read_chunk(n) {
+            chunk.commit_all();
+        }
+        (n / self.channels) as i64
+    }
+
+    fn play(&mut self, out: &mut [f32]) {
+        let (filled, missing) = self.samples.pop_partial_slice(out);
+        self.next_frame += (filled.len() / self.channels) as i64;
+        if !missing.is_empty() {
+            missing.fill(0.0);
+            self.stats.underruns.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Render for SyncRender {
+    fn render(&mut self, out: &mut [f32], sounds_at: Nanos) {
+        while let Ok(t) = self.timelines.pop() {
+            if self.timeline.is_none_or(|old| old.anchor_frame != t.anchor_frame || old.playing != t.playing) {
+                self.playout.reset();
+            }
+            self.timeline = Some(t);
+        }
+        let Some(timeline) = self.timeline.filter(|t| t.playing) else {
+            out.fill(0.0);
+            return;
+        };
+        let frames = (out.len() / self.channels) as i64;
+        let target = timeline.target(sounds_at, self.rate);
+        match self.playout.update(self.next_frame, target, self.rate) {
+            Correction::Jump { to_frame } => {
+                self.stats.jumps.fetch_add(1, Ordering::Relaxed);
+                self.ppm = 0.0;
+                if to_frame > self.next_frame {
+                    let skipped = self.skip(to_frame - self.next_frame);
+                    self.next_frame += skipped;
+                } else {
+                    // Ahead of the timeline: silence until it catches up (at most this period).
+                    let wait = usize::try_from((self.next_frame - to_frame).min(frames)).unwrap_or(0) * self.channels;
+                    out[..wait].fill(0.0);
+                    self.play(&mut out[wait..]);
+                    return;
+                }
+            }
+            Correction::Trim { ppm } => self.ppm = ppm,
+            Correction::Wait => {}
+        }
+        if let Some(e) = self.playout.filtered_error() {
+            self.stats.error_ns.store(e, Ordering::Relaxed);
+        }
+        match self.trim.frames(usize::try_from(frames).unwrap_or(0), self.ppm) {
+            1 => {
+                // Behind: drop one frame before this period.
+                self.next_frame += self.skip(1);
+                self.stats.trimmed_frames.fetch_add(1, Ordering::Relaxed);
+            }
+            -1 if frames > 1 => {
+                // Ahead: play the first frame twice (one frame of the period comes from the ring less).
+                let (first, rest) = out.split_at_mut(self.channels);
+                self.play(first);
+                let (head, tail) = rest.split_at_mut(self.channels);
+                head.copy_from_slice(first);
+                self.play(tail);
+                self.stats.trimmed_frames.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            _ => {}
+        }
+        self.play(out);
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
