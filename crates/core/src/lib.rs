@@ -5,14 +5,18 @@
 //!   and by the host's own actions, publishing signed diffs, saved in SQLite before they go out.
 //! - [`listener`]: [`ListenerRoom`], a replica — joins, tracks presence, applies the host's signed
 //!   diffs, re-mounts after reconnects, and keeps unconfirmed intents in a persistent outbox.
+//! - [`fetch`]: a listener downloads a track (with progress) into its cache.
 //! - [`media`]: the host's files over HTTP with Range, by track id, for the room's token holders.
+//! - [`player`]: a listener's audio — fetch, decode, and play the room's timeline in sync.
 //! - [`store`]: the SQLite files (the host's `room.db`, a listener's `outbox.db`).
 //! - [`identity`]: a user's keypair file.
 
+pub mod fetch;
 pub mod host;
 pub mod identity;
 pub mod listener;
 pub mod media;
+pub mod player;
 pub mod store;
 
 pub use host::{HostConfig, HostEvent, HostRoom};

@@ -82,6 +82,9 @@ pub struct SyncStats {
     pub round_trip_ns: i64,
     pub drift_ppm: f64,
     pub samples: usize,
+    /// A point of the estimate: local instant `local_ns` is host instant `host_ns`.
+    pub local_ns: i64,
+    pub host_ns: i64,
 }
 
 enum Command {
@@ -326,12 +329,16 @@ impl Task {
     fn on_pong(&mut self, pong: ClockPong) {
         let t3 = self.clock.now();
         if let Some(e) = self.clock_offset.add(Exchange { t0: pong.t0, t1: pong.t1, t2: pong.t2, t3 }) {
-            self.emit(RoomEvent::Sync(SyncStats {
+            let host_ns = self.clock_offset.to_host(t3).unwrap_or(t3 + e.offset);
+            let stats = SyncStats {
                 clock_offset_ns: e.offset,
                 round_trip_ns: e.round_trip,
                 drift_ppm: e.drift_ppm,
                 samples: e.samples,
-            }));
+                local_ns: t3,
+                host_ns,
+            };
+            self.emit(RoomEvent::Sync(stats));
         }
     }
 

@@ -1,0 +1,290 @@
+//! A listener's audio: the room's playback, played in sync through an output.
+//!
+//! The control side (this module, on the tokio runtime) watches the room's events: playback diffs
+//! and snapshots say what should play and from where on the host's timeline; `sync` events say how
+//! the host's clock relates to ours. It fetches and decodes each track into a ring on a thread of
+//! its own, and sends the output's [`SyncRender`] the [`Timeline`] to follow. The output never
+//! waits on any of it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rtrb::{Consumer, Producer, RingBuffer};
+use tokio::sync::mpsc;
+use whatssound_audio::{
+    Clock, Decoder, EngineControl, Nanos, Output, PacedOutput, Playing, PlayoutConfig, Render, SyncRender, Timeline, engine,
+};
+use whatssound_room::{Change, Playback, QueueDiff, TrackId, TrackSource};
+
+use crate::listener::RoomEvent;
+
+use crate::fetch::{self, Progress};
+
+/// The output rate and layout the player renders at (tracks at other rates wait for the resampler).
+pub const RATE: u32 = 48_000;
+pub const CHANNELS: u16 = 2;
+/// Decoded audio kept ahead of the output: 2 s.
+const AHEAD_FRAMES: usize = 2 * RATE as usize;
+
+/// Where the audio goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputKind {
+    Null,
+    Wav(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct PlayerConfig {
+    pub output: OutputKind,
+    /// Positive plays earlier (for a device that sounds late).
+    pub nudge_ms: i64,
+    pub clock: Arc<dyn Clock>,
+    pub cache_dir: PathBuf,
+    /// The room's ws base and the token that opens its media.
+    pub ws_base: String,
+    pub token: String,
+}
+
+/// What the player reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlayerEvent {
+    Buffering { track: TrackId, progress: Progress },
+    Ready { track: TrackId, rate: u32 },
+    Unplayable { track: TrackId, reason: String },
+}
+
+/// Swaps the deck (one track's engine) under the output without blocking it: new decks arrive
+/// through one queue, old ones leave through another to be dropped on the control side.
+struct Deck {
+    incoming: Consumer<Box<SyncRender>>,
+    retired: Producer<Box<SyncRender>>,
+    current: Option<Box<SyncRender>>,
+}
+
+impl Render for Deck {
+    fn render(&mut self, out: &mut [f32], sounds_at: Nanos) {
+        if let Ok(next) = self.incoming.pop()
+            && let Some(old) = self.current.replace(next)
+        {
+            // If the retire queue is full the old deck is dropped here: rare, and only a free.
+            let _ = self.retired.push(old);
+        }
+        match self.current.as_mut() {
+            Some(deck) => deck.render(out, sounds_at),
+            None => out.fill(0.0),
+        }
+    }
+}
+
+/// The running player.
+pub struct Player {
+    config: PlayerConfig,
+    playing: Option<Playing>,
+    decks: Producer<Box<SyncRender>>,
+    retired: Consumer<Box<SyncRender>>,
+    control: Option<EngineControl>,
+    track: Option<TrackId>,
+    playback: Option<Playback>,
+    /// The latest point of the host-clock estimate: (local ns, host ns, drift).
+    clock_point: Option<(Nanos, Nanos, f64)>,
+    stop_decoding: Arc<AtomicBool>,
+    events: mpsc::UnboundedSender<PlayerEvent>,
+    /// Where each queued track's audio comes from (from snapshots and queue diffs).
+    sources: HashMap<TrackId, TrackSource>,
+}
+
+impl std::fmt::Debug for Player {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Player").field("track", &self.track).finish()
+    }
+}
+
+impl Player {
+    pub fn start(config: PlayerConfig) -> Result<(Player, mpsc::UnboundedReceiver<PlayerEvent>), whatssound_audio::OutputError> {
+        let (decks, incoming) = RingBuffer::new(4);
+        let (retired_tx, retired) = RingBuffer::new(4);
+        let wav = match &config.output {
+            OutputKind::Null => None,
+            OutputKind::Wav(p) => Some(p.clone()),
+        };
+        let output = Box::new(PacedOutput { clock: config.clock.clone(), rate: RATE, channels: CHANNELS, period: 1024, wav });
+        let playing = output.start(Box::new(Deck { incoming, retired: retired_tx, current: None }))?;
+        let (events, rx) = mpsc::unbounded_channel();
+        let player = Player {
+            config,
+            playing: Some(playing),
+            decks,
+            retired,
+            control: None,
+            track: None,
+            playback: None,
+            clock_point: None,
+            stop_decoding: Arc::new(AtomicBool::new(false)),
+            events,
+            sources: HashMap::new(),
+        };
+        Ok((player, rx))
+    }
+
+    /// The instant (on the player's clock) the output's first frame sounded.
+    pub fn first_frame_at(&self) -> Option<Nanos> {
+        self.playing.as_ref().and_then(Playing::first_frame_at)
+    }
+
+    /// Follows the room: snapshots and playback diffs say what plays from where, queue diffs where
+    /// each track comes from, `sync` events how the host's clock relates to ours.
+    pub fn on_room_event(&mut self, event: &RoomEvent) {
+        match event {
+            RoomEvent::Snapshot(s) => {
+                self.sources = s.state.queue.iter().map(|t| (t.id.clone(), t.meta.source.clone())).collect();
+                self.set_playback(s.state.playback.clone());
+            }
+            RoomEvent::Diff(d) => match &d.change {
+                Change::Queue { diff: QueueDiff::Insert { track, .. } } => {
+                    self.sources.insert(track.id.clone(), track.meta.source.clone());
+                }
+                Change::Playback { playback } => self.set_playback(playback.clone()),
+                _ => {}
+            },
+            RoomEvent::Sync(s) => self.set_clock(s.local_ns, s.host_ns, s.drift_ppm),
+            _ => {}
+        }
+    }
+
+    /// The room's clock estimate changed: local instant `local_ns` is host instant `host_ns`.
+    pub fn set_clock(&mut self, local_ns: Nanos, host_ns: Nanos, drift_ppm: f64) {
+        self.clock_point = Some((local_ns, host_ns, drift_ppm * 1e-6));
+        self.send_timeline();
+    }
+
+    /// The room's playback changed (a diff or a snapshot).
+    pub fn set_playback(&mut self, playback: Playback) {
+        while self.retired.pop().is_ok() {}
+        if playback.track != self.track {
+            self.track = playback.track.clone();
+            self.stop_decoding.store(true, Ordering::Release);
+            self.control = None;
+            let source = playback.track.as_ref().and_then(|t| self.sources.get(t).cloned());
+            if let (Some(track), Some(source)) = (playback.track.clone(), source) {
+                self.load(track, source);
+            }
+        }
+        self.playback = Some(playback);
+        self.send_timeline();
+    }
+
+    fn send_timeline(&mut self) {
+        let (Some(control), Some(playback), Some((local, host, drift))) = (self.control.as_mut(), self.playback.as_ref(), self.clock_point)
+        else {
+            return;
+        };
+        let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        control.set(Timeline {
+            anchor_host_ns: ms(playback.at_ms).saturating_mul(1_000_000),
+            anchor_frame: ms(playback.position_ms) * i64::from(RATE) / 1000,
+            playing: playback.playing,
+            offset_ns: host - local,
+            offset_at: local,
+            drift,
+            nudge_frames: self.config.nudge_ms * i64::from(RATE) / 1000,
+        });
+    }
+
+    /// Fetches, checks and starts decoding a track on a thread; its deck goes to the output.
+    fn load(&mut self, track: TrackId, source: TrackSource) {
+        let url = match &source {
+            TrackSource::HostFile { .. } => fetch::media_url(&self.config.ws_base, track.as_str(), &self.config.token),
+            TrackSource::Url { url } => url.clone(),
+        };
+        let extension = match &source {
+            TrackSource::HostFile { file_name } => std::path::Path::new(file_name).extension().and_then(|e| e.to_str()).map(str::to_owned),
+            TrackSource::Url { url } => url.rsplit('.').next().filter(|e| e.len() <= 4).map(str::to_owned),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        self.stop_decoding = stop.clone();
+        let (ring_tx, ring_rx) = RingBuffer::new(AHEAD_FRAMES * usize::from(CHANNELS));
+        let (control, render) = engine(ring_rx, RATE, usize::from(CHANNELS), PlayoutConfig::default());
+        self.control = Some(control);
+        if self.decks.push(Box::new(render)).is_err() {
+            let _ =
+                self.events.send(PlayerEvent::Unplayable { track: track.clone(), reason: "the output is not taking new tracks".into() });
+            return;
+        }
+        let events = self.events.clone();
+        let cache = self.config.cache_dir.clone();
+        let key = format!("{}-{}", track, url.len());
+        tokio::spawn(async move {
+            let progress_events = events.clone();
+            let t = track.clone();
+            let bytes = match fetch::fetch(&url, &cache, &key, |p| {
+                let _ = progress_events.send(PlayerEvent::Buffering { track: t.clone(), progress: p });
+            })
+            .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = events.send(PlayerEvent::Unplayable { track, reason: e.to_string() });
+                    return;
+                }
+            };
+            let name = track.to_string();
+            let decoder = match Decoder::open_bytes(bytes, extension.as_deref(), &name) {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = events.send(PlayerEvent::Unplayable { track, reason: e.to_string() });
+                    return;
+                }
+            };
+            if decoder.rate() != RATE {
+                let reason = format!("{} Hz audio needs resampling to {RATE} Hz, which is not built yet", decoder.rate());
+                let _ = events.send(PlayerEvent::Unplayable { track, reason });
+                return;
+            }
+            let _ = events.send(PlayerEvent::Ready { track: track.clone(), rate: decoder.rate() });
+            std::thread::spawn(move || decode_into(decoder, ring_tx, &stop));
+        });
+    }
+
+    /// Stops the output (finishing a WAV file).
+    pub fn stop(mut self) -> Result<(), whatssound_audio::OutputError> {
+        self.stop_decoding.store(true, Ordering::Release);
+        match self.playing.take() {
+            Some(p) => p.stop(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The decode thread: keeps the ring full, mono or stereo mapped to the output's stereo.
+fn decode_into(mut decoder: Decoder, mut ring: Producer<f32>, stop: &AtomicBool) {
+    let mut decoded = Vec::new();
+    let mut stereo = Vec::new();
+    let channels = decoder.channels();
+    while !stop.load(Ordering::Acquire) {
+        decoded.clear();
+        match decoder.next_packet(&mut decoded) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => return,
+        }
+        stereo.clear();
+        for frame in decoded.chunks(channels) {
+            let l = frame[0];
+            let r = *frame.get(1).unwrap_or(&l);
+            stereo.extend_from_slice(&[l, r]);
+        }
+        let mut rest = &stereo[..];
+        while !rest.is_empty() {
+            if stop.load(Ordering::Acquire) {
+                return;
+            }
+            let (done, _) = ring.push_partial_slice(rest);
+            rest = &rest[done.len()..];
+            if !rest.is_empty() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
