@@ -59,7 +59,7 @@ async fn play_room(invite: Invite, name: &str, clock: Arc<dyn Clock>, run_for: D
 }
 
 /// The track frame (mod 1000) each output frame of a WAV holds, with the output's first-frame instant.
-fn frames_of(path: &PathBuf) -> Vec<i64> {
+fn frames_of(path: &std::path::Path) -> Vec<i64> {
     let mut d = Decoder::open_file(path).unwrap();
     let mut samples = Vec::new();
     while d.next_packet(&mut samples).unwrap() {}
