@@ -90,6 +90,12 @@ pub struct ListenArgs {
     /// Where your identity and outbox live (default: one directory per --name).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Play the room in sync: `null` (a real-time clocked sink) or `wav:PATH` (record what plays).
+    #[arg(long, value_name = "null|wav:PATH")]
+    pub output: Option<String>,
+    /// Play N ms earlier (positive) or later, to make up for a device that sounds late.
+    #[arg(long, default_value_t = 0, value_name = "N", allow_hyphen_values = true)]
+    pub offset_ms: i64,
     /// Test only: run this listener's clock N ms ahead (negative: behind).
     #[arg(long, default_value_t = 0, value_name = "N", allow_hyphen_values = true)]
     pub debug_clock_skew_ms: i64,

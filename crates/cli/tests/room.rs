@@ -364,3 +364,33 @@ fn the_host_serves_its_files_by_track_id_with_ranges_and_only_to_the_room() {
     assert_eq!(h.terminate(), Some(0));
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn listen_plays_the_room_into_a_wav_file() {
+    let base = temp_dir("play");
+    std::fs::create_dir_all(&base).unwrap();
+    let tone = base.join("tone.wav");
+    // 48 kHz: the player's rate (other rates wait for the resampler and are reported unplayable).
+    std::fs::write(&tone, whatssound_audio::wav::sine(48_000, 2, 3.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
+    let h = host(&base.join("host"), &[tone.to_str().unwrap()]);
+    let invite = h.field("invite");
+    let out = base.join("out.wav");
+    let spec = format!("wav:{}", out.display());
+    let mut l = Running::spawn(&["listen", &invite, "--data-dir", base.join("ann").to_str().unwrap(), "--output", &spec]);
+    l.until(|v| v["event"] == "track_ready");
+    l.until(|v| v["event"] == "sync");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(l.terminate(), Some(0));
+    // The file holds the tone (a 440 Hz sine at half scale), not silence.
+    let mut d = whatssound_audio::Decoder::open_file(&out).unwrap();
+    let mut samples = Vec::new();
+    while d.next_packet(&mut samples).unwrap() {}
+    let tail = &samples[samples.len().saturating_sub(9_600)..];
+    let peak = tail.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    assert!(peak > 0.4, "the end of the recording is the tone (peak {peak})");
+    let (code, _, stderr) = run(&["listen", &invite, "--output", "speakers"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--output must be null or wav:PATH"));
+    assert_eq!(h.terminate(), Some(0));
+    let _ = std::fs::remove_dir_all(&base);
+}
