@@ -10,6 +10,8 @@
 //!   the host's timeline names at that period's output instant, jumping or trimming to get there.
 //! - [`output`]: the [`Output`] trait and [`PacedOutput`] (null or WAV file, paced in real time,
 //!   reporting when its first frame sounded); a [`Render`] fills each period.
+//! - [`resample`]: a track's rate to the output's (rubato FFT), with its delay removed so frame
+//!   arithmetic stays exact.
 //! - [`ring`]: the wait-free hand-over from the decoder to the output ([`Feed`] → [`RingRender`]),
 //!   silence and a count on underrun.
 //! - [`wav`]: writes small PCM WAV files (with INFO tags), for tests and demo tracks.
@@ -24,6 +26,7 @@ pub mod engine;
 pub mod output;
 pub mod playout;
 pub mod probe;
+pub mod resample;
 pub mod ring;
 pub mod wav;
 
@@ -33,4 +36,5 @@ pub use engine::{EngineControl, EngineStats, SyncRender, Timeline, engine};
 pub use output::{Output, OutputError, PacedOutput, Playing, Render};
 pub use playout::{Correction, FrameTrim, Playout, PlayoutConfig, target_frame};
 pub use probe::{ProbeError, TrackInfo, probe_file};
+pub use resample::{ResampleError, Resampler};
 pub use ring::{Feed, RingRender, RingStats, ring};

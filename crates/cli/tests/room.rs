@@ -370,8 +370,8 @@ fn listen_plays_the_room_into_a_wav_file() {
     let base = temp_dir("play");
     std::fs::create_dir_all(&base).unwrap();
     let tone = base.join("tone.wav");
-    // 48 kHz: the player's rate (other rates wait for the resampler and are reported unplayable).
-    std::fs::write(&tone, whatssound_audio::wav::sine(48_000, 2, 3.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
+    // 44.1 kHz, so the player resamples it to its 48 kHz.
+    std::fs::write(&tone, whatssound_audio::wav::sine(44_100, 2, 3.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
     let h = host(&base.join("host"), &[tone.to_str().unwrap()]);
     let invite = h.field("invite");
     let out = base.join("out.wav");

@@ -15,7 +15,7 @@ use std::time::Duration;
 use rtrb::{Consumer, Producer, RingBuffer};
 use tokio::sync::mpsc;
 use whatssound_audio::{
-    Clock, Decoder, EngineControl, Nanos, Output, PacedOutput, Playing, PlayoutConfig, Render, SyncRender, Timeline, engine,
+    Clock, Decoder, EngineControl, Nanos, Output, PacedOutput, Playing, PlayoutConfig, Render, Resampler, SyncRender, Timeline, engine,
 };
 use whatssound_room::{Change, Playback, QueueDiff, TrackId, TrackSource};
 
@@ -23,7 +23,7 @@ use crate::listener::RoomEvent;
 
 use crate::fetch::{self, Progress};
 
-/// The output rate and layout the player renders at (tracks at other rates wait for the resampler).
+/// The output rate and layout the player renders at; tracks at other rates are resampled.
 pub const RATE: u32 = 48_000;
 pub const CHANNELS: u16 = 2;
 /// Decoded audio kept ahead of the output: 2 s.
@@ -238,13 +238,18 @@ impl Player {
                     return;
                 }
             };
-            if decoder.rate() != RATE {
-                let reason = format!("{} Hz audio needs resampling to {RATE} Hz, which is not built yet", decoder.rate());
-                let _ = events.send(PlayerEvent::Unplayable { track, reason });
-                return;
-            }
+            let resampler = match decoder.rate() {
+                RATE => None,
+                rate => match Resampler::new(rate, RATE, usize::from(CHANNELS)) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        let _ = events.send(PlayerEvent::Unplayable { track, reason: e.to_string() });
+                        return;
+                    }
+                },
+            };
             let _ = events.send(PlayerEvent::Ready { track: track.clone(), rate: decoder.rate() });
-            std::thread::spawn(move || decode_into(decoder, ring_tx, &stop));
+            std::thread::spawn(move || decode_into(decoder, resampler, ring_tx, &stop));
         });
     }
 
@@ -258,24 +263,40 @@ impl Player {
     }
 }
 
-/// The decode thread: keeps the ring full, mono or stereo mapped to the output's stereo.
-fn decode_into(mut decoder: Decoder, mut ring: Producer<f32>, stop: &AtomicBool) {
+/// The decode thread: keeps the ring full — decoded, mapped to stereo, resampled to the output rate.
+fn decode_into(mut decoder: Decoder, mut resampler: Option<Resampler>, mut ring: Producer<f32>, stop: &AtomicBool) {
     let mut decoded = Vec::new();
     let mut stereo = Vec::new();
+    let mut resampled = Vec::new();
     let channels = decoder.channels();
-    while !stop.load(Ordering::Acquire) {
-        decoded.clear();
-        match decoder.next_packet(&mut decoded) {
-            Ok(true) => {}
-            Ok(false) | Err(_) => return,
+    loop {
+        if stop.load(Ordering::Acquire) {
+            return;
         }
+        decoded.clear();
+        let more = matches!(decoder.next_packet(&mut decoded), Ok(true));
         stereo.clear();
         for frame in decoded.chunks(channels) {
             let l = frame[0];
             let r = *frame.get(1).unwrap_or(&l);
             stereo.extend_from_slice(&[l, r]);
         }
-        let mut rest = &stereo[..];
+        let ready: &[f32] = match resampler.as_mut() {
+            Some(r) => {
+                resampled.clear();
+                let done = if more {
+                    r.push(&stereo, &mut resampled)
+                } else {
+                    r.push(&stereo, &mut resampled).and_then(|()| r.finish(&mut resampled))
+                };
+                if done.is_err() {
+                    return;
+                }
+                &resampled
+            }
+            None => &stereo,
+        };
+        let mut rest = ready;
         while !rest.is_empty() {
             if stop.load(Ordering::Acquire) {
                 return;
@@ -285,6 +306,9 @@ fn decode_into(mut decoder: Decoder, mut ring: Producer<f32>, stop: &AtomicBool)
             if !rest.is_empty() {
                 std::thread::sleep(Duration::from_millis(10));
             }
+        }
+        if !more {
+            return;
         }
     }
 }
