@@ -32,6 +32,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
         skew: args.debug_clock_skew_ms.saturating_mul(1_000_000),
         drift_ppm: args.debug_clock_drift_ppm,
     });
+    room_store::save_name(&data_dir, &args.name);
     let config =
         ListenerConfig { invite: invite.clone(), name: args.name, data_dir: data_dir.clone(), track_presence: true, clock: clock.clone() };
     let (room, mut events) = ListenerRoom::join(config).await.context("could not join the room")?;

@@ -39,6 +39,17 @@ pub fn listener_dir(name: &str) -> anyhow::Result<PathBuf> {
     Ok(data_home()?.join("whatssound").join("listeners").join(safe))
 }
 
+/// Remembers the display name a `listen` used in its data dir, so `send --data-dir` speaks with it.
+pub fn save_name(dir: &Path, name: &str) {
+    // Best effort: a name that cannot be saved only means `send` signs as "send".
+    let _ = fs::create_dir_all(dir).and_then(|()| fs::write(dir.join("name"), name));
+}
+
+/// The display name saved in a data dir, if any.
+pub fn saved_name(dir: &Path) -> Option<String> {
+    fs::read_to_string(dir.join("name")).ok().map(|n| n.trim().to_owned()).filter(|n| !n.is_empty() && n.len() <= 64)
+}
+
 fn data_home() -> anyhow::Result<PathBuf> {
     let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),

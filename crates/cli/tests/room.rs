@@ -58,6 +58,7 @@ fn chat_enqueue_vote_and_refusals_reach_every_listener() {
     for l in [&mut ann, &mut bob] {
         let chat = l.until(|v| v["event"] == "chat");
         assert_eq!(chat["text"], "hello room");
+        assert_eq!(chat["name"], "ann", "send with ann's data dir speaks as ann");
         assert!(chat["id"].is_string() && chat["user"].is_string());
     }
 
