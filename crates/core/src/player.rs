@@ -215,7 +215,7 @@ impl Player {
         }
         let events = self.events.clone();
         let cache = self.config.cache_dir.clone();
-        let key = format!("{}-{}", track, url.len());
+        let key = cache_key(&url);
         tokio::spawn(async move {
             let progress_events = events.clone();
             let t = track.clone();
@@ -261,6 +261,17 @@ impl Player {
             None => Ok(()),
         }
     }
+}
+
+/// A cache file name for a track's URL: stable across runs, and blind to the token (a new invite
+/// must not refetch what is cached).
+fn cache_key(url: &str) -> String {
+    let without_query = url.split('?').next().unwrap_or(url);
+    // FNV-1a: tiny, and the same in every build (std's hasher is not).
+    let hash = without_query.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let tail: String =
+        without_query.rsplit('/').next().unwrap_or("").chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').take(40).collect();
+    format!("{hash:016x}-{tail}")
 }
 
 /// The decode thread: keeps the ring full — decoded, mapped to stereo, resampled to the output rate.
@@ -310,5 +321,19 @@ fn decode_into(mut decoder: Decoder, mut resampler: Option<Resampler>, mut ring:
         if !more {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cache_key;
+
+    #[test]
+    fn cache_keys_ignore_the_token_and_tell_hosts_and_tracks_apart() {
+        let a = cache_key("http://127.0.0.1:7667/media/t1?token=old");
+        assert_eq!(a, cache_key("http://127.0.0.1:7667/media/t1?token=new"));
+        assert_ne!(a, cache_key("http://127.0.0.1:7668/media/t1?token=old"));
+        assert_ne!(a, cache_key("http://127.0.0.1:7667/media/t2?token=old"));
+        assert!(a.ends_with("-t1"));
     }
 }
