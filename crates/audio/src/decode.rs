@@ -24,6 +24,17 @@ pub enum DecodeError {
     Unsupported { name: String, reason: String },
 }
 
+/// Opens a container with symphonia's probe (the one place both reading tags and decoding start);
+/// the error is symphonia's reason.
+pub(crate) fn open_format(source: Box<dyn MediaSource>, extension: Option<&str>) -> Result<Box<dyn FormatReader>, String> {
+    let stream = MediaSourceStream::new(source, Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = extension {
+        hint.with_extension(ext);
+    }
+    symphonia::default::get_probe().probe(&hint, stream, FormatOptions::default(), MetadataOptions::default()).map_err(|e| e.to_string())
+}
+
 /// A decoder positioned in one track.
 pub struct Decoder {
     name: String,
@@ -55,14 +66,7 @@ impl Decoder {
 
     fn open(source: Box<dyn MediaSource>, extension: Option<&str>, name: String) -> Result<Self, DecodeError> {
         let unsupported = |reason: String| DecodeError::Unsupported { name: name.clone(), reason };
-        let stream = MediaSourceStream::new(source, Default::default());
-        let mut hint = Hint::new();
-        if let Some(ext) = extension {
-            hint.with_extension(ext);
-        }
-        let format = symphonia::default::get_probe()
-            .probe(&hint, stream, FormatOptions::default(), MetadataOptions::default())
-            .map_err(|e| unsupported(e.to_string()))?;
+        let format = open_format(source, extension).map_err(unsupported)?;
         let track = format.default_track(TrackType::Audio).ok_or_else(|| unsupported("no audio track".into()))?;
         let params = track.codec_params.as_ref().and_then(|p| p.audio()).ok_or_else(|| unsupported("no audio codec parameters".into()))?;
         let rate = params.sample_rate.ok_or_else(|| unsupported("no sample rate".into()))?;

@@ -3,10 +3,10 @@
 use std::fs::File;
 use std::path::Path;
 
-use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, TrackType};
-use symphonia::core::io::MediaSourceStream;
-use symphonia::core::meta::{MetadataOptions, StandardTag};
+use symphonia::core::formats::TrackType;
+use symphonia::core::meta::StandardTag;
+
+use crate::decode::open_format;
 
 /// What the queue shows for a track.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,14 +32,8 @@ pub enum ProbeError {
 pub fn probe_file(path: &Path) -> Result<TrackInfo, ProbeError> {
     let shown = path.display().to_string();
     let file = File::open(path).map_err(|error| ProbeError::Io { path: shown.clone(), error })?;
-    let stream = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-        hint.with_extension(ext);
-    }
-    let mut format = symphonia::default::get_probe()
-        .probe(&hint, stream, FormatOptions::default(), MetadataOptions::default())
-        .map_err(|e| ProbeError::Unsupported { path: shown.clone(), reason: e.to_string() })?;
+    let mut format = open_format(Box::new(file), path.extension().and_then(|e| e.to_str()))
+        .map_err(|reason| ProbeError::Unsupported { path: shown.clone(), reason })?;
     let track = format.default_track(TrackType::Audio).ok_or_else(|| ProbeError::NoAudio { path: shown.clone() })?;
     let duration_ms = track
         .time_base
