@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use whatssound_core::player::OutputKind;
 use whatssound_hub::Limits;
 
 /// The port a host listens on when `--listen` is not given.
@@ -73,6 +74,9 @@ pub struct HostArgs {
     /// Make a new listener invite: a new listener token, so every earlier invite stops working.
     #[arg(long)]
     pub new_invite: bool,
+    /// Hear the room on this machine too: `null` or `wav:PATH` (as `listen --output`).
+    #[arg(long, value_name = "null|wav:PATH")]
+    pub output: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Audio files to queue, in order.
@@ -152,5 +156,20 @@ impl LimitArgs {
             idle_timeout: Duration::from_secs_f64(self.idle_timeout_secs),
             ..defaults
         })
+    }
+}
+
+/// `null`, or `wav:PATH`; the device output arrives with the cpal backend.
+pub fn parse_output(text: &str) -> anyhow::Result<OutputKind> {
+    match text {
+        "null" => Ok(OutputKind::Null),
+        "default" => Err(crate::exit::Coded::Usage(
+            "--output default (the sound device) is not built yet; use --output null or --output wav:PATH".into(),
+        )
+        .into()),
+        other => match other.strip_prefix("wav:") {
+            Some(path) if !path.is_empty() => Ok(OutputKind::Wav(PathBuf::from(path))),
+            _ => Err(crate::exit::Coded::Usage(format!("--output must be null or wav:PATH; got {other:?}")).into()),
+        },
     }
 }

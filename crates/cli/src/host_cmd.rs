@@ -10,8 +10,9 @@ use serde_json::json;
 use tokio::sync::oneshot;
 use whatssound_core::host::HostEvent;
 use whatssound_core::media::{self, MediaLibrary};
+use whatssound_core::player::{Player, PlayerConfig};
 use whatssound_core::store::HostStore;
-use whatssound_core::{HostConfig, HostRoom, identity};
+use whatssound_core::{HostConfig, HostRoom, RoomEvent, identity};
 use whatssound_hub::{Access, Hub, HubConfig, RoomAccess};
 use whatssound_protocol::Invite;
 use whatssound_room::{Action, Output, Position, RoomSettings, TrackMeta, TrackSource};
@@ -23,6 +24,12 @@ use crate::{output, shutdown};
 
 pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     let limits = args.limits.to_limits()?;
+    let output_kind = args.output.as_deref().map(crate::args::parse_output).transpose()?;
+    if output_kind.is_some() && args.relay.is_some() {
+        return Err(
+            crate::exit::Coded::Usage("--output needs the embedded hub's media server; it does not work with --relay yet".into()).into()
+        );
+    }
     let public = args.public_url.as_deref().map(check_ws_base).transpose()?;
     for file in &args.files {
         check_file(file)?;
@@ -72,6 +79,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
         let extra = admin.map(|a| vec![("admin".to_owned(), a.to_owned())]).unwrap_or_default();
         Invite { ws: invite_ws.clone(), room: room.clone(), token: token.to_owned(), key: Some(key.clone()), extra }.to_string()
     };
+    let clock: Arc<dyn whatssound_audio::Clock> = Arc::new(whatssound_audio::MonotonicClock::new());
     let config = HostConfig {
         room: room.clone(),
         identity: host_identity,
@@ -81,7 +89,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         settings: RoomSettings::default(),
         cohosts: vec![admin.user_id()],
-        clock: Arc::new(whatssound_audio::MonotonicClock::new()),
+        clock: clock.clone(),
     };
     let (host, mut host_events) = HostRoom::start(config).await.context("could not start the room")?;
     for file in &args.files {
@@ -90,6 +98,25 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     if !args.files.is_empty() {
         host.act(Action::Play, None).await?;
     }
+    // The host hears the room too, through the same player a listener uses (its clock is the
+    // room's clock, so the estimate is exact).
+    let (mut player, mut player_events) = match output_kind {
+        Some(kind) => {
+            let config = PlayerConfig {
+                output: kind,
+                nudge_ms: 0,
+                clock: clock.clone(),
+                cache_dir: data_dir.join("cache"),
+                ws_base: ws.clone(),
+                token: invite_tokens.1.clone(),
+            };
+            let (mut p, e) = Player::start(config).context("could not start the audio output")?;
+            p.set_clock(0, 0, 0.0);
+            p.on_room_event(&RoomEvent::Snapshot(Box::new(host.snapshot().await?)));
+            (Some(p), Some(e))
+        }
+        None => (None, None),
+    };
     let stop = shutdown::signal();
     output::emit(
         "ready",
@@ -109,16 +136,25 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             () = &mut stop => break,
+            Some(e) = async { player_events.as_mut()?.recv().await } => crate::listen_cmd::print_player_event(&e),
             event = host_events.recv() => match event {
                 Some(HostEvent::Error(e)) => tracing::warn!("{e}"),
                 Some(HostEvent::Dropped(e)) => tracing::info!("{e}"),
                 Some(HostEvent::Connection(status)) => tracing::info!(?status, "room connection"),
-                Some(HostEvent::Output(out)) => tracing::debug!(?out, "room output"),
+                Some(HostEvent::Output(out)) => {
+                    if let (Some(p), Output::Diff(d)) = (player.as_mut(), out.as_ref()) {
+                        p.on_room_event(&RoomEvent::Diff(d.clone()));
+                    }
+                    tracing::debug!(?out, "room output");
+                }
                 None => break,
             },
         }
     }
     host.close().await;
+    if let Some(p) = player {
+        p.stop().context("the audio output failed")?;
+    }
     output::emit("room_closed", json!({}));
     if let Some((stop, serving)) = hub {
         let _ = stop.send(());

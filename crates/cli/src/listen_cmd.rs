@@ -1,12 +1,11 @@
 //! `whatssound-cli listen`: join a room, print what happens, and (with `--output`) play it in sync.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use serde_json::json;
 use whatssound_audio::{Clock, MonotonicClock, SkewedClock};
-use whatssound_core::player::{OutputKind, Player, PlayerConfig, PlayerEvent};
+use whatssound_core::player::{Player, PlayerConfig, PlayerEvent};
 use whatssound_core::{ListenerConfig, ListenerRoom, RoomEvent};
 use whatssound_protocol::Invite;
 
@@ -16,7 +15,7 @@ use crate::{events, output, room_store, shutdown};
 
 pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     let invite: Invite = args.invite.parse().context("bad invite")?;
-    let output_kind = args.output.as_deref().map(parse_output).transpose()?;
+    let output_kind = args.output.as_deref().map(crate::args::parse_output).transpose()?;
     let data_dir = match args.data_dir {
         Some(d) => d,
         None => room_store::listener_dir(&args.name)?,
@@ -83,21 +82,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `null`, or `wav:PATH`; the device output arrives with the cpal backend.
-fn parse_output(text: &str) -> anyhow::Result<OutputKind> {
-    match text {
-        "null" => Ok(OutputKind::Null),
-        "default" => {
-            Err(Coded::Usage("--output default (the sound device) is not built yet; use --output null or --output wav:PATH".into()).into())
-        }
-        other => match other.strip_prefix("wav:") {
-            Some(path) if !path.is_empty() => Ok(OutputKind::Wav(PathBuf::from(path))),
-            _ => Err(Coded::Usage(format!("--output must be null or wav:PATH; got {other:?}")).into()),
-        },
-    }
-}
-
-fn print_player_event(e: &PlayerEvent) {
+pub fn print_player_event(e: &PlayerEvent) {
     match e {
         // Progress is printed when a download completes; a UI shows the running figure.
         PlayerEvent::Buffering { track, progress } if progress.total == Some(progress.bytes) => {

@@ -395,3 +395,26 @@ fn listen_plays_the_room_into_a_wav_file() {
     assert_eq!(h.terminate(), Some(0));
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn the_host_hears_its_own_room() {
+    let base = temp_dir("host-hears");
+    std::fs::create_dir_all(&base).unwrap();
+    let tone = base.join("tone.wav");
+    std::fs::write(&tone, whatssound_audio::wav::sine(44_100, 2, 3.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
+    let out = base.join("host.wav");
+    let spec = format!("wav:{}", out.display());
+    let mut h = host(&base.join("host"), &["--output", &spec, tone.to_str().unwrap()]);
+    h.until(|v| v["event"] == "track_ready");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(h.terminate(), Some(0));
+    let mut d = whatssound_audio::Decoder::open_file(&out).unwrap();
+    let mut samples = Vec::new();
+    while d.next_packet(&mut samples).unwrap() {}
+    let tail = &samples[samples.len().saturating_sub(9_600)..];
+    let peak = tail.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    assert!(peak > 0.4, "the host's recording ends in the tone (peak {peak})");
+    let (code, _, stderr) = run(&["host", "--relay", "ws://127.0.0.1:1/realtime/v1", "--output", "null"]);
+    assert_eq!(code, 2, "{stderr}");
+    let _ = std::fs::remove_dir_all(&base);
+}

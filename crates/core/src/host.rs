@@ -47,6 +47,7 @@ pub enum HostEvent {
 
 enum Command {
     Act { action: Action, file: Option<PathBuf>, reply: oneshot::Sender<Vec<Output>> },
+    Snapshot { reply: oneshot::Sender<SnapshotMessage> },
     Close { reply: oneshot::Sender<()> },
 }
 
@@ -115,6 +116,13 @@ impl HostRoom {
         rx.await.map_err(|_| CoreError::Stopped)
     }
 
+    /// The room as it is now (what a listener's snapshot would hold).
+    pub async fn snapshot(&self) -> Result<SnapshotMessage, CoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(Command::Snapshot { reply }).map_err(|_| CoreError::Stopped)?;
+        rx.await.map_err(|_| CoreError::Stopped)
+    }
+
     /// Tells everyone the room closed, then disconnects.
     pub async fn close(&self) {
         let (reply, rx) = oneshot::channel();
@@ -170,6 +178,9 @@ impl Task {
                         let me = self.identity.user_id();
                         let intent = Intent { id: new_intent_id(), name: "host".into(), action };
                         let _ = reply.send(self.handle(&me, intent, file));
+                    }
+                    Some(Command::Snapshot { reply }) => {
+                        let _ = reply.send(SnapshotMessage { state: self.engine.state().clone(), host_now_ms: self.now_ms() });
                     }
                     Some(Command::Close { reply }) => {
                         let outputs = self.engine.close();
