@@ -81,8 +81,9 @@ pub struct SyncRender {
     stats: Arc<EngineStats>,
 }
 
-/// An engine for a stream at `rate` with `channels`, reading samples from `samples`.
-pub fn engine(samples: Consumer<f32>, rate: u32, channels: usize, config: PlayoutConfig) -> (EngineControl, SyncRender) {
+/// An engine for a stream at `rate` with `channels`, reading samples from `samples`, whose first
+/// frame is stream frame `start_frame` (a deck started mid-track, after a seek).
+pub fn engine(samples: Consumer<f32>, rate: u32, channels: usize, config: PlayoutConfig, start_frame: i64) -> (EngineControl, SyncRender) {
     let (producer, consumer) = RingBuffer::new(8);
     let stats = Arc::new(EngineStats::default());
     let control = EngineControl { timelines: producer, stats: stats.clone() };
@@ -92,7 +93,7 @@ pub fn engine(samples: Consumer<f32>, rate: u32, channels: usize, config: Playou
         timeline: None,
         rate,
         channels: channels.max(1),
-        next_frame: 0,
+        next_frame: start_frame,
         playout: Playout::new(config),
         trim: FrameTrim::default(),
         ppm: 0.0,

@@ -33,7 +33,7 @@ fn run(render: &mut SyncRender, start: Nanos, periods: usize) -> Vec<f32> {
 fn plays_the_frame_the_host_timeline_names_through_a_clock_offset() {
     // Host clock = local + 5 s. Playback started at host 5.0 s, so at local 0.5 s the track is
     // 0.5 s (24,000 frames) in: the engine must jump there, then follow.
-    let (mut control, mut render) = engine(ramp(RATE as usize * 2), RATE, 1, PlayoutConfig { window: 3, ..PlayoutConfig::default() });
+    let (mut control, mut render) = engine(ramp(RATE as usize * 2), RATE, 1, PlayoutConfig { window: 3, ..PlayoutConfig::default() }, 0);
     control.set(timeline(5_000_000_000, 5_000_000_000));
     let firsts = run(&mut render, 500_000_000, 12);
     // The first periods wait for the median window, then jump; after that the frame at each
@@ -51,7 +51,7 @@ fn plays_the_frame_the_host_timeline_names_through_a_clock_offset() {
 fn a_small_steady_error_is_trimmed_away_by_single_frames_not_a_jump() {
     // 1 ms behind (48 frames) from the start: within the jump threshold.
     let (mut control, mut render) =
-        engine(ramp(RATE as usize * 10), RATE, 1, PlayoutConfig { window: 5, settle_ns: 500_000_000, ..PlayoutConfig::default() });
+        engine(ramp(RATE as usize * 10), RATE, 1, PlayoutConfig { window: 5, settle_ns: 500_000_000, ..PlayoutConfig::default() }, 0);
     control.set(timeline(-1_000_000, 0));
     let firsts = run(&mut render, 0, 400);
     assert_eq!(control.stats.jumps.load(Ordering::Relaxed), 0);
@@ -64,7 +64,7 @@ fn a_small_steady_error_is_trimmed_away_by_single_frames_not_a_jump() {
 
 #[test]
 fn paused_plays_silence_and_an_empty_ring_counts_underruns() {
-    let (mut control, mut render) = engine(ramp(100), RATE, 1, PlayoutConfig { window: 1, ..PlayoutConfig::default() });
+    let (mut control, mut render) = engine(ramp(100), RATE, 1, PlayoutConfig { window: 1, ..PlayoutConfig::default() }, 0);
     let mut out = vec![1.0f32; PERIOD];
     render.render(&mut out, 0);
     assert!(out.iter().all(|s| *s == 0.0), "no timeline yet: silence");

@@ -26,6 +26,8 @@ use crate::fetch::{self, Progress};
 /// The output rate and layout the player renders at; tracks at other rates are resampled.
 pub const RATE: u32 = 48_000;
 pub const CHANNELS: u16 = 2;
+/// A playback change this far from where the old timeline would be is a seek.
+const SEEK_MS: i128 = 250;
 /// Decoded audio kept ahead of the output: 2 s.
 const AHEAD_FRAMES: usize = 2 * RATE as usize;
 
@@ -163,13 +165,20 @@ impl Player {
     /// The room's playback changed (a diff or a snapshot).
     pub fn set_playback(&mut self, playback: Playback) {
         while self.retired.pop().is_ok() {}
-        if playback.track != self.track {
+        // A new track, or a seek (the new anchor is not where the old timeline would be): start a
+        // deck at the new position. The ring holds only what is just ahead, so a jump cannot reach it.
+        let seeked = self.playback.as_ref().is_some_and(|old| {
+            let expected = old.position_at(playback.at_ms);
+            (i128::from(expected) - i128::from(playback.position_ms)).abs() > SEEK_MS
+        });
+        if playback.track != self.track || seeked {
             self.track = playback.track.clone();
             self.stop_decoding.store(true, Ordering::Release);
             self.control = None;
             let source = playback.track.as_ref().and_then(|t| self.sources.get(t).cloned());
             if let (Some(track), Some(source)) = (playback.track.clone(), source) {
-                self.load(track, source);
+                let start_frame = i64::try_from(playback.position_ms).unwrap_or(0) * i64::from(RATE) / 1000;
+                self.load(track, source, start_frame);
             }
         }
         self.playback = Some(playback);
@@ -194,7 +203,7 @@ impl Player {
     }
 
     /// Fetches, checks and starts decoding a track on a thread; its deck goes to the output.
-    fn load(&mut self, track: TrackId, source: TrackSource) {
+    fn load(&mut self, track: TrackId, source: TrackSource, start_frame: i64) {
         let url = match &source {
             TrackSource::HostFile { .. } => fetch::media_url(&self.config.ws_base, track.as_str(), &self.config.token),
             TrackSource::Url { url } => url.clone(),
@@ -206,7 +215,7 @@ impl Player {
         let stop = Arc::new(AtomicBool::new(false));
         self.stop_decoding = stop.clone();
         let (ring_tx, ring_rx) = RingBuffer::new(AHEAD_FRAMES * usize::from(CHANNELS));
-        let (control, render) = engine(ring_rx, RATE, usize::from(CHANNELS), PlayoutConfig::default());
+        let (control, render) = engine(ring_rx, RATE, usize::from(CHANNELS), PlayoutConfig::default(), start_frame);
         self.control = Some(control);
         if self.decks.push(Box::new(render)).is_err() {
             let _ =
@@ -249,7 +258,7 @@ impl Player {
                 },
             };
             let _ = events.send(PlayerEvent::Ready { track: track.clone(), rate: decoder.rate() });
-            std::thread::spawn(move || decode_into(decoder, resampler, ring_tx, &stop));
+            std::thread::spawn(move || decode_into(decoder, resampler, ring_tx, &stop, start_frame));
         });
     }
 
@@ -275,7 +284,10 @@ fn cache_key(url: &str) -> String {
 }
 
 /// The decode thread: keeps the ring full — decoded, mapped to stereo, resampled to the output rate.
-fn decode_into(mut decoder: Decoder, mut resampler: Option<Resampler>, mut ring: Producer<f32>, stop: &AtomicBool) {
+/// Decoding is hundreds of times faster than real time, so a deck that starts mid-track decodes
+/// from the beginning and discards the first `skip_frames` output frames (no container seeking).
+fn decode_into(mut decoder: Decoder, mut resampler: Option<Resampler>, mut ring: Producer<f32>, stop: &AtomicBool, skip_frames: i64) {
+    let mut skip = usize::try_from(skip_frames.max(0)).unwrap_or(0) * usize::from(CHANNELS);
     let mut decoded = Vec::new();
     let mut stereo = Vec::new();
     let mut resampled = Vec::new();
@@ -307,7 +319,9 @@ fn decode_into(mut decoder: Decoder, mut resampler: Option<Resampler>, mut ring:
             }
             None => &stereo,
         };
-        let mut rest = ready;
+        let dropped = skip.min(ready.len());
+        skip -= dropped;
+        let mut rest = &ready[dropped..];
         while !rest.is_empty() {
             if stop.load(Ordering::Acquire) {
                 return;

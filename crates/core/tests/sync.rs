@@ -146,3 +146,78 @@ async fn two_skewed_listeners_put_the_same_frame_at_the_same_instant() {
     let last = &tracks[0].0[tracks[0].0.len() - 2_000..];
     assert!(last.windows(2).filter(|w| (w[1] - w[0]).rem_euclid(1000) == 1).count() > 1_900, "A plays the ramp");
 }
+
+/// A 48 kHz track whose left channel holds the millisecond within the second (×30) and whose right
+/// channel holds the second (×1000): any output frame says where in the track it came from.
+fn clock_track(seconds: usize) -> Vec<u8> {
+    let samples: Vec<i16> = (0..seconds * RATE as usize)
+        .flat_map(|k| {
+            let ms = k * 1000 / RATE as usize;
+            [((ms % 1000) * 30) as i16, ((ms / 1000) * 1000) as i16]
+        })
+        .collect();
+    wav::pcm16(RATE, 2, &samples, &wav::Tags::default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seek_back_plays_from_the_new_position_at_once() {
+    let base = MonotonicClock::new();
+    let identity = Identity::from_secret([22; 32]);
+    let host_dir = temp("seek-host");
+    let track = host_dir.join("clock.wav");
+    std::fs::write(&track, clock_track(20)).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ws = format!("ws://{}", listener.local_addr().unwrap());
+    let access = Access::Room(RoomAccess { room: "seek".into(), host_token: "H".into(), listener_token: "L".into() });
+    let library = Arc::new(MediaLibrary::new(HostStore::open(&host_dir).unwrap(), vec!["H".into(), "L".into()]));
+    tokio::spawn(whatssound_hub::serve_with(
+        listener,
+        Hub::new(HubConfig { access, limits: Limits::default() }),
+        media::router(library),
+        std::future::pending(),
+    ));
+    let config = HostConfig {
+        room: "seek".into(),
+        identity: identity.clone(),
+        name: "Host".into(),
+        endpoint: format!("{ws}/realtime/v1"),
+        token: Some("H".into()),
+        data_dir: host_dir.clone(),
+        settings: RoomSettings::default(),
+        cohosts: vec![],
+        clock: Arc::new(base),
+    };
+    let (host, _) = HostRoom::start(config).await.unwrap();
+    let meta = TrackMeta {
+        title: "clock".into(),
+        artist: None,
+        album: None,
+        duration_ms: Some(20_000),
+        source: TrackSource::HostFile { file_name: "clock.wav".into() },
+    };
+    host.act(Action::Enqueue { track: meta, position: Position::Append }, Some(track)).await.unwrap();
+    // Start 10 s into the track, then seek back to 1 s while playing.
+    host.act(Action::Seek { ms: 10_000 }, None).await.unwrap();
+    host.act(Action::Play, None).await.unwrap();
+    let invite = Invite { ws, room: "seek".into(), token: "L".into(), key: Some(identity.user_id().0), extra: vec![] };
+    let playing = tokio::spawn(play_room(invite, "seeker", Arc::new(base), Duration::from_millis(3_500)));
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    host.act(Action::Seek { ms: 1_000 }, None).await.unwrap();
+    let (out, _) = playing.await.unwrap();
+    host.close().await;
+
+    // The last 0.3 s of output comes from second 1 or 2 of the track (the seek took), not silence
+    // and not second 11 or 12 (where it would have been without the seek).
+    let mut d = Decoder::open_file(&out).unwrap();
+    let mut samples = Vec::new();
+    while d.next_packet(&mut samples).unwrap() {}
+    let tail = &samples[samples.len() - 2 * 14_400..];
+    let seconds: Vec<i64> = tail.chunks(2).map(|f| (f[1] * 32_767.0 / 1000.0).round() as i64).collect();
+    let loud = tail.chunks(2).filter(|f| f[0].abs() > 0.0 || f[1].abs() > 0.0).count();
+    assert!(loud > 14_000, "the end is not silence: {loud} of 14,400 frames");
+    assert!(
+        seconds.iter().all(|s| (1..=2).contains(s)),
+        "seconds played at the end: {:?}",
+        seconds.iter().collect::<std::collections::BTreeSet<_>>()
+    );
+}
