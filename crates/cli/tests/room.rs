@@ -372,7 +372,7 @@ fn listen_plays_the_room_into_a_wav_file() {
     std::fs::create_dir_all(&base).unwrap();
     let tone = base.join("tone.wav");
     // 44.1 kHz, so the player resamples it to its 48 kHz.
-    std::fs::write(&tone, whatssound_audio::wav::sine(44_100, 2, 3.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
+    std::fs::write(&tone, whatssound_audio::wav::sine(44_100, 2, 10.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
     let h = host(&base.join("host"), &[tone.to_str().unwrap()]);
     let invite = h.field("invite");
     let out = base.join("out.wav");
@@ -401,7 +401,7 @@ fn the_host_hears_its_own_room() {
     let base = temp_dir("host-hears");
     std::fs::create_dir_all(&base).unwrap();
     let tone = base.join("tone.wav");
-    std::fs::write(&tone, whatssound_audio::wav::sine(44_100, 2, 3.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
+    std::fs::write(&tone, whatssound_audio::wav::sine(44_100, 2, 10.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
     let out = base.join("host.wav");
     let spec = format!("wav:{}", out.display());
     let mut h = host(&base.join("host"), &["--output", &spec, tone.to_str().unwrap()]);

@@ -166,9 +166,30 @@ impl Task {
         let _ = self.events.send(e);
     }
 
+    /// How long until the current track ends, if it is playing and its length is known.
+    fn until_track_end(&self) -> Option<std::time::Duration> {
+        let state = self.engine.state();
+        let playback = &state.playback;
+        let track = playback.track.as_ref().filter(|_| playback.playing)?;
+        let duration = state.queue.get(track)?.meta.duration_ms?;
+        let left = duration.saturating_sub(playback.position_at(self.now_ms()));
+        Some(std::time::Duration::from_millis(left))
+    }
+
+    /// The current track has played to its end: the room moves on, saved before it is published.
+    fn track_ended(&mut self) {
+        let outputs = self.engine.track_ended(self.now_ms());
+        if !outputs.is_empty() {
+            self.commit_and_publish(outputs, None, Vec::new());
+        }
+    }
+
     async fn run(mut self, mut client_events: mpsc::UnboundedReceiver<ClientEvent>, mut commands: mpsc::UnboundedReceiver<Command>) {
         loop {
+            // Re-armed after every change: a seek, a pause or a skip moves the end.
+            let end = self.until_track_end();
             tokio::select! {
+                () = async { tokio::time::sleep(end.unwrap_or_default()).await }, if end.is_some() => self.track_ended(),
                 event = client_events.recv() => match event {
                     Some(e) => self.on_client(e),
                     None => break,

@@ -213,3 +213,35 @@ async fn a_skewed_listener_learns_the_hosts_clock() {
     room.host.close().await;
     let _ = room.stop.take().map(|st| st.send(()));
 }
+
+#[tokio::test]
+async fn when_a_track_ends_the_room_moves_on_to_the_next() {
+    let mut room = room("ends").await;
+    let short = |title: &str, ms: u64| Action::Enqueue {
+        track: TrackMeta {
+            title: title.into(),
+            artist: None,
+            album: None,
+            duration_ms: Some(ms),
+            source: TrackSource::Url { url: format!("https://x.org/{title}.ogg") },
+        },
+        position: Position::Append,
+    };
+    room.host.act(short("first", 300), None).await.unwrap();
+    room.host.act(short("second", 60_000), None).await.unwrap();
+    let (_ann, mut events) = listener(&room, "ann-ends").await;
+    room.host.act(Action::Play, None).await.unwrap();
+    // Within a moment of 300 ms the first track is done: playback moves to the second, and the
+    // first leaves the queue.
+    let moved = until(&mut events, |e| matches!(e, RoomEvent::Diff(d) if matches!(&d.change, Change::Playback { playback } if playback.track.as_ref().map(|t| t.as_str()) == Some("t2")))).await;
+    let RoomEvent::Diff(d) = moved else { unreachable!() };
+    let Change::Playback { playback } = d.change else { unreachable!() };
+    assert!(playback.playing && playback.position_ms == 0);
+    until(
+        &mut events,
+        |e| matches!(e, RoomEvent::Diff(d) if matches!(&d.change, Change::Queue { diff: QueueDiff::Delete { id } } if id.as_str() == "t1")),
+    )
+    .await;
+    room.host.close().await;
+    let _ = room.stop.take().map(|s| s.send(()));
+}
