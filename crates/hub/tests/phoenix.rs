@@ -113,12 +113,12 @@ async fn at_most_100_channels_per_socket() {
 
 #[tokio::test]
 async fn a_silent_socket_is_closed_after_the_idle_timeout() {
-    let limits = Limits { idle_timeout: Duration::from_millis(300), ..Limits::default() };
+    let limits = Limits { idle_timeout: Duration::from_millis(600), ..Limits::default() };
     let hub = TestHub::start(Access::Open, limits).await;
     let mut silent = hub.phoenix().await;
     let mut chatty = hub.phoenix().await;
     for _ in 0..4 {
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
         chatty.send_text(r#"[null,"1","phoenix","heartbeat",{}]"#).await;
         chatty.reply_to("1").await;
     }
