@@ -58,6 +58,7 @@ fn diff(d: &Diff) -> Option<(&'static str, Value)> {
         Change::Banned { user } => ("banned", json!({ "user": user })),
         // `room_closed` is printed for the RoomClosed event that follows.
         Change::Closed => return None,
+        Change::Reopened => ("room_reopened", json!({})),
     };
     if let Some(obj) = fields.1.as_object_mut() {
         obj.insert("seq".into(), json!(d.seq));

@@ -418,3 +418,25 @@ fn the_host_hears_its_own_room() {
     assert_eq!(code, 2, "{stderr}");
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn a_room_stopped_cleanly_opens_again_on_restart() {
+    let base = temp_dir("reopen");
+    let dir = base.join("host");
+    let first = host(&dir, &[]);
+    let invite = first.field("invite");
+    assert_eq!(send(&invite, None, &["chat", "before the stop"]).0, 0);
+    let addr = first.ws().trim_start_matches("ws://").to_owned();
+    assert_eq!(first.terminate(), Some(0), "a clean stop closes the room for everyone");
+    let again = Running::start(&["host", "--listen", &addr, "--data-dir", dir.to_str().unwrap()]);
+    // The same invite works, the history is there, and the room takes new actions.
+    let mut ann = Running::spawn(&["listen", &invite, "--data-dir", base.join("ann").to_str().unwrap()]);
+    let snapshot = ann.until(|v| v["event"] == "snapshot");
+    assert_eq!(snapshot["chat"], 1, "{snapshot}");
+    let (code, ok, stderr) = send(&invite, None, &["chat", "after the restart"]);
+    assert_eq!((code, ok["event"].as_str()), (0, Some("ok")), "{stderr}");
+    assert_eq!(ann.until(|v| v["event"] == "chat")["text"], "after the restart");
+    drop(ann);
+    assert_eq!(again.terminate(), Some(0));
+    let _ = std::fs::remove_dir_all(&base);
+}

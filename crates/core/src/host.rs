@@ -69,7 +69,9 @@ impl HostRoom {
         let store = HostStore::open(&config.data_dir)?;
         let (engine, rebase) = match store.load()? {
             Some((mut engine, saved_now_ms)) => {
-                let outputs = engine.rebase_clock(saved_now_ms, 0);
+                // A room closed by a clean stop opens again: same data dir, same invites.
+                let mut outputs = engine.reopen();
+                outputs.extend(engine.rebase_clock(saved_now_ms, 0));
                 (engine, outputs)
             }
             None => (Engine::new(config.identity.user_id(), config.settings.clone()), Vec::new()),

@@ -202,6 +202,14 @@ impl Engine {
         self.advance(&None, &None, now_ms)
     }
 
+    /// Opens a room that was closed (a host started again on the same data dir).
+    pub fn reopen(&mut self) -> Vec<Output> {
+        if !self.state.closed {
+            return Vec::new();
+        }
+        self.commit(&None, &None, Change::Reopened).unwrap_or_default()
+    }
+
     /// Closes the room: the last diff everyone gets.
     pub fn close(&mut self) -> Vec<Output> {
         if self.state.closed {

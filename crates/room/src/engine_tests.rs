@@ -196,6 +196,9 @@ fn chat_reactions_kick_and_close() {
     assert!(matches!(e.close()[..], [Output::Diff(Diff { change: Change::Closed, .. })]));
     assert!(e.close().is_empty());
     assert!(refused(&e.handle(&bob(), intent("late", Action::Chat { text: "x".into() }), 0)).unwrap().contains("closed"));
+    assert!(matches!(e.reopen()[..], [Output::Diff(Diff { change: Change::Reopened, .. })]));
+    assert!(e.reopen().is_empty(), "an open room stays as it is");
+    assert!(matches!(e.handle(&bob(), intent("again", Action::Chat { text: "back".into() }), 0)[..], [Output::Diff(_)]));
 }
 
 #[test]

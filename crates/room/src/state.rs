@@ -73,6 +73,8 @@ pub enum Change {
     },
     /// The host closed the room.
     Closed,
+    /// The host started the room again (same data dir, same invites) after closing it.
+    Reopened,
 }
 
 /// A change with its place in the room's history, and the intent it confirms (if any).
@@ -154,6 +156,7 @@ impl RoomState {
                 self.banned.insert(user.clone());
             }
             Change::Closed => self.closed = true,
+            Change::Reopened => self.closed = false,
         }
         Ok(())
     }

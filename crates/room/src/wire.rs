@@ -72,7 +72,7 @@ impl Topics {
             Change::Chat { .. } => &self.chat,
             Change::Tally { .. } => &self.votes,
             Change::Playback { .. } => &self.playback,
-            Change::Banned { .. } | Change::Closed => &self.main,
+            Change::Banned { .. } | Change::Closed | Change::Reopened => &self.main,
         }
     }
 }
