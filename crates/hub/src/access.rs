@@ -60,6 +60,15 @@ impl RoomAccess {
 }
 
 impl Access {
+    /// Whether `token` is a room's host token. The host's socket carries the whole room's traffic
+    /// (every diff, every clock answer), so the per-socket message rate does not apply to it.
+    pub fn is_host_token(&self, token: Option<&str>) -> bool {
+        match (self, token) {
+            (Access::Room(room), Some(t)) => constant_time_eq(t, &room.host_token),
+            _ => false,
+        }
+    }
+
     /// Decides a join of `topic` by a socket presenting `token`.
     pub fn authorize(&self, topic: &str, token: Option<&str>) -> Result<Role, String> {
         match self {

@@ -257,6 +257,20 @@ fn unknown_events_and_binary_pushes_get_clear_errors() {
 }
 
 #[test]
+fn the_rooms_host_socket_is_not_rate_limited() {
+    let t0 = Instant::now();
+    let limits = Limits { messages_per_second: 10, message_burst: 3, ..Limits::default() };
+    let hb = |r: &str| Frame::Message(Message::new("phoenix", "heartbeat", json!({})).with_refs(None, Some(r.into())));
+    let mut host = Session::new(1, Some("H".into()), &limits, t0);
+    for i in 0..50 {
+        assert_eq!(error_reason(&host.handle(hb(&i.to_string()), &room(), t0)), "", "the host carries the room's traffic");
+    }
+    let mut listener = Session::new(2, Some("L".into()), &limits, t0);
+    let refused = (0..10).filter(|i| !error_reason(&listener.handle(hb(&i.to_string()), &room(), t0)).is_empty()).count();
+    assert_eq!(refused, 7, "a listener's socket is limited as before");
+}
+
+#[test]
 fn over_the_rate_each_message_gets_a_refusal_until_tokens_refill() {
     let t0 = Instant::now();
     let limits = Limits { messages_per_second: 10, message_burst: 3, ..Limits::default() };
