@@ -15,8 +15,17 @@ use whatssound_room::{Action, Change, Engine, Identity, Intent, Output, QueueDif
 use crate::store::{Commit, HostStore};
 use crate::{CoreError, new_intent_id, presence_meta};
 
-/// How many per-user channels the host keeps joined at once (a socket may join 100 channels).
-const USER_CHANNELS: usize = 60;
+/// Sockets for per-user channels (answers for one user), and how many channels each keeps joined
+/// at once (a socket may join 100). Users are spread over the sockets by a hash of their id, so a
+/// room of up to ~360 syncing listeners answers each on a channel already joined.
+const USER_SOCKETS: usize = 4;
+const USER_CHANNELS: usize = 90;
+
+/// One socket for per-user channels, with its joined channels in least-recently-used order.
+struct UserLine {
+    client: Client,
+    joined: VecDeque<String>,
+}
 
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -90,6 +99,13 @@ impl HostRoom {
             let presence = (topic == topics.main).then(|| presence_meta(&me, &config.name, "host"));
             client.join(topic, options, presence);
         }
+        let mut user_lines = Vec::with_capacity(USER_SOCKETS);
+        for _ in 0..USER_SOCKETS {
+            let (client, mut events) = Client::connect(ClientConfig::new(&config.endpoint, config.token.clone())).await?;
+            // Only sends go over these; what comes back (acks, presence) is not needed.
+            tokio::spawn(async move { while events.recv().await.is_some() {} });
+            user_lines.push(UserLine { client, joined: VecDeque::new() });
+        }
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
         let mut task = Task {
@@ -101,7 +117,7 @@ impl HostRoom {
             clock: config.clock.clone(),
             events,
             presence: PresenceView::default(),
-            user_channels: VecDeque::new(),
+            user_lines,
         };
         if !rebase.is_empty() {
             task.commit_and_publish(rebase, None, Vec::new());
@@ -143,7 +159,7 @@ struct Task {
     clock: Arc<dyn Clock>,
     events: mpsc::UnboundedSender<HostEvent>,
     presence: PresenceView,
-    user_channels: VecDeque<String>,
+    user_lines: Vec<UserLine>,
 }
 
 impl Task {
@@ -156,9 +172,9 @@ impl Task {
         let t1 = self.clock.now();
         match wire::open::<ClockPing>(payload, "clock ping") {
             Ok((user, ping)) => {
-                let topic = self.user_channel(&user);
                 let pong = ClockPong { nonce: ping.nonce, t0: ping.t0, t1, t2: self.clock.now() };
-                self.client.broadcast(&topic, wire::CLOCK_PONG, wire::seal(&self.identity, &pong));
+                let sealed = wire::seal(&self.identity, &pong);
+                self.send_to(&user, wire::CLOCK_PONG, sealed);
             }
             Err(e) => self.emit(HostEvent::Dropped(format!("clock ping dropped: {e}"))),
         }
@@ -220,6 +236,9 @@ impl Task {
                             self.emit(HostEvent::Output(Box::new(out)));
                         }
                         self.client.close();
+                        for line in &self.user_lines {
+                            line.client.close();
+                        }
                         let _ = reply.send(());
                         break;
                     }
@@ -374,30 +393,33 @@ impl Task {
         if user == &self.identity.user_id() {
             return;
         }
-        let topic = self.user_channel(user);
-        self.client.broadcast(&topic, wire::VERDICT, wire::seal(&self.identity, verdict));
+        let sealed = wire::seal(&self.identity, verdict);
+        self.send_to(user, wire::VERDICT, sealed);
     }
 
     fn send_snapshot(&mut self, user: &UserId) {
         // The engine's own state: a replica must end up byte-for-byte where the authority is.
         let message = SnapshotMessage { state: self.engine.state().clone(), host_now_ms: self.now_ms() };
-        let topic = self.user_channel(user);
-        self.client.broadcast(&topic, wire::SNAPSHOT, wire::seal(&self.identity, &message));
+        let sealed = wire::seal(&self.identity, &message);
+        self.send_to(user, wire::SNAPSHOT, sealed);
     }
 
-    /// Joins a user's channel if needed (broadcasts wait for the join), leaving the least recently
-    /// used one beyond [`USER_CHANNELS`].
-    fn user_channel(&mut self, user: &UserId) -> String {
+    /// Sends on a user's own channel, joining it on that user's socket if needed (broadcasts wait
+    /// for the join) and leaving the least recently used one beyond [`USER_CHANNELS`].
+    fn send_to(&mut self, user: &UserId, event: &str, payload: Value) {
         let topic = self.topics.user(user);
-        if let Some(i) = self.user_channels.iter().position(|t| t == &topic) {
-            self.user_channels.remove(i);
+        // FNV-1a of the id: the same user always lands on the same socket.
+        let hash = user.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        let Some(line) = self.user_lines.get_mut(usize::try_from(hash % USER_SOCKETS as u64).unwrap_or(0)) else { return };
+        if let Some(i) = line.joined.iter().position(|t| t == &topic) {
+            line.joined.remove(i);
         } else {
-            self.client.join(&topic, JoinOptions::default(), None);
-            if let Some(old) = (self.user_channels.len() >= USER_CHANNELS).then(|| self.user_channels.pop_front()).flatten() {
-                self.client.leave(&old);
+            line.client.join(&topic, JoinOptions::default(), None);
+            if let Some(old) = (line.joined.len() >= USER_CHANNELS).then(|| line.joined.pop_front()).flatten() {
+                line.client.leave(&old);
             }
         }
-        self.user_channels.push_back(topic.clone());
-        topic
+        line.joined.push_back(topic.clone());
+        line.client.broadcast(&topic, event, payload);
     }
 }
