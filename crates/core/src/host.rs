@@ -15,11 +15,15 @@ use whatssound_room::{Action, Change, Engine, Identity, Intent, Output, QueueDif
 use crate::store::{Commit, HostStore};
 use crate::{CoreError, new_intent_id, presence_meta};
 
-/// Sockets for per-user channels (answers for one user), and how many channels each keeps joined
-/// at once (a socket may join 100). Users are spread over the sockets by a hash of their id, so a
-/// room of up to ~360 syncing listeners answers each on a channel already joined.
+/// Sockets for clock answers on per-user channels, and how many channels each keeps joined at once
+/// (a socket may join 100). Users are spread over them by a hash of their id, so a room of up to
+/// ~360 syncing listeners gets its once-a-second answers on channels already joined.
 const USER_SOCKETS: usize = 4;
 const USER_CHANNELS: usize = 90;
+/// Per-user channels the main socket keeps joined for snapshots and verdicts. Those must travel on
+/// the socket the diffs use: the hub keeps one socket's messages in order, and a verdict that
+/// overtook its diff would confirm an intent before the replica has the change.
+const MAIN_USER_CHANNELS: usize = 60;
 
 /// One socket for per-user channels, with its joined channels in least-recently-used order.
 struct UserLine {
@@ -118,6 +122,7 @@ impl HostRoom {
             events,
             presence: PresenceView::default(),
             user_lines,
+            main_user_topics: VecDeque::new(),
         };
         if !rebase.is_empty() {
             task.commit_and_publish(rebase, None, Vec::new());
@@ -160,6 +165,8 @@ struct Task {
     events: mpsc::UnboundedSender<HostEvent>,
     presence: PresenceView,
     user_lines: Vec<UserLine>,
+    /// Per-user channels joined on the main socket, least recently used first.
+    main_user_topics: VecDeque<String>,
 }
 
 impl Task {
@@ -394,32 +401,45 @@ impl Task {
             return;
         }
         let sealed = wire::seal(&self.identity, verdict);
-        self.send_to(user, wire::VERDICT, sealed);
+        self.send_in_order(user, wire::VERDICT, sealed);
     }
 
     fn send_snapshot(&mut self, user: &UserId) {
         // The engine's own state: a replica must end up byte-for-byte where the authority is.
         let message = SnapshotMessage { state: self.engine.state().clone(), host_now_ms: self.now_ms() };
         let sealed = wire::seal(&self.identity, &message);
-        self.send_to(user, wire::SNAPSHOT, sealed);
+        self.send_in_order(user, wire::SNAPSHOT, sealed);
     }
 
-    /// Sends on a user's own channel, joining it on that user's socket if needed (broadcasts wait
-    /// for the join) and leaving the least recently used one beyond [`USER_CHANNELS`].
+    /// Sends on a user's own channel over the main socket, in order with the diffs.
+    fn send_in_order(&mut self, user: &UserId, event: &str, payload: Value) {
+        let topic = self.topics.user(user);
+        join_recent(&self.client, &mut self.main_user_topics, &topic, MAIN_USER_CHANNELS);
+        self.client.broadcast(&topic, event, payload);
+    }
+
+    /// Sends on a user's own channel over that user's clock socket (for answers whose order with
+    /// the diffs does not matter).
     fn send_to(&mut self, user: &UserId, event: &str, payload: Value) {
         let topic = self.topics.user(user);
         // FNV-1a of the id: the same user always lands on the same socket.
         let hash = user.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
         let Some(line) = self.user_lines.get_mut(usize::try_from(hash % USER_SOCKETS as u64).unwrap_or(0)) else { return };
-        if let Some(i) = line.joined.iter().position(|t| t == &topic) {
-            line.joined.remove(i);
-        } else {
-            line.client.join(&topic, JoinOptions::default(), None);
-            if let Some(old) = (line.joined.len() >= USER_CHANNELS).then(|| line.joined.pop_front()).flatten() {
-                line.client.leave(&old);
-            }
-        }
-        line.joined.push_back(topic.clone());
+        join_recent(&line.client, &mut line.joined, &topic, USER_CHANNELS);
         line.client.broadcast(&topic, event, payload);
     }
+}
+
+/// Joins `topic` on `client` unless it is among the recently used (broadcasts wait for the join),
+/// leaving the least recently used beyond `capacity`.
+fn join_recent(client: &Client, joined: &mut VecDeque<String>, topic: &str, capacity: usize) {
+    if let Some(i) = joined.iter().position(|t| t == topic) {
+        joined.remove(i);
+    } else {
+        client.join(topic, JoinOptions::default(), None);
+        if let Some(old) = (joined.len() >= capacity).then(|| joined.pop_front()).flatten() {
+            client.leave(&old);
+        }
+    }
+    joined.push_back(topic.to_owned());
 }
