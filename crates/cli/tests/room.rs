@@ -369,10 +369,7 @@ fn the_host_serves_its_files_by_track_id_with_ranges_and_only_to_the_room() {
 #[test]
 fn listen_plays_the_room_into_a_wav_file() {
     let base = temp_dir("play");
-    std::fs::create_dir_all(&base).unwrap();
-    let tone = base.join("tone.wav");
-    // 44.1 kHz, so the player resamples it to its 48 kHz.
-    std::fs::write(&tone, whatssound_audio::wav::sine(44_100, 2, 10.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
+    let tone = tone_44k(&base);
     let h = host(&base.join("host"), &[tone.to_str().unwrap()]);
     let invite = h.field("invite");
     let out = base.join("out.wav");
@@ -383,11 +380,7 @@ fn listen_plays_the_room_into_a_wav_file() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(l.terminate(), Some(0));
     // The file holds the tone (a 440 Hz sine at half scale), not silence.
-    let mut d = whatssound_audio::Decoder::open_file(&out).unwrap();
-    let mut samples = Vec::new();
-    while d.next_packet(&mut samples).unwrap() {}
-    let tail = &samples[samples.len().saturating_sub(9_600)..];
-    let peak = tail.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    let peak = tail_peak(&out);
     assert!(peak > 0.4, "the end of the recording is the tone (peak {peak})");
     let (code, _, stderr) = run(&["listen", &invite, "--output", "speakers"]);
     assert_eq!(code, 2, "{stderr}");
@@ -399,20 +392,14 @@ fn listen_plays_the_room_into_a_wav_file() {
 #[test]
 fn the_host_hears_its_own_room() {
     let base = temp_dir("host-hears");
-    std::fs::create_dir_all(&base).unwrap();
-    let tone = base.join("tone.wav");
-    std::fs::write(&tone, whatssound_audio::wav::sine(44_100, 2, 10.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
+    let tone = tone_44k(&base);
     let out = base.join("host.wav");
     let spec = format!("wav:{}", out.display());
     let mut h = host(&base.join("host"), &["--output", &spec, tone.to_str().unwrap()]);
     h.until(|v| v["event"] == "track_ready");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(h.terminate(), Some(0));
-    let mut d = whatssound_audio::Decoder::open_file(&out).unwrap();
-    let mut samples = Vec::new();
-    while d.next_packet(&mut samples).unwrap() {}
-    let tail = &samples[samples.len().saturating_sub(9_600)..];
-    let peak = tail.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    let peak = tail_peak(&out);
     assert!(peak > 0.4, "the host's recording ends in the tone (peak {peak})");
     let (code, _, stderr) = run(&["host", "--relay", "ws://127.0.0.1:1/realtime/v1", "--output", "null"]);
     assert_eq!(code, 2, "{stderr}");
@@ -439,4 +426,20 @@ fn a_room_stopped_cleanly_opens_again_on_restart() {
     drop(ann);
     assert_eq!(again.terminate(), Some(0));
     let _ = std::fs::remove_dir_all(&base);
+}
+
+/// A 10 s, 44.1 kHz tone at half scale (so players resample it to their 48 kHz).
+fn tone_44k(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let tone = dir.join("tone.wav");
+    std::fs::write(&tone, whatssound_audio::wav::sine(44_100, 2, 10.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
+    tone
+}
+
+/// The loudest sample of a recording's last 0.1 s.
+fn tail_peak(path: &std::path::Path) -> f32 {
+    let mut d = whatssound_audio::Decoder::open_file(path).unwrap();
+    let mut samples = Vec::new();
+    while d.next_packet(&mut samples).unwrap() {}
+    samples[samples.len().saturating_sub(9_600)..].iter().fold(0.0f32, |m, s| m.max(s.abs()))
 }

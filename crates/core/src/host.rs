@@ -422,8 +422,8 @@ impl Task {
     /// the diffs does not matter).
     fn send_to(&mut self, user: &UserId, event: &str, payload: Value) {
         let topic = self.topics.user(user);
-        // FNV-1a of the id: the same user always lands on the same socket.
-        let hash = user.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        // The same user always lands on the same socket.
+        let hash = crate::fnv1a(user.as_str());
         let Some(line) = self.user_lines.get_mut(usize::try_from(hash % USER_SOCKETS as u64).unwrap_or(0)) else { return };
         join_recent(&line.client, &mut line.joined, &topic, USER_CHANNELS);
         line.client.broadcast(&topic, event, payload);

@@ -41,6 +41,12 @@ pub enum CoreError {
     Stopped,
 }
 
+/// FNV-1a: a tiny hash that is the same in every build (std's is not), for names that must stay
+/// stable across runs (cache files) and for spreading users over sockets.
+pub(crate) fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// A fresh intent id: 96 random bits, hex.
 pub(crate) fn new_intent_id() -> whatssound_room::IntentId {
     let bits: [u8; 12] = rand::random();

@@ -276,8 +276,7 @@ impl Player {
 /// must not refetch what is cached).
 fn cache_key(url: &str) -> String {
     let without_query = url.split('?').next().unwrap_or(url);
-    // FNV-1a: tiny, and the same in every build (std's hasher is not).
-    let hash = without_query.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = crate::fnv1a(without_query);
     let tail: String =
         without_query.rsplit('/').next().unwrap_or("").chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').take(40).collect();
     format!("{hash:016x}-{tail}")

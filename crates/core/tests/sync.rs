@@ -58,6 +58,53 @@ async fn play_room(invite: Invite, name: &str, clock: Arc<dyn Clock>, run_for: D
     (out, first)
 }
 
+/// A room with media: the hub (the host's files on the same port) and a host on `clock` that has
+/// queued `file` (made of `bytes`) and pressed play. Returns the host and a listener invite.
+async fn room_playing(
+    room: &str,
+    seed: u8,
+    clock: Arc<dyn Clock>,
+    file: &str,
+    bytes: Vec<u8>,
+    start_ms: Option<u64>,
+) -> (HostRoom, Invite) {
+    let identity = Identity::from_secret([seed; 32]);
+    let host_dir = temp(&format!("{room}-host"));
+    let track = host_dir.join(file);
+    std::fs::write(&track, bytes).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ws = format!("ws://{}", listener.local_addr().unwrap());
+    let access = Access::Room(RoomAccess { room: room.into(), host_token: "H".into(), listener_token: "L".into() });
+    let library = Arc::new(MediaLibrary::new(HostStore::open(&host_dir).unwrap(), vec!["H".into(), "L".into()]));
+    let hub = Hub::new(HubConfig { access, limits: Limits::default() });
+    tokio::spawn(whatssound_hub::serve_with(listener, hub, media::router(library), std::future::pending()));
+    let config = HostConfig {
+        room: room.into(),
+        identity: identity.clone(),
+        name: "Host".into(),
+        endpoint: format!("{ws}/realtime/v1"),
+        token: Some("H".into()),
+        data_dir: host_dir,
+        settings: RoomSettings::default(),
+        cohosts: vec![],
+        clock,
+    };
+    let (host, _) = HostRoom::start(config).await.unwrap();
+    let meta = TrackMeta {
+        title: file.into(),
+        artist: None,
+        album: None,
+        duration_ms: None,
+        source: TrackSource::HostFile { file_name: file.into() },
+    };
+    host.act(Action::Enqueue { track: meta, position: Position::Append }, Some(track)).await.unwrap();
+    if let Some(ms) = start_ms {
+        host.act(Action::Seek { ms }, None).await.unwrap();
+    }
+    host.act(Action::Play, None).await.unwrap();
+    (host, Invite { ws, room: room.into(), token: "L".into(), key: Some(identity.user_id().0), extra: vec![] })
+}
+
 /// The track frame (mod 1000) each output frame of a WAV holds, with the output's first-frame instant.
 fn frames_of(path: &std::path::Path) -> Vec<i64> {
     let mut d = Decoder::open_file(path).unwrap();
@@ -69,46 +116,7 @@ fn frames_of(path: &std::path::Path) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_skewed_listeners_put_the_same_frame_at_the_same_instant() {
     let base = MonotonicClock::new();
-    let host_clock: Arc<dyn Clock> = Arc::new(base);
-    let identity = Identity::from_secret([21; 32]);
-    let host_dir = temp("host");
-    let track = host_dir.join("ramp.wav");
-    std::fs::write(&track, ramp_track(12)).unwrap();
-
-    // The hub, with the host's media on the same port.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ws = format!("ws://{}", listener.local_addr().unwrap());
-    let access = Access::Room(RoomAccess { room: "sync".into(), host_token: "H".into(), listener_token: "L".into() });
-    let library = Arc::new(MediaLibrary::new(HostStore::open(&host_dir).unwrap(), vec!["H".into(), "L".into()]));
-    tokio::spawn(whatssound_hub::serve_with(
-        listener,
-        Hub::new(HubConfig { access, limits: Limits::default() }),
-        media::router(library),
-        std::future::pending(),
-    ));
-    let config = HostConfig {
-        room: "sync".into(),
-        identity: identity.clone(),
-        name: "Host".into(),
-        endpoint: format!("{ws}/realtime/v1"),
-        token: Some("H".into()),
-        data_dir: host_dir.clone(),
-        settings: RoomSettings::default(),
-        cohosts: vec![],
-        clock: host_clock,
-    };
-    let (host, _) = HostRoom::start(config).await.unwrap();
-    let meta = TrackMeta {
-        title: "ramp".into(),
-        artist: None,
-        album: None,
-        duration_ms: Some(12_000),
-        source: TrackSource::HostFile { file_name: "ramp.wav".into() },
-    };
-    host.act(Action::Enqueue { track: meta, position: Position::Append }, Some(track.clone())).await.unwrap();
-    host.act(Action::Play, None).await.unwrap();
-
-    let invite = Invite { ws, room: "sync".into(), token: "L".into(), key: Some(identity.user_id().0), extra: vec![] };
+    let (host, invite) = room_playing("sync", 21, Arc::new(base), "ramp.wav", ramp_track(12), None).await;
     let skews = [(40_000_000i64, 50.0f64), (-25_000_000, -50.0)];
     let run = Duration::from_secs(4);
     let a =
@@ -162,44 +170,8 @@ fn clock_track(seconds: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seek_back_plays_from_the_new_position_at_once() {
     let base = MonotonicClock::new();
-    let identity = Identity::from_secret([22; 32]);
-    let host_dir = temp("seek-host");
-    let track = host_dir.join("clock.wav");
-    std::fs::write(&track, clock_track(20)).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ws = format!("ws://{}", listener.local_addr().unwrap());
-    let access = Access::Room(RoomAccess { room: "seek".into(), host_token: "H".into(), listener_token: "L".into() });
-    let library = Arc::new(MediaLibrary::new(HostStore::open(&host_dir).unwrap(), vec!["H".into(), "L".into()]));
-    tokio::spawn(whatssound_hub::serve_with(
-        listener,
-        Hub::new(HubConfig { access, limits: Limits::default() }),
-        media::router(library),
-        std::future::pending(),
-    ));
-    let config = HostConfig {
-        room: "seek".into(),
-        identity: identity.clone(),
-        name: "Host".into(),
-        endpoint: format!("{ws}/realtime/v1"),
-        token: Some("H".into()),
-        data_dir: host_dir.clone(),
-        settings: RoomSettings::default(),
-        cohosts: vec![],
-        clock: Arc::new(base),
-    };
-    let (host, _) = HostRoom::start(config).await.unwrap();
-    let meta = TrackMeta {
-        title: "clock".into(),
-        artist: None,
-        album: None,
-        duration_ms: Some(20_000),
-        source: TrackSource::HostFile { file_name: "clock.wav".into() },
-    };
-    host.act(Action::Enqueue { track: meta, position: Position::Append }, Some(track)).await.unwrap();
     // Start 10 s into the track, then seek back to 1 s while playing.
-    host.act(Action::Seek { ms: 10_000 }, None).await.unwrap();
-    host.act(Action::Play, None).await.unwrap();
-    let invite = Invite { ws, room: "seek".into(), token: "L".into(), key: Some(identity.user_id().0), extra: vec![] };
+    let (host, invite) = room_playing("seek", 22, Arc::new(base), "clock.wav", clock_track(20), Some(10_000)).await;
     let playing = tokio::spawn(play_room(invite, "seeker", Arc::new(base), Duration::from_millis(3_500)));
     tokio::time::sleep(Duration::from_millis(2_000)).await;
     host.act(Action::Seek { ms: 1_000 }, None).await.unwrap();
