@@ -45,11 +45,7 @@ impl ClientConfig {
         let mut url = format!("{}/websocket?vsn=2.0.0", self.endpoint);
         if let Some(t) = &self.token {
             url.push_str("&apikey=");
-            url.extend(
-                t.bytes().map(|b| {
-                    if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") }
-                }),
-            );
+            url.push_str(&whatssound_protocol::invite::encode_query_value(t));
         }
         url
     }

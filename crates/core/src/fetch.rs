@@ -28,11 +28,7 @@ pub struct Progress {
 /// The URL of a host file on the host's media server.
 pub fn media_url(ws_base: &str, track: &str, token: &str) -> String {
     let http = ws_base.replacen("ws://", "http://", 1).replacen("wss://", "https://", 1);
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
-            .collect::<String>()
-    };
+    let enc = whatssound_protocol::invite::encode_query_value;
     format!("{http}/media/{}?token={}", enc(track), enc(token))
 }
 

@@ -47,6 +47,12 @@ pub enum InviteError {
     RoomId(String),
 }
 
+/// Percent-encodes a URL query value (everything but RFC 3986's unreserved characters): the one
+/// encoder for invites, socket tokens and media URLs.
+pub fn encode_query_value(value: &str) -> String {
+    utf8_percent_encode(value, QUERY_VALUE).to_string()
+}
+
 impl Invite {
     /// Whether `room` is a usable room id (it becomes part of channel topics).
     pub fn is_valid_room_id(room: &str) -> bool {
@@ -56,7 +62,7 @@ impl Invite {
 
 impl fmt::Display for Invite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let enc = |v: &str| utf8_percent_encode(v, QUERY_VALUE).to_string();
+        let enc = encode_query_value;
         write!(f, "{SCHEME_AND_PATH}ws={}&room={}&token={}", enc(&self.ws), enc(&self.room), enc(&self.token))?;
         if let Some(key) = &self.key {
             write!(f, "&key={}", enc(key))?;
