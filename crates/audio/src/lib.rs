@@ -1,6 +1,5 @@
-//! WhatsSound's audio. Today: reading what a track is (tags and duration, with symphonia) so the
-//! host can queue files with their real titles. Decoding, resampling, the output backends and the
-//! sync engine join this crate with the synced-audio work.
+//! WhatsSound's audio: reading what a track is, decoding it, and playing it in sync with the room
+//! through a sound device (or a null or WAV output that behaves like one).
 //!
 //! - [`probe`]: [`probe_file`] reads a file's title, artist, album and duration, or says in one
 //!   line why it cannot be played.
@@ -9,7 +8,8 @@
 //! - [`engine`]: [`SyncRender`], the output side of synced playback: each period it plays the frame
 //!   the host's timeline names at that period's output instant, jumping or trimming to get there.
 //! - [`output`]: the [`Output`] trait and [`PacedOutput`] (null or WAV file, paced in real time,
-//!   reporting when its first frame sounded); a [`Render`] fills each period.
+//!   reporting when its first frame sounded); a [`Render`] fills each period; [`Volume`].
+//! - [`device`]: [`DeviceOutput`], the sound device through cpal, timed by cpal's own timestamps.
 //! - [`resample`]: a track's rate to the output's (rubato FFT), with its delay removed so frame
 //!   arithmetic stays exact.
 //! - [`ring`]: the wait-free hand-over from the decoder to the output ([`Feed`] → [`RingRender`]),
@@ -22,6 +22,7 @@
 
 pub mod clock;
 pub mod decode;
+pub mod device;
 pub mod engine;
 pub mod output;
 pub mod playout;
@@ -32,8 +33,9 @@ pub mod wav;
 
 pub use clock::{Clock, ClockOffset, Exchange, MonotonicClock, Nanos, SkewedClock};
 pub use decode::{DecodeError, Decoder};
+pub use device::{DeviceOutput, device_names};
 pub use engine::{EngineControl, EngineStats, SyncRender, Timeline, engine};
-pub use output::{Output, OutputError, PacedOutput, Playing, Render};
+pub use output::{Gain, Output, OutputError, PacedOutput, Playing, Render, Volume};
 pub use playout::{Correction, FrameTrim, Playout, PlayoutConfig, target_frame};
 pub use probe::{ProbeError, TrackInfo, probe_file};
 pub use resample::{ResampleError, Resampler};

@@ -4,14 +4,14 @@
 //! at a given instant of the output's clock, the way a cpal callback does with its `playback`
 //! timestamp. The null output is paced by a real clock, so everything upstream behaves as with a
 //! device; the WAV output is the same plus a file, and records the instant its first frame
-//! "sounded", which lets tests compare two listeners sample by sample. The cpal backend joins these
-//! with the synced-audio work.
+//! "sounded", which lets tests compare two listeners sample by sample. The sound device itself is
+//! [`DeviceOutput`](crate::device::DeviceOutput), in `device.rs`.
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -33,6 +33,9 @@ pub enum OutputError {
     Thread(std::io::Error),
     #[error("the output thread panicked")]
     Panicked,
+    /// No usable sound device, or it refused the stream.
+    #[error("no usable sound device: {0}")]
+    NoDevice(String),
 }
 
 /// An audio destination.
@@ -48,10 +51,25 @@ pub trait Output: Send {
 pub struct Playing {
     stop: Arc<AtomicBool>,
     first_frame_at: Arc<AtomicI64>,
+    errors: Arc<AtomicU64>,
     thread: Option<JoinHandle<Result<(), OutputError>>>,
 }
 
 impl Playing {
+    pub(crate) fn new(
+        stop: Arc<AtomicBool>,
+        first_frame_at: Arc<AtomicI64>,
+        errors: Arc<AtomicU64>,
+        thread: JoinHandle<Result<(), OutputError>>,
+    ) -> Self {
+        Playing { stop, first_frame_at, errors, thread: Some(thread) }
+    }
+
+    /// Errors the device reported while playing (xruns and the like); 0 for outputs with no device.
+    pub fn device_errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
     /// The clock instant the first frame sounded (or will), once playback began.
     pub fn first_frame_at(&self) -> Option<Nanos> {
         Some(self.first_frame_at.load(Ordering::Acquire)).filter(|t| *t != i64::MIN)
@@ -60,6 +78,9 @@ impl Playing {
     /// Stops, finishing the file of a WAV output.
     pub fn stop(mut self) -> Result<(), OutputError> {
         self.stop.store(true, Ordering::Release);
+        if let Some(t) = &self.thread {
+            t.thread().unpark();
+        }
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(OutputError::Panicked),
@@ -71,6 +92,48 @@ impl Playing {
 impl Drop for Playing {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
+    }
+}
+
+/// A volume the UI can change while playing: a linear gain the output thread reads without locking.
+#[derive(Debug, Clone)]
+pub struct Volume(Arc<AtomicU32>);
+
+impl Volume {
+    pub fn new(gain: f32) -> Self {
+        Volume(Arc::new(AtomicU32::new(gain.clamp(0.0, 1.0).to_bits())))
+    }
+
+    /// Sets the gain, clamped to 0..=1.
+    pub fn set(&self, gain: f32) {
+        self.0.store(gain.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> f32 {
+        f32::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+impl Default for Volume {
+    fn default() -> Self {
+        Volume::new(1.0)
+    }
+}
+
+/// A render at a volume: sync decides *which* frames play, volume only how loud.
+#[derive(Debug)]
+pub struct Gain<R> {
+    pub inner: R,
+    pub volume: Volume,
+}
+
+impl<R: Render> Render for Gain<R> {
+    fn render(&mut self, out: &mut [f32], sounds_at: Nanos) {
+        self.inner.render(out, sounds_at);
+        let gain = self.volume.get();
+        if gain < 1.0 {
+            out.iter_mut().for_each(|s| *s *= gain);
+        }
     }
 }
 
@@ -133,7 +196,7 @@ impl Output for PacedOutput {
                 }
             })
             .map_err(OutputError::Thread)?;
-        Ok(Playing { stop, first_frame_at, thread: Some(thread) })
+        Ok(Playing::new(stop, first_frame_at, Arc::default(), thread))
     }
 }
 
@@ -228,6 +291,27 @@ mod tests {
             assert!((frame[0] - (i % 1000) as f32 / 1000.0).abs() < 1e-3, "frame {i}: {frame:?}");
         }
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn volume_scales_what_plays_and_is_clamped() {
+        struct Ones;
+        impl Render for Ones {
+            fn render(&mut self, out: &mut [f32], _: Nanos) {
+                out.fill(1.0);
+            }
+        }
+        let volume = Volume::new(0.25);
+        let mut gain = Gain { inner: Ones, volume: volume.clone() };
+        let mut buf = [0.0f32; 4];
+        gain.render(&mut buf, 0);
+        assert_eq!(buf, [0.25; 4]);
+        volume.set(7.0);
+        gain.render(&mut buf, 0);
+        assert_eq!(buf, [1.0; 4]);
+        volume.set(-1.0);
+        gain.render(&mut buf, 0);
+        assert_eq!(buf, [0.0; 4]);
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub enum Command {
     Listen(ListenArgs),
     /// Do one thing in a room (chat, enqueue, vote, react, play, pause, seek, skip, remove, move).
     Send(SendArgs),
+    /// List the sound devices `--output device:NAME` can play through.
+    Devices,
 }
 
 #[derive(Debug, Args)]
@@ -74,9 +76,12 @@ pub struct HostArgs {
     /// Make a new listener invite: a new listener token, so every earlier invite stops working.
     #[arg(long)]
     pub new_invite: bool,
-    /// Hear the room on this machine too: `null` or `wav:PATH` (as `listen --output`).
-    #[arg(long, value_name = "null|wav:PATH")]
+    /// Hear the room on this machine too: `default`, `device:NAME`, `null` or `wav:PATH` (as `listen --output`).
+    #[arg(long, value_name = "default|device:NAME|null|wav:PATH")]
     pub output: Option<String>,
+    /// Output volume in percent.
+    #[arg(long, default_value = "100", value_parser = parse_volume, value_name = "0-100")]
+    pub volume: u8,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Audio files to queue, in order.
@@ -94,9 +99,13 @@ pub struct ListenArgs {
     /// Where your identity and outbox live (default: one directory per --name).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Play the room in sync: `null` (a real-time clocked sink) or `wav:PATH` (record what plays).
-    #[arg(long, value_name = "null|wav:PATH")]
+    /// Play the room in sync: `default` (the sound device), `device:NAME` (see `whatssound-cli
+    /// devices`), `null` (a real-time clocked sink) or `wav:PATH` (record what plays).
+    #[arg(long, value_name = "default|device:NAME|null|wav:PATH")]
     pub output: Option<String>,
+    /// Output volume in percent.
+    #[arg(long, default_value = "100", value_parser = parse_volume, value_name = "0-100")]
+    pub volume: u8,
     /// Play N ms earlier (positive) or later, to make up for a device that sounds late.
     #[arg(long, default_value_t = 0, value_name = "N", allow_hyphen_values = true)]
     pub offset_ms: i64,
@@ -159,17 +168,29 @@ impl LimitArgs {
     }
 }
 
-/// `null`, or `wav:PATH`; the device output arrives with the cpal backend.
+/// `default` (the system's sound device), `device:NAME` (one from `whatssound-cli devices`), `null`,
+/// or `wav:PATH`.
 pub fn parse_output(text: &str) -> anyhow::Result<OutputKind> {
+    let usage = || crate::exit::Coded::Usage(format!("--output must be default, device:NAME, null or wav:PATH; got {text:?}"));
     match text {
         "null" => Ok(OutputKind::Null),
-        "default" => Err(crate::exit::Coded::Usage(
-            "--output default (the sound device) is not built yet; use --output null or --output wav:PATH".into(),
-        )
-        .into()),
-        other => match other.strip_prefix("wav:") {
-            Some(path) if !path.is_empty() => Ok(OutputKind::Wav(PathBuf::from(path))),
-            _ => Err(crate::exit::Coded::Usage(format!("--output must be null or wav:PATH; got {other:?}")).into()),
-        },
+        "default" => Ok(OutputKind::Device(None)),
+        other => {
+            if let Some(path) = other.strip_prefix("wav:").filter(|p| !p.is_empty()) {
+                Ok(OutputKind::Wav(PathBuf::from(path)))
+            } else if let Some(name) = other.strip_prefix("device:").filter(|n| !n.is_empty()) {
+                Ok(OutputKind::Device(Some(name.to_owned())))
+            } else {
+                Err(usage().into())
+            }
+        }
+    }
+}
+
+/// A volume in percent, 0–100.
+pub fn parse_volume(text: &str) -> Result<u8, String> {
+    match text.parse::<u8>() {
+        Ok(v) if v <= 100 => Ok(v),
+        _ => Err(format!("{text:?} is not a volume: give a whole percentage from 0 to 100")),
     }
 }

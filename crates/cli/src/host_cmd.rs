@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 use whatssound_core::host::HostEvent;
 use whatssound_core::media::{self, MediaLibrary};
-use whatssound_core::player::{Player, PlayerConfig};
+use whatssound_core::player::PlayerConfig;
 use whatssound_core::store::HostStore;
 use whatssound_core::{HostConfig, HostRoom, RoomEvent, identity};
 use whatssound_hub::{Access, Hub, HubConfig, RoomAccess};
@@ -106,11 +106,12 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
                 output: kind,
                 nudge_ms: 0,
                 clock: clock.clone(),
+                volume: whatssound_audio::Volume::new(f32::from(args.volume) / 100.0),
                 cache_dir: data_dir.join("cache"),
                 ws_base: ws.clone(),
                 token: invite_tokens.1.clone(),
             };
-            let (mut p, e) = Player::start(config).context("could not start the audio output")?;
+            let (mut p, e) = crate::listen_cmd::start_player(config)?;
             p.set_clock(0, 0, 0.0);
             p.on_room_event(&RoomEvent::Snapshot(Box::new(host.snapshot().await?)));
             (Some(p), Some(e))
@@ -133,9 +134,19 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     tracing::info!(%ws, %room, data_dir = %data_dir.display(), "hosting room");
 
     tokio::pin!(stop);
+    // The host's clock is the room's, so its sync line has no clock estimate: only how its own
+    // output keeps to the timeline, once a second as a listener's `sync` lines come.
+    let mut sync_tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tokio::select! {
             () = &mut stop => break,
+            _ = sync_tick.tick(), if player.is_some() => {
+                if let Some(p) = player.as_ref() {
+                    let mut fields = crate::listen_cmd::play_stats(&p.stats());
+                    fields.insert("clock_offset_ms".into(), json!(0.0));
+                    output::emit("sync", serde_json::Value::Object(fields));
+                }
+            }
             Some(e) = async { player_events.as_mut()?.recv().await } => crate::listen_cmd::print_player_event(&e),
             event = host_events.recv() => match event {
                 Some(HostEvent::Error(e)) => tracing::warn!("{e}"),

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use serde_json::json;
-use whatssound_audio::{Clock, MonotonicClock, SkewedClock};
-use whatssound_core::player::{Player, PlayerConfig, PlayerEvent};
+use tokio::sync::mpsc::UnboundedReceiver;
+use whatssound_audio::{Clock, MonotonicClock, SkewedClock, Volume};
+use whatssound_core::player::{OutputKind, PlayStats, Player, PlayerConfig, PlayerEvent};
 use whatssound_core::{ListenerConfig, ListenerRoom, RoomEvent};
 use whatssound_protocol::Invite;
 
@@ -41,11 +42,12 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
                 output: kind,
                 nudge_ms: args.offset_ms,
                 clock,
+                volume: Volume::new(f32::from(args.volume) / 100.0),
                 cache_dir: data_dir.join("cache"),
                 ws_base: invite.ws.clone(),
                 token: invite.token.clone(),
             };
-            let (p, e) = Player::start(config).context("could not start the audio output")?;
+            let (p, e) = start_player(config)?;
             (Some(p), Some(e))
         }
         None => (None, None),
@@ -68,6 +70,9 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
                         obj.insert("room".into(), json!(invite.room));
                         obj.insert("user".into(), json!(room.user()));
                     }
+                    if let (RoomEvent::Sync(_), Some(obj), Some(p)) = (&event, fields.as_object_mut(), player.as_ref()) {
+                        obj.extend(play_stats(&p.stats()));
+                    }
                     output::emit(name, fields);
                 }
                 if event == RoomEvent::RoomClosed {
@@ -80,6 +85,26 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
         p.stop().context("the audio output failed")?;
     }
     Ok(())
+}
+
+/// Starts the audio output; a missing sound device gets the way around it.
+pub fn start_player(config: PlayerConfig) -> anyhow::Result<(Player, UnboundedReceiver<PlayerEvent>)> {
+    let device = matches!(config.output, OutputKind::Device(_));
+    Player::start(config).map_err(|e| match device {
+        true => anyhow::anyhow!("could not start the audio output: {e}; use --output null to play without a sound device"),
+        false => anyhow::anyhow!("could not start the audio output: {e}"),
+    })
+}
+
+/// The player's side of a `sync` line: how far off what sounds is, and what it took to keep it there.
+pub fn play_stats(s: &PlayStats) -> serde_json::Map<String, serde_json::Value> {
+    let mut fields = serde_json::Map::new();
+    fields.insert("error_ms".into(), json!(s.error_ns.map(|e| (e as f64 / 1e3).round() / 1e3)));
+    fields.insert("jumps".into(), json!(s.jumps));
+    fields.insert("trimmed_frames".into(), json!(s.trimmed_frames));
+    fields.insert("underruns".into(), json!(s.underruns));
+    fields.insert("device_errors".into(), json!(s.device_errors));
+    fields
 }
 
 pub fn print_player_event(e: &PlayerEvent) {

@@ -49,12 +49,22 @@ fn main() -> ExitCode {
             Command::Host(args) => host_cmd::run(args).await,
             Command::Listen(args) => listen_cmd::run(args).await,
             Command::Send(args) => send_cmd::run(args).await,
+            Command::Devices => list_devices(),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
+}
+
+/// One `device` line per output device.
+fn list_devices() -> anyhow::Result<()> {
+    let default = whatssound_audio::device_names().map_err(|e| anyhow::anyhow!("{e}; use --output null to play without one"))?;
+    for name in default {
+        output::emit("device", serde_json::json!({ "name": name }));
+    }
+    Ok(())
 }
 
 fn fail(e: &anyhow::Error) -> ExitCode {

@@ -384,7 +384,12 @@ fn listen_plays_the_room_into_a_wav_file() {
     assert!(peak > 0.4, "the end of the recording is the tone (peak {peak})");
     let (code, _, stderr) = run(&["listen", &invite, "--output", "speakers"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("--output must be null or wav:PATH"));
+    assert!(stderr.contains("--output must be default, device:NAME, null or wav:PATH"), "{stderr}");
+    // A sound device that is not there: one line, and the way around it.
+    let (code, _, stderr) = run(&["listen", &invite, "--data-dir", base.join("bob").to_str().unwrap(), "--output", "device:No Such Card"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.trim().lines().filter(|l| l.starts_with("whatssound-cli: error:")).count(), 1, "{stderr}");
+    assert!(stderr.contains("no output device called \"No Such Card\"") && stderr.contains("use --output null"), "{stderr}");
     assert_eq!(h.terminate(), Some(0));
     let _ = std::fs::remove_dir_all(&base);
 }

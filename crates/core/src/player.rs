@@ -15,7 +15,8 @@ use std::time::Duration;
 use rtrb::{Consumer, Producer, RingBuffer};
 use tokio::sync::mpsc;
 use whatssound_audio::{
-    Clock, Decoder, EngineControl, Nanos, Output, PacedOutput, Playing, PlayoutConfig, Render, Resampler, SyncRender, Timeline, engine,
+    Clock, Decoder, DeviceOutput, EngineControl, EngineStats, Gain, Nanos, Output, PacedOutput, Playing, PlayoutConfig, Render, Resampler,
+    SyncRender, Timeline, Volume, engine,
 };
 use whatssound_room::{Change, Playback, QueueDiff, TrackId, TrackSource};
 
@@ -23,7 +24,8 @@ use crate::listener::RoomEvent;
 
 use crate::fetch::{self, Progress};
 
-/// The output rate and layout the player renders at; tracks at other rates are resampled.
+/// The rate the null and WAV outputs run at; a device runs at its own, and tracks at other rates
+/// are resampled to the output's.
 pub const RATE: u32 = 48_000;
 pub const CHANNELS: u16 = 2;
 /// A playback change this far from where the old timeline would be is a seek.
@@ -36,7 +38,13 @@ const AHEAD_FRAMES: usize = 2 * RATE as usize;
 pub enum OutputKind {
     Null,
     Wav(PathBuf),
+    /// A sound device: the system default, or one by name.
+    Device(Option<String>),
 }
+
+/// Frames per device buffer: 1024–2048 kept a busy 2-core machine free of xruns through
+/// ALSA-on-PulseAudio, where cpal's default (2×512) did not.
+const DEVICE_PERIOD: u32 = 1_536;
 
 #[derive(Debug, Clone)]
 pub struct PlayerConfig {
@@ -44,10 +52,26 @@ pub struct PlayerConfig {
     /// Positive plays earlier (for a device that sounds late).
     pub nudge_ms: i64,
     pub clock: Arc<dyn Clock>,
+    /// The output's loudness; the UI may change it while playing.
+    pub volume: Volume,
     pub cache_dir: PathBuf,
     /// The room's ws base and the token that opens its media.
     pub ws_base: String,
     pub token: String,
+}
+
+/// How the current track is playing against the room's timeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlayStats {
+    /// The filtered error of the frame sounding against the frame due (positive: behind), once known.
+    pub error_ns: Option<i64>,
+    /// Corrections: jumps (beyond a few ms) and single frames trimmed (below).
+    pub jumps: u64,
+    pub trimmed_frames: u64,
+    /// Periods the ring could not fill (silence played).
+    pub underruns: u64,
+    /// Errors the sound device reported (xruns and the like).
+    pub device_errors: u64,
 }
 
 /// What the player reports.
@@ -84,6 +108,8 @@ impl Render for Deck {
 /// The running player.
 pub struct Player {
     config: PlayerConfig,
+    /// The output's rate, which every deck is resampled to.
+    rate: u32,
     playing: Option<Playing>,
     decks: Producer<Box<SyncRender>>,
     retired: Consumer<Box<SyncRender>>,
@@ -108,15 +134,21 @@ impl Player {
     pub fn start(config: PlayerConfig) -> Result<(Player, mpsc::UnboundedReceiver<PlayerEvent>), whatssound_audio::OutputError> {
         let (decks, incoming) = RingBuffer::new(4);
         let (retired_tx, retired) = RingBuffer::new(4);
-        let wav = match &config.output {
-            OutputKind::Null => None,
-            OutputKind::Wav(p) => Some(p.clone()),
+        let paced = |wav| -> Box<dyn Output> {
+            Box::new(PacedOutput { clock: config.clock.clone(), rate: RATE, channels: CHANNELS, period: 1024, wav })
         };
-        let output = Box::new(PacedOutput { clock: config.clock.clone(), rate: RATE, channels: CHANNELS, period: 1024, wav });
-        let playing = output.start(Box::new(Deck { incoming, retired: retired_tx, current: None }))?;
+        let output: Box<dyn Output> = match &config.output {
+            OutputKind::Null => paced(None),
+            OutputKind::Wav(p) => paced(Some(p.clone())),
+            OutputKind::Device(name) => Box::new(DeviceOutput::open(config.clock.clone(), name.as_deref(), DEVICE_PERIOD)?),
+        };
+        let rate = output.rate();
+        let deck = Deck { incoming, retired: retired_tx, current: None };
+        let playing = output.start(Box::new(Gain { inner: deck, volume: config.volume.clone() }))?;
         let (events, rx) = mpsc::unbounded_channel();
         let player = Player {
             config,
+            rate,
             playing: Some(playing),
             decks,
             retired,
@@ -129,6 +161,24 @@ impl Player {
             sources: HashMap::new(),
         };
         Ok((player, rx))
+    }
+
+    /// The output's rate (frames per second).
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// How playback is going, for `sync` events and the UI's sync indicator.
+    pub fn stats(&self) -> PlayStats {
+        let engine = self.control.as_ref().map(|c| c.stats.clone());
+        let get = |f: fn(&EngineStats) -> u64| engine.as_deref().map_or(0, f);
+        PlayStats {
+            error_ns: engine.as_deref().map(|s| s.error_ns.load(Ordering::Relaxed)),
+            jumps: get(|s| s.jumps.load(Ordering::Relaxed)),
+            trimmed_frames: get(|s| s.trimmed_frames.load(Ordering::Relaxed)),
+            underruns: get(|s| s.underruns.load(Ordering::Relaxed)),
+            device_errors: self.playing.as_ref().map_or(0, Playing::device_errors),
+        }
     }
 
     /// The instant (on the player's clock) the output's first frame sounded.
@@ -177,7 +227,7 @@ impl Player {
             self.control = None;
             let source = playback.track.as_ref().and_then(|t| self.sources.get(t).cloned());
             if let (Some(track), Some(source)) = (playback.track.clone(), source) {
-                let start_frame = i64::try_from(playback.position_ms).unwrap_or(0) * i64::from(RATE) / 1000;
+                let start_frame = i64::try_from(playback.position_ms).unwrap_or(0) * i64::from(self.rate) / 1000;
                 self.load(track, source, start_frame);
             }
         }
@@ -193,12 +243,12 @@ impl Player {
         let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         control.set(Timeline {
             anchor_host_ns: ms(playback.at_ms).saturating_mul(1_000_000),
-            anchor_frame: ms(playback.position_ms) * i64::from(RATE) / 1000,
+            anchor_frame: ms(playback.position_ms) * i64::from(self.rate) / 1000,
             playing: playback.playing,
             offset_ns: host - local,
             offset_at: local,
             drift,
-            nudge_frames: self.config.nudge_ms * i64::from(RATE) / 1000,
+            nudge_frames: self.config.nudge_ms * i64::from(self.rate) / 1000,
         });
     }
 
@@ -214,8 +264,9 @@ impl Player {
         };
         let stop = Arc::new(AtomicBool::new(false));
         self.stop_decoding = stop.clone();
+        let out_rate = self.rate;
         let (ring_tx, ring_rx) = RingBuffer::new(AHEAD_FRAMES * usize::from(CHANNELS));
-        let (control, render) = engine(ring_rx, RATE, usize::from(CHANNELS), PlayoutConfig::default(), start_frame);
+        let (control, render) = engine(ring_rx, out_rate, usize::from(CHANNELS), PlayoutConfig::default(), start_frame);
         self.control = Some(control);
         if self.decks.push(Box::new(render)).is_err() {
             let _ =
@@ -248,8 +299,8 @@ impl Player {
                 }
             };
             let resampler = match decoder.rate() {
-                RATE => None,
-                rate => match Resampler::new(rate, RATE, usize::from(CHANNELS)) {
+                rate if rate == out_rate => None,
+                rate => match Resampler::new(rate, out_rate, usize::from(CHANNELS)) {
                     Ok(r) => Some(r),
                     Err(e) => {
                         let _ = events.send(PlayerEvent::Unplayable { track, reason: e.to_string() });

@@ -44,6 +44,7 @@ async fn play_room(invite: Invite, name: &str, clock: Arc<dyn Clock>, run_for: D
         output: OutputKind::Wav(out.clone()),
         nudge_ms: 0,
         clock,
+        volume: whatssound_audio::Volume::default(),
         cache_dir: dir.join("cache"),
         ws_base: invite.ws.clone(),
         token: invite.token.clone(),

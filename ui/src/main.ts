@@ -1,0 +1,1 @@
+import { commands, events } from "./bindings"; void commands; void events;
