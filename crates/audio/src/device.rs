@@ -132,7 +132,8 @@ impl Output for DeviceOutput {
 impl DeviceOutput {
     fn build(self, render: Box<dyn Render>, first: Arc<AtomicI64>, errors: Arc<AtomicU64>) -> Result<cpal::Stream, OutputError> {
         let out_channels = usize::from(self.config.channels.max(1));
-        let mut feed = Feed { render, clock: self.clock, rate: self.config.sample_rate, scratch: vec![0.0; SCRATCH_FRAMES * 2], first };
+        let rate = self.config.sample_rate;
+        let mut feed = Feed { render, clock: self.clock, rate, scratch: vec![0.0; SCRATCH_FRAMES * 2], first, timer: CallbackTimer::new(rate) };
         // Errors arrive from the audio thread, sometimes hundreds after one xrun: count them; the
         // player reports the count instead of flooding a log.
         let on_error = move |_e: cpal::Error| {
@@ -171,13 +172,61 @@ struct Feed {
     rate: u32,
     scratch: Vec<f32>,
     first: Arc<AtomicI64>,
+    timer: CallbackTimer,
+}
+
+/// Smooths when each callback's first frame sounds. A device plays frames at a steady rate, so
+/// the instant of frame `n` is a line: `base + n / rate`. Each callback's reading (jittering by
+/// 1–3 ms on ALSA-over-PulseAudio) is compared with that line, and the line is moved by the median
+/// of the last [`CallbackTimer::WINDOW`] differences: jitter cancels, while the device's own rate
+/// error (a slow slope in the differences) and real shifts (an xrun loses frames) are followed.
+#[derive(Debug)]
+struct CallbackTimer {
+    rate: i64,
+    base: Option<Nanos>,
+    frames: i64,
+    residuals: [Nanos; CallbackTimer::WINDOW],
+    len: usize,
+    next: usize,
+}
+
+impl CallbackTimer {
+    const WINDOW: usize = 31;
+    /// A median this far off the line means the stream itself moved (an xrun): start a new line.
+    const REBASE_ABOVE: Nanos = 20_000_000;
+
+    fn new(rate: u32) -> Self {
+        CallbackTimer { rate: i64::from(rate.max(1)), base: None, frames: 0, residuals: [0; Self::WINDOW], len: 0, next: 0 }
+    }
+
+    /// The smoothed instant the first of this callback's `frames` frames sounds, given its reading.
+    fn sounds_at(&mut self, measured: Nanos, frames: usize) -> Nanos {
+        let base = *self.base.get_or_insert(measured);
+        let predicted = base + (i128::from(self.frames) * 1_000_000_000 / i128::from(self.rate)) as Nanos;
+        self.frames += frames as i64;
+        self.residuals[self.next] = measured - predicted;
+        self.next = (self.next + 1) % Self::WINDOW;
+        self.len = (self.len + 1).min(Self::WINDOW);
+        let mut sorted = self.residuals;
+        let sorted = &mut sorted[..self.len];
+        sorted.sort_unstable();
+        let median = sorted[self.len / 2];
+        if median.abs() > Self::REBASE_ABOVE {
+            self.base = Some(measured - (i128::from(self.frames - frames as i64) * 1_000_000_000 / i128::from(self.rate)) as Nanos);
+            self.len = 0;
+            self.next = 0;
+            return measured;
+        }
+        predicted + median
+    }
 }
 
 impl Feed {
     fn fill<T: SizedSample + FromSample<f32>>(&mut self, out: &mut [T], out_channels: usize, info: &OutputCallbackInfo) {
         let ts = info.timestamp();
         let latency = ts.playback.checked_duration_since(ts.callback).unwrap_or_default();
-        let mut sounds_at = self.clock.now() + i64::try_from(latency.as_nanos()).unwrap_or(0);
+        let measured = self.clock.now() + i64::try_from(latency.as_nanos()).unwrap_or(0);
+        let mut sounds_at = self.timer.sounds_at(measured, out.len() / out_channels.max(1));
         if self.first.load(Ordering::Relaxed) == i64::MIN {
             self.first.store(sounds_at, Ordering::Release);
         }
@@ -212,6 +261,29 @@ fn map_frame<T: FromSample<f32>>(frame: &mut [T], l: f32, r: f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn callback_jitter_is_smoothed_and_a_shift_is_followed() {
+        // 1,000-frame callbacks at 48 kHz (20.833 ms apart) whose readings jitter by up to ±3 ms.
+        let mut timer = CallbackTimer::new(48_000);
+        let period = 1_000 * 1_000_000_000 / 48_000;
+        let jitter = [0, 3_000_000, -2_000_000, 1_000_000, -3_000_000, 2_500_000, -500_000];
+        let truth = |n: i64| 5_000_000_000 + n * period;
+        let mut worst = 0;
+        for n in 0..200 {
+            let got = timer.sounds_at(truth(n) + jitter[n as usize % jitter.len()], 1_000);
+            if n >= 31 {
+                worst = worst.max((got - truth(n)).abs());
+            }
+        }
+        assert!(worst < 600_000, "smoothed to within 0.6 ms of the truth: {worst} ns");
+        // An xrun: from now on every frame sounds 40 ms later. Followed within one window.
+        let mut last = 0;
+        for n in 200..260 {
+            last = timer.sounds_at(truth(n) + 40_000_000 + jitter[n as usize % jitter.len()], 1_000) - truth(n);
+        }
+        assert!((last - 40_000_000).abs() < 3_100_000, "{last}");
+    }
 
     #[test]
     fn frames_map_to_any_device_layout() {

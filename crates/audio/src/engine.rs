@@ -78,6 +78,8 @@ pub struct SyncRender {
     playout: Playout,
     trim: FrameTrim,
     ppm: f64,
+    /// Whether playback has been placed on the current timeline yet (see [`SyncRender::align`]).
+    aligned: bool,
     stats: Arc<EngineStats>,
 }
 
@@ -97,6 +99,7 @@ pub fn engine(samples: Consumer<f32>, rate: u32, channels: usize, config: Playou
         playout: Playout::new(config),
         trim: FrameTrim::default(),
         ppm: 0.0,
+        aligned: false,
         stats,
     };
     (control, render)
@@ -124,11 +127,47 @@ impl SyncRender {
     }
 }
 
+impl SyncRender {
+    /// Places playback on a new timeline at once, from this one period's target: a start, a seek
+    /// or a late join must not play a second of wrong audio while the median window fills. Until
+    /// the ring holds the target frame (a deck whose decoder is still catching up), it plays
+    /// silence and drops what comes before the target; a target still in the future gets silence
+    /// until it arrives.
+    /// Returns whether `out` is filled.
+    fn align(&mut self, out: &mut [f32], target: i64) -> bool {
+        let frames = (out.len() / self.channels) as i64;
+        let available = (self.samples.slots() / self.channels) as i64;
+        let skip = target - self.next_frame;
+        if skip + frames > available || -skip >= frames {
+            // Not there yet. Drop what is decoded short of the target, so a full ring can never
+            // hold the decoder back from reaching it.
+            if skip > 0 {
+                let dropped = self.skip(skip.min(available));
+                self.next_frame += dropped;
+            }
+            out.fill(0.0);
+            return true;
+        }
+        self.aligned = true;
+        self.playout.reset();
+        if skip >= 0 {
+            let skipped = self.skip(skip);
+            self.next_frame += skipped;
+            return false;
+        }
+        let wait = usize::try_from((-skip).min(frames)).unwrap_or(0) * self.channels;
+        out[..wait].fill(0.0);
+        self.play(&mut out[wait..]);
+        true
+    }
+}
+
 impl Render for SyncRender {
     fn render(&mut self, out: &mut [f32], sounds_at: Nanos) {
         while let Ok(t) = self.timelines.pop() {
             if self.timeline.is_none_or(|old| old.anchor_frame != t.anchor_frame || old.playing != t.playing) {
                 self.playout.reset();
+                self.aligned = false;
             }
             self.timeline = Some(t);
         }
@@ -138,6 +177,9 @@ impl Render for SyncRender {
         };
         let frames = (out.len() / self.channels) as i64;
         let target = timeline.target(sounds_at, self.rate);
+        if !self.aligned && self.align(out, target) {
+            return;
+        }
         match self.playout.update(self.next_frame, target, self.rate) {
             Correction::Jump { to_frame } => {
                 self.stats.jumps.fetch_add(1, Ordering::Relaxed);

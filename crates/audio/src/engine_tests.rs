@@ -32,19 +32,52 @@ fn run(render: &mut SyncRender, start: Nanos, periods: usize) -> Vec<f32> {
 #[test]
 fn plays_the_frame_the_host_timeline_names_through_a_clock_offset() {
     // Host clock = local + 5 s. Playback started at host 5.0 s, so at local 0.5 s the track is
-    // 0.5 s (24,000 frames) in: the engine must jump there, then follow.
+    // 0.5 s (24,000 frames) in: the engine must start there, then follow.
     let (mut control, mut render) = engine(ramp(RATE as usize * 2), RATE, 1, PlayoutConfig { window: 3, ..PlayoutConfig::default() }, 0);
     control.set(timeline(5_000_000_000, 5_000_000_000));
     let firsts = run(&mut render, 500_000_000, 12);
-    // The first periods wait for the median window, then jump; after that the frame at each
-    // period's output instant is the one the timeline names, to the frame.
-    let settled: Vec<i64> = firsts[3..].iter().map(|f| *f as i64).collect();
-    for (k, frame) in settled.iter().enumerate() {
-        let n = (k + 3) as i64;
-        let want = 24_000 + n * PERIOD as i64;
-        assert!((frame - want).abs() <= 1, "period {n}: frame {frame}, want {want}");
+    // From the very first period (no waiting for the median window), the frame at each period's
+    // output instant is the one the timeline names, to the frame; placing it was not a correction.
+    for (n, frame) in firsts.iter().enumerate() {
+        let want = 24_000 + n as i64 * PERIOD as i64;
+        assert!((*frame as i64 - want).abs() <= 1, "period {n}: frame {frame}, want {want}");
     }
-    assert_eq!(control.stats.jumps.load(Ordering::Relaxed), 1);
+    assert_eq!(control.stats.jumps.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn a_deck_waits_in_silence_for_its_decoder_and_for_a_start_in_the_future() {
+    // The ring holds frames 0..1,000 only, but the target is frame 24,000: silence, nothing consumed.
+    let (mut p, c) = RingBuffer::new(RATE as usize * 2);
+    for i in 0..1_000 {
+        let _ = p.push(i as f32);
+    }
+    let (mut control, mut render) = engine(c, RATE, 1, PlayoutConfig::default(), 0);
+    control.set(timeline(5_000_000_000, 5_000_000_000));
+    let mut out = vec![1.0f32; PERIOD];
+    render.render(&mut out, 500_000_000);
+    assert!(out.iter().all(|s| *s == 0.0));
+    assert_eq!(render.samples.slots(), 0, "what comes before the target is dropped, making room for the decoder");
+    // Once decoded that far, it starts exactly on time.
+    for i in 1_000..40_000 {
+        let _ = p.push(i as f32);
+    }
+    render.render(&mut out, 510_000_000);
+    assert_eq!(out[0] as i64, 24_480);
+    // A start 25 ms ahead of the period's instant: silence until then, then frame 0 on the dot.
+    let (mut control, mut render) = engine(ramp(10_000), RATE, 1, PlayoutConfig::default(), 0);
+    control.set(timeline(25_000_000, 0));
+    let firsts = run(&mut render, 0, 3);
+    assert_eq!(firsts[..2], [0.0, 0.0]);
+    assert_eq!(out.len(), PERIOD);
+    let mut out = vec![0.0f32; PERIOD];
+    let (mut control, mut render) = engine(ramp(10_000), RATE, 1, PlayoutConfig::default(), 0);
+    control.set(timeline(25_000_000, 0));
+    render.render(&mut out, 0);
+    render.render(&mut out, 10_000_000);
+    render.render(&mut out, 20_000_000);
+    // This period starts at 20 ms; frame 0 belongs at 25 ms = 240 frames in.
+    assert!(out[..240].iter().all(|s| *s == 0.0) && out[240] == 0.0 && out[241] == 1.0, "{:?}", &out[238..243]);
 }
 
 #[test]
@@ -52,13 +85,16 @@ fn a_small_steady_error_is_trimmed_away_by_single_frames_not_a_jump() {
     // 1 ms behind (48 frames) from the start: within the jump threshold.
     let (mut control, mut render) =
         engine(ramp(RATE as usize * 10), RATE, 1, PlayoutConfig { window: 5, settle_ns: 500_000_000, ..PlayoutConfig::default() }, 0);
+    // Placed on the timeline first; then the clock estimate moves by 1 ms (same anchor: no re-placing).
+    control.set(timeline(0, 0));
+    run(&mut render, 0, 1);
     control.set(timeline(-1_000_000, 0));
-    let firsts = run(&mut render, 0, 400);
+    let firsts = run(&mut render, 10_000_000, 400);
     assert_eq!(control.stats.jumps.load(Ordering::Relaxed), 0);
     let trimmed = control.stats.trimmed_frames.load(Ordering::Relaxed);
     assert!((40..=56).contains(&trimmed), "dropped {trimmed} single frames to remove 48 frames of lag");
     let last = *firsts.last().unwrap() as i64;
-    let want = 48 + 399 * PERIOD as i64;
+    let want = 48 + 400 * PERIOD as i64;
     assert!((last - want).abs() <= 8, "after 4 s the error is under 8 frames: {last} vs {want}");
 }
 
@@ -73,5 +109,9 @@ fn paused_plays_silence_and_an_empty_ring_counts_underruns() {
     assert!(out.iter().all(|s| *s == 0.0), "paused: silence");
     control.set(timeline(0, 0));
     render.render(&mut out, 0);
-    assert_eq!(control.stats.underruns.load(Ordering::Relaxed), 1, "100 frames cannot fill a 480-frame period");
+    assert_eq!(control.stats.underruns.load(Ordering::Relaxed), 0, "not started: waiting for the decoder is not an underrun");
+    let (mut control, mut render) = engine(ramp(1_000), RATE, 1, PlayoutConfig { window: 1, ..PlayoutConfig::default() }, 0);
+    control.set(timeline(0, 0));
+    run(&mut render, 0, 3);
+    assert_eq!(control.stats.underruns.load(Ordering::Relaxed), 1, "1,000 frames cannot fill three 480-frame periods");
 }

@@ -1,0 +1,112 @@
+// The settings dialog: name, avatar, output device, volume, latency offset, and where the room runs.
+import type { Settings } from "../bindings";
+import { h } from "../dom";
+import type { AppState, Loadable, SettingsDialog } from "../state";
+import { busy, errorBlock, loadable, loadingBlock, opError } from "./common";
+
+function field(label: string, id: string, input: HTMLElement, hint?: string): HTMLElement {
+  return h(
+    "div",
+    { class: "field" },
+    h("label", { for: id }, label),
+    input,
+    hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null,
+  );
+}
+
+function deviceSelect(devices: Loadable<string[]>, chosen: string | null): HTMLElement {
+  const select = (options: HTMLElement[], disabled: boolean) =>
+    h(
+      "select",
+      { id: "set-device", "data-field": "outputDevice", disabled, "aria-label": "Output device" },
+      h("option", { value: "", selected: chosen === null }, "System default"),
+      options,
+    );
+  const withChosen = (list: string[]) => (chosen !== null && !list.includes(chosen) ? [...list, chosen] : list);
+  return h(
+    "div",
+    { class: "device" },
+    loadable(devices, "output devices", (list) =>
+      select(withChosen(list).map((d) => h("option", { value: d, selected: d === chosen }, d)), false),
+    ),
+  );
+}
+
+function form(s: AppState, d: Settings, dialog: SettingsDialog): HTMLElement {
+  const relay = d.relay;
+  const saving = busy(dialog.save);
+  return h(
+    "form",
+    { class: "settings-form", "data-form": "settings" },
+    field(
+      "Display name",
+      "set-name",
+      h("input", { id: "set-name", type: "text", maxlength: 40, required: true, value: d.displayName, "data-field": "displayName", "aria-label": "Display name" }),
+    ),
+    field(
+      "Avatar",
+      "set-avatar",
+      h("input", { id: "set-avatar", type: "text", maxlength: 8, placeholder: "🎧 or initials", value: d.avatar ?? "", "data-field": "avatar", "aria-label": "Avatar (an emoji or short text)" }),
+      "An emoji or up to a few letters.",
+    ),
+    field("Output device", "set-device", deviceSelect(s.devices, d.outputDevice)),
+    field(
+      `Volume — ${Math.round(d.volume * 100)}%`,
+      "set-volume",
+      h("input", { id: "set-volume", type: "range", min: 0, max: 100, step: 1, value: Math.round(d.volume * 100), "data-field": "volume", "aria-label": "Volume", "aria-valuetext": `${Math.round(d.volume * 100)}%` }),
+    ),
+    field(
+      "Latency offset (ms)",
+      "set-offset",
+      h("input", { id: "set-offset", type: "number", step: 1, min: -5000, max: 5000, value: d.offsetMs, "data-field": "offsetMs", "aria-label": "Latency offset in milliseconds", "aria-describedby": "set-offset-hint" }),
+      "Positive plays earlier — use it when your speakers sound late.",
+    ),
+    h(
+      "fieldset",
+      { class: "where" },
+      h("legend", null, "Where rooms you host run"),
+      h("label", { class: "radio" }, h("input", { type: "radio", name: "where", value: "embedded", checked: relay === null, "data-controlled": true, "data-field": "where", "aria-label": "Embedded hub on this computer" }), "Embedded hub (on this computer)"),
+      h("label", { class: "radio" }, h("input", { type: "radio", name: "where", value: "relay", checked: relay !== null, "data-controlled": true, "data-field": "where", "aria-label": "External relay" }), "External relay"),
+      relay
+        ? h(
+            "div",
+            { class: "relay" },
+            field("Relay URL", "set-relay-url", h("input", { id: "set-relay-url", type: "url", placeholder: "wss://relay.example/realtime/v1", value: relay.url, "data-field": "relayUrl", "aria-label": "Relay URL" })),
+            field("Relay key", "set-relay-key", h("input", { id: "set-relay-key", type: "password", value: relay.key, autocomplete: "off", "data-field": "relayKey", "aria-label": "Relay key" })),
+          )
+        : null,
+    ),
+    dialog.invalid ? errorBlock(dialog.invalid, null) : null,
+    opError(dialog.save),
+    h(
+      "div",
+      { class: "dialog-actions" },
+      h("button", { type: "button", class: "btn ghost", "data-action": "settings-close", "aria-label": "Cancel" }, "Cancel"),
+      h("button", { type: "submit", class: "btn primary", disabled: saving, "aria-busy": saving, "data-testid": "settings-save", "aria-label": "Save settings" }, saving ? "Saving…" : "Save"),
+    ),
+  );
+}
+
+export function settingsDialog(s: AppState): HTMLElement | null {
+  const dialog = s.dialog;
+  if (!dialog) return null;
+  let body: HTMLElement;
+  if (dialog.draft) body = form(s, dialog.draft, dialog);
+  else if (s.settings.state === "error") body = errorBlock(s.settings.message, s.settings.retry);
+  else body = loadingBlock("settings");
+  return h(
+    "div",
+    { class: "backdrop", "data-action": "backdrop", "data-key": "settings" },
+    h(
+      "div",
+      { class: "dialog", role: "dialog", "aria-modal": "true", "aria-labelledby": "settings-title", "data-testid": "settings" },
+      h(
+        "div",
+        { class: "dialog-head" },
+        h("h2", { id: "settings-title" }, "Settings"),
+        h("button", { type: "button", class: "btn icon", "data-action": "settings-close", "aria-label": "Close settings" }, "✕"),
+      ),
+      body,
+    ),
+  );
+}

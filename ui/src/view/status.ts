@@ -1,0 +1,43 @@
+// Status strips: connection banner, sync indicator, and the last failed action.
+import { bannerText, formatSyncError, syncLevel } from "../derive";
+import { h } from "../dom";
+import type { AppState } from "../state";
+import { errorBlock } from "./common";
+
+export function banner(s: AppState, now: number): HTMLElement | null {
+  const c = s.connection;
+  if (!c) return null;
+  const text = bannerText(c.conn, c.receivedAt, now);
+  if (text === null) return null;
+  const attempt = c.conn.state === "reconnecting" ? h("span", { class: "muted" }, ` (attempt ${c.conn.attempt})`) : null;
+  return h(
+    "div",
+    { class: `banner ${c.conn.state}`, role: "status", "aria-live": "polite", "data-testid": "banner" },
+    h("span", { class: "spinner", "aria-hidden": "true" }),
+    text,
+    attempt,
+  );
+}
+
+export function syncIndicator(s: AppState): HTMLElement {
+  const sync = s.sync;
+  if (!sync) {
+    return h("span", { class: "sync unknown", "data-testid": "sync", title: "Waiting for the first clock estimate", "aria-label": "Sync: not measured yet" }, "Sync —");
+  }
+  const text = formatSyncError(sync.errorMs);
+  const detail =
+    `Clock offset ${sync.offsetMs.toFixed(1)} ms, round trip ${sync.rttMs.toFixed(1)} ms, ` +
+    `${sync.corrections} corrections, ${sync.underruns} underruns`;
+  return h(
+    "span",
+    { class: `sync ${syncLevel(sync.errorMs)}`, "data-testid": "sync", "data-error-ms": sync.errorMs, title: detail, "aria-label": `Sync error ${text}. ${detail}` },
+    h("span", { class: "dot", "aria-hidden": "true" }),
+    text,
+  );
+}
+
+export function notice(s: AppState): HTMLElement | null {
+  if (!s.notice) return null;
+  const dismiss = h("button", { type: "button", class: "btn icon", "data-action": "dismiss-notice", "aria-label": "Dismiss this message" }, "✕");
+  return h("div", { class: "notice" }, errorBlock(s.notice.message, s.notice.retry, dismiss));
+}
