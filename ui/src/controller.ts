@@ -1,9 +1,9 @@
 // Turns what a person does in the DOM (clicks, forms, typing, dragging) into actions and
 // requests. Views stay pure: they only mark elements with data-action / data-form / data-field.
 import type { Settings } from "./bindings";
-import { dropTarget } from "./derive";
+import { dropTarget, validateSettings } from "./derive";
 import { decodeRequest, type Request, type Responded } from "./requests";
-import { currentView, validateSettings, type Action, type AppState } from "./state";
+import { currentView, type Action, type AppState } from "./state";
 import { TypingTracker } from "./typing";
 
 export type Deps = {
@@ -143,7 +143,10 @@ export class Controller {
       case "join": {
         const input = field("invite");
         const invite = input?.value.trim() ?? "";
-        if (!invite) return input?.focus();
+        if (!invite) {
+          deps.dispatch({ type: "startInvalid", kind: "join", message: "Paste an invite first." });
+          return input?.focus();
+        }
         return void deps.run({ cmd: "joinRoom", invite });
       }
       case "chat": {

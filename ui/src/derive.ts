@@ -1,5 +1,5 @@
 // Pure helpers that turn state into what a person sees: times, percentages, labels.
-import type { Buffering, Connection, NowPlaying, Person, RoomView } from "./bindings";
+import type { Buffering, Connection, NowPlaying, Person, RoomView, Settings } from "./bindings";
 
 /** Where the track is at `now`, advancing locally from the last report while it plays. */
 export function positionAt(np: NowPlaying, now: number): number {
@@ -106,4 +106,14 @@ export function baseName(path: string): string {
 export function dropTarget(mids: number[], y: number, from: number): number {
   const slot = mids.filter((m) => m < y).length;
   return slot > from ? slot - 1 : slot;
+}
+
+/** Settings as they may be saved, or the reason they may not. */
+export function validateSettings(draft: Settings): string | null {
+  if (!draft.displayName.trim()) return "Enter a display name.";
+  if (!Number.isFinite(draft.offsetMs)) return "The latency offset must be a number of milliseconds.";
+  if (draft.relay && !/^(wss?|https?):\/\/\S+$/i.test(draft.relay.url.trim())) {
+    return "Enter the relay's URL (ws://, wss://, http:// or https://).";
+  }
+  return null;
 }

@@ -53,6 +53,7 @@ export type Action =
   | { type: "backToStart" }
   | { type: "hostFilesPicked"; paths: string[] }
   | { type: "hostFilesCleared" }
+  | { type: "startInvalid"; kind: "host" | "join"; message: string }
   | { type: "dismissNotice" }
   | { type: "fail"; message: string }
   | { type: "openSettings" }
@@ -271,6 +272,8 @@ export function reduce(s: AppState, a: Action): AppState {
       return { ...s, hostFiles: [...new Set([...s.hostFiles, ...a.paths])] };
     case "hostFilesCleared":
       return { ...s, hostFiles: [] };
+    case "startInvalid":
+      return { ...s, start: { kind: a.kind, op: { state: "error", message: a.message, retry: null } } };
     case "dismissNotice":
       return { ...s, notice: null };
     case "fail":
@@ -300,16 +303,6 @@ export function reduce(s: AppState, a: Action): AppState {
     case "coverFailed":
       return { ...s, coverFailed: a.url };
   }
-}
-
-/** Settings as they may be saved, or the reason they may not. */
-export function validateSettings(draft: Settings): string | null {
-  if (!draft.displayName.trim()) return "Enter a display name.";
-  if (!Number.isFinite(draft.offsetMs)) return "The latency offset must be a number of milliseconds.";
-  if (draft.relay && !/^(wss?|https?):\/\/\S+$/i.test(draft.relay.url.trim())) {
-    return "Enter the relay's URL (ws://, wss://, http:// or https://).";
-  }
-  return null;
 }
 
 /** Whether the clock matters to what is on screen (progress, countdown, reactions). */

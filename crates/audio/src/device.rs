@@ -133,7 +133,8 @@ impl DeviceOutput {
     fn build(self, render: Box<dyn Render>, first: Arc<AtomicI64>, errors: Arc<AtomicU64>) -> Result<cpal::Stream, OutputError> {
         let out_channels = usize::from(self.config.channels.max(1));
         let rate = self.config.sample_rate;
-        let mut feed = Feed { render, clock: self.clock, rate, scratch: vec![0.0; SCRATCH_FRAMES * 2], first, timer: CallbackTimer::new(rate) };
+        let mut feed =
+            Feed { render, clock: self.clock, rate, scratch: vec![0.0; SCRATCH_FRAMES * 2], first, timer: CallbackTimer::new(rate) };
         // Errors arrive from the audio thread, sometimes hundreds after one xrun: count them; the
         // player reports the count instead of flooding a log.
         let on_error = move |_e: cpal::Error| {

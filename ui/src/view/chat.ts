@@ -26,7 +26,7 @@ export function chatPanel(view: RoomView): HTMLElement {
     h("p", { class: "typing", "data-testid": "typing", "aria-live": "polite" }, typing ?? ""),
     h(
       "form",
-      { class: "chat-form", "data-form": "chat" },
+      { class: "chat-form", novalidate: true, "data-form": "chat" },
       h("input", {
         type: "text",
         name: "text",

@@ -37,7 +37,7 @@ function form(s: AppState, d: Settings, dialog: SettingsDialog): HTMLElement {
   const saving = busy(dialog.save);
   return h(
     "form",
-    { class: "settings-form", "data-form": "settings" },
+    { class: "settings-form", novalidate: true, "data-form": "settings" },
     field(
       "Display name",
       "set-name",

@@ -27,7 +27,7 @@ function hostPanel(s: AppState): HTMLElement {
   const name = s.settings.state === "ready" && s.settings.data.displayName ? `${s.settings.data.displayName}'s room` : "Listening party";
   return h(
     "form",
-    { class: "panel", "data-form": "host", "aria-labelledby": "host-title" },
+    { class: "panel", novalidate: true, "data-form": "host", "aria-labelledby": "host-title" },
     h("h2", { id: "host-title" }, "Host a room"),
     h("label", { for: "host-name" }, "Room name"),
     h("input", {
@@ -64,7 +64,7 @@ function joinPanel(s: AppState): HTMLElement {
   const loading = op ? busy(op) : false;
   return h(
     "form",
-    { class: "panel", "data-form": "join", "aria-labelledby": "join-title" },
+    { class: "panel", novalidate: true, "data-form": "join", "aria-labelledby": "join-title" },
     h("h2", { id: "join-title" }, "Join a room"),
     h("label", { for: "join-invite" }, "Invite"),
     h("input", {

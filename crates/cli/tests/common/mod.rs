@@ -31,7 +31,13 @@ impl Running {
 
     /// Starts a command without waiting for anything.
     pub fn spawn(args: &[&str]) -> Running {
-        let mut child = Command::new(BIN).args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        Running::spawn_with_env(args, &[])
+    }
+
+    /// Starts a command with extra environment variables, without waiting for anything.
+    pub fn spawn_with_env(args: &[&str], env: &[(String, String)]) -> Running {
+        let mut child =
+            Command::new(BIN).args(args).envs(env.iter().cloned()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
