@@ -231,7 +231,11 @@ export class Controller {
     if (!el?.dataset.trackId || e.button !== 0) return;
     const from = Number(el.dataset.index);
     this.drag = { trackId: el.dataset.trackId, from, startY: e.clientY, to: from, moved: false };
-    el.setPointerCapture?.(e.pointerId);
+    try {
+      el.setPointerCapture(e.pointerId);
+    } catch {
+      // no active pointer (synthetic events): dragging still works while over the handle
+    }
   }
 
   private onPointerMove(e: PointerEvent): void {

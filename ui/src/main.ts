@@ -74,14 +74,33 @@ function render(): void {
 
   // Move focus into the dialog when it opens and back to its button when it closes.
   const dialogOpen = state.dialog !== null;
-  if (dialogOpen && !dialogWasOpen) root.querySelector<HTMLElement>(".dialog input, .dialog button")?.focus();
+  if (dialogOpen && !dialogWasOpen) (root.querySelector<HTMLElement>(".dialog input") ?? root.querySelector<HTMLElement>(".dialog button"))?.focus();
   if (!dialogOpen && dialogWasOpen) root.querySelector<HTMLElement>("[data-testid=settings-open]")?.focus();
   dialogWasOpen = dialogOpen;
 
   controller.afterRender();
 }
 
+/** Keep Tab inside the open dialog. */
+function trapFocus(e: KeyboardEvent): void {
+  const dialog = root.querySelector<HTMLElement>(".dialog");
+  if (!dialog) return;
+  const focusable = Array.from(dialog.querySelectorAll<HTMLElement>("button, input, select, [tabindex]")).filter((el) => !el.hasAttribute("disabled"));
+  const first = focusable[0];
+  const last = focusable[focusable.length - 1];
+  if (!first || !last) return;
+  const inside = dialog.contains(document.activeElement);
+  if (e.shiftKey && (document.activeElement === first || !inside)) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && (document.activeElement === last || !inside)) {
+    e.preventDefault();
+    first.focus();
+  }
+}
+
 document.addEventListener("keydown", (e) => {
+  if (e.key === "Tab" && state.dialog) return trapFocus(e);
   const view = currentView(state);
   const shortcut = shortcutFor(e, {
     dialogOpen: state.dialog !== null,

@@ -1,8 +1,12 @@
 // Now playing: cover, title, progress / seek, buffering, host controls and reactions.
 import type { NowPlaying, RoomView } from "../bindings";
 import { bufferDone, bufferFraction, formatTime, isHost, positionAt } from "../derive";
-import { h } from "../dom";
+import { h, svgIcon } from "../dom";
 import type { AppState, Floating } from "../state";
+
+const ICON_PLAY = "M8 5v14l11-7z";
+const ICON_PAUSE = "M6 5h4v14H6zM14 5h4v14h-4z";
+const ICON_SKIP = "M6 6l8.5 6L6 18zM16 6h2v12h-2z";
 
 export const REACTIONS: ReadonlyArray<[emoji: string, name: string]> = [
   ["👍", "thumbs up"],
@@ -74,9 +78,9 @@ function controls(np: NowPlaying | null): HTMLElement {
         "aria-label": playing ? "Pause" : "Play",
         title: playing ? "Pause (Space)" : "Play (Space)",
       },
-      playing ? "❚❚" : "▶",
+      svgIcon(playing ? ICON_PAUSE : ICON_PLAY),
     ),
-    h("button", { type: "button", class: "btn round", "data-action": "skip", "data-testid": "skip", "aria-label": "Skip to the next track", title: "Skip" }, "⏭"),
+    h("button", { type: "button", class: "btn round", "data-action": "skip", "data-testid": "skip", "aria-label": "Skip to the next track", title: "Skip" }, svgIcon(ICON_SKIP)),
   );
 }
 

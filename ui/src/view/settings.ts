@@ -32,50 +32,60 @@ function deviceSelect(devices: Loadable<string[]>, chosen: string | null): HTMLE
   );
 }
 
+function input(attrs: Record<string, string | number | boolean | null>): HTMLElement {
+  return h("input", attrs);
+}
+
+function whereFieldset(relay: Settings["relay"]): HTMLElement {
+  const radio = (value: string, checked: boolean, label: string) =>
+    h(
+      "label",
+      { class: "radio" },
+      input({ type: "radio", name: "where", value, checked, "data-controlled": true, "data-field": "where", "aria-label": label }),
+      label,
+    );
+  return h(
+    "fieldset",
+    { class: "where" },
+    h("legend", null, "Where rooms you host run"),
+    radio("embedded", relay === null, "Embedded hub (on this computer)"),
+    radio("relay", relay !== null, "External relay"),
+    relay
+      ? h(
+          "div",
+          { class: "field-row relay" },
+          field("Relay URL", "set-relay-url", input({ id: "set-relay-url", type: "url", placeholder: "wss://relay.example/realtime/v1", value: relay.url, "data-field": "relayUrl", "aria-label": "Relay URL" })),
+          field("Relay key", "set-relay-key", input({ id: "set-relay-key", type: "password", value: relay.key, autocomplete: "off", "data-field": "relayKey", "aria-label": "Relay key" })),
+        )
+      : null,
+  );
+}
+
 function form(s: AppState, d: Settings, dialog: SettingsDialog): HTMLElement {
-  const relay = d.relay;
   const saving = busy(dialog.save);
+  const volume = Math.round(d.volume * 100);
   return h(
     "form",
     { class: "settings-form", novalidate: true, "data-form": "settings" },
-    field(
-      "Display name",
-      "set-name",
-      h("input", { id: "set-name", type: "text", maxlength: 40, required: true, value: d.displayName, "data-field": "displayName", "aria-label": "Display name" }),
-    ),
-    field(
-      "Avatar",
-      "set-avatar",
-      h("input", { id: "set-avatar", type: "text", maxlength: 8, placeholder: "🎧 or initials", value: d.avatar ?? "", "data-field": "avatar", "aria-label": "Avatar (an emoji or short text)" }),
-      "An emoji or up to a few letters.",
+    h(
+      "div",
+      { class: "field-row name-row" },
+      field("Display name", "set-name", input({ id: "set-name", type: "text", maxlength: 40, required: true, value: d.displayName, "data-field": "displayName", "aria-label": "Display name" })),
+      field("Avatar", "set-avatar", input({ id: "set-avatar", type: "text", maxlength: 8, placeholder: "🎧 or AB", value: d.avatar ?? "", "data-field": "avatar", "aria-label": "Avatar (an emoji or short text)" })),
     ),
     field("Output device", "set-device", deviceSelect(s.devices, d.outputDevice)),
-    field(
-      `Volume — ${Math.round(d.volume * 100)}%`,
-      "set-volume",
-      h("input", { id: "set-volume", type: "range", min: 0, max: 100, step: 1, value: Math.round(d.volume * 100), "data-field": "volume", "aria-label": "Volume", "aria-valuetext": `${Math.round(d.volume * 100)}%` }),
-    ),
-    field(
-      "Latency offset (ms)",
-      "set-offset",
-      h("input", { id: "set-offset", type: "number", step: 1, min: -5000, max: 5000, value: d.offsetMs, "data-field": "offsetMs", "aria-label": "Latency offset in milliseconds", "aria-describedby": "set-offset-hint" }),
-      "Positive plays earlier — use it when your speakers sound late.",
-    ),
     h(
-      "fieldset",
-      { class: "where" },
-      h("legend", null, "Where rooms you host run"),
-      h("label", { class: "radio" }, h("input", { type: "radio", name: "where", value: "embedded", checked: relay === null, "data-controlled": true, "data-field": "where", "aria-label": "Embedded hub on this computer" }), "Embedded hub (on this computer)"),
-      h("label", { class: "radio" }, h("input", { type: "radio", name: "where", value: "relay", checked: relay !== null, "data-controlled": true, "data-field": "where", "aria-label": "External relay" }), "External relay"),
-      relay
-        ? h(
-            "div",
-            { class: "relay" },
-            field("Relay URL", "set-relay-url", h("input", { id: "set-relay-url", type: "url", placeholder: "wss://relay.example/realtime/v1", value: relay.url, "data-field": "relayUrl", "aria-label": "Relay URL" })),
-            field("Relay key", "set-relay-key", h("input", { id: "set-relay-key", type: "password", value: relay.key, autocomplete: "off", "data-field": "relayKey", "aria-label": "Relay key" })),
-          )
-        : null,
+      "div",
+      { class: "field-row" },
+      field(`Volume — ${volume}%`, "set-volume", input({ id: "set-volume", type: "range", min: 0, max: 100, step: 1, value: volume, "data-field": "volume", "aria-label": "Volume", "aria-valuetext": `${volume}%` })),
+      field(
+        "Latency offset (ms)",
+        "set-offset",
+        input({ id: "set-offset", type: "number", step: 1, min: -5000, max: 5000, value: d.offsetMs, "data-field": "offsetMs", "aria-label": "Latency offset in milliseconds", "aria-describedby": "set-offset-hint" }),
+        "Positive plays earlier (for speakers that sound late).",
+      ),
     ),
+    whereFieldset(d.relay),
     dialog.invalid ? errorBlock(dialog.invalid, null) : null,
     opError(dialog.save),
     h(
