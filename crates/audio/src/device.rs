@@ -189,6 +189,8 @@ struct CallbackTimer {
     residuals: [Nanos; CallbackTimer::WINDOW],
     len: usize,
     next: usize,
+    warmup: u8,
+    settled: bool,
 }
 
 impl CallbackTimer {
@@ -197,11 +199,28 @@ impl CallbackTimer {
     const REBASE_ABOVE: Nanos = 20_000_000;
 
     fn new(rate: u32) -> Self {
-        CallbackTimer { rate: i64::from(rate.max(1)), base: None, frames: 0, residuals: [0; Self::WINDOW], len: 0, next: 0 }
+        CallbackTimer {
+            rate: i64::from(rate.max(1)),
+            base: None,
+            frames: 0,
+            residuals: [0; Self::WINDOW],
+            len: 0,
+            next: 0,
+            warmup: 4,
+            settled: false,
+        }
     }
 
-    /// The smoothed instant the first of this callback's `frames` frames sounds, given its reading.
-    fn sounds_at(&mut self, measured: Nanos, frames: usize) -> Nanos {
+    /// The smoothed instant the first of this callback's `frames` frames sounds, given its
+    /// reading; `None` until the line has been drawn through a full window, because until then
+    /// the readings are too few (and the stream too young) to place audio by.
+    fn sounds_at(&mut self, measured: Nanos, frames: usize) -> Option<Nanos> {
+        // The first callbacks only prefill the device's buffer and report latencies that are not
+        // yet true (0, 10, 21 ms on ALSA-over-PulseAudio): the line starts after them.
+        if self.warmup > 0 {
+            self.warmup -= 1;
+            return None;
+        }
         let base = *self.base.get_or_insert(measured);
         let predicted = base + (i128::from(self.frames) * 1_000_000_000 / i128::from(self.rate)) as Nanos;
         self.frames += frames as i64;
@@ -216,9 +235,10 @@ impl CallbackTimer {
             self.base = Some(measured - (i128::from(self.frames - frames as i64) * 1_000_000_000 / i128::from(self.rate)) as Nanos);
             self.len = 0;
             self.next = 0;
-            return measured;
+            return Some(measured);
         }
-        predicted + median
+        self.settled |= self.len == Self::WINDOW;
+        self.settled.then_some(predicted + median)
     }
 }
 
@@ -227,7 +247,12 @@ impl Feed {
         let ts = info.timestamp();
         let latency = ts.playback.checked_duration_since(ts.callback).unwrap_or_default();
         let measured = self.clock.now() + i64::try_from(latency.as_nanos()).unwrap_or(0);
-        let mut sounds_at = self.timer.sounds_at(measured, out.len() / out_channels.max(1));
+        let Some(mut sounds_at) = self.timer.sounds_at(measured, out.len() / out_channels.max(1)) else {
+            // The first second of a stream: silence while its timing settles (a user hears the
+            // track start ~1 s after joining, on time, rather than at once and off).
+            out.fill(T::EQUILIBRIUM);
+            return;
+        };
         if self.first.load(Ordering::Relaxed) == i64::MIN {
             self.first.store(sounds_at, Ordering::Release);
         }
@@ -271,8 +296,14 @@ mod tests {
         let jitter = [0, 3_000_000, -2_000_000, 1_000_000, -3_000_000, 2_500_000, -500_000];
         let truth = |n: i64| 5_000_000_000 + n * period;
         let mut worst = 0;
+        // Prefill callbacks with wild readings are passed through and do not start the line.
+        for wild in [0, 10_000_000, 21_000_000, 3_000_000] {
+            assert_eq!(timer.sounds_at(wild, 1_000), None);
+        }
         for n in 0..200 {
             let got = timer.sounds_at(truth(n) + jitter[n as usize % jitter.len()], 1_000);
+            assert_eq!(got.is_some(), n >= 30, "instants only once a window of readings is in (callback {n})");
+            let got = got.unwrap_or(truth(n));
             if n >= 31 {
                 worst = worst.max((got - truth(n)).abs());
             }
@@ -281,7 +312,7 @@ mod tests {
         // An xrun: from now on every frame sounds 40 ms later. Followed within one window.
         let mut last = 0;
         for n in 200..260 {
-            last = timer.sounds_at(truth(n) + 40_000_000 + jitter[n as usize % jitter.len()], 1_000) - truth(n);
+            last = timer.sounds_at(truth(n) + 40_000_000 + jitter[n as usize % jitter.len()], 1_000).unwrap() - truth(n);
         }
         assert!((last - 40_000_000).abs() < 3_100_000, "{last}");
     }

@@ -41,13 +41,34 @@ impl Timeline {
 }
 
 /// Counters for the UI and `sync` events, readable from any thread.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EngineStats {
     /// The last filtered error, ns (positive: behind).
     pub error_ns: AtomicI64,
     pub jumps: AtomicU64,
     pub trimmed_frames: AtomicU64,
     pub underruns: AtomicU64,
+    /// The local instant the first frame placed on a timeline sounded (`i64::MIN` until then).
+    pub started_at: AtomicI64,
+}
+
+impl Default for EngineStats {
+    fn default() -> Self {
+        EngineStats {
+            error_ns: AtomicI64::new(0),
+            jumps: AtomicU64::new(0),
+            trimmed_frames: AtomicU64::new(0),
+            underruns: AtomicU64::new(0),
+            started_at: AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+impl EngineStats {
+    /// When the first placed frame sounded, once it has.
+    pub fn started_at(&self) -> Option<Nanos> {
+        Some(self.started_at.load(Ordering::Relaxed)).filter(|t| *t != i64::MIN)
+    }
 }
 
 /// The control side's handle.
@@ -134,7 +155,7 @@ impl SyncRender {
     /// silence and drops what comes before the target; a target still in the future gets silence
     /// until it arrives.
     /// Returns whether `out` is filled.
-    fn align(&mut self, out: &mut [f32], target: i64) -> bool {
+    fn align(&mut self, out: &mut [f32], target: i64, sounds_at: Nanos) -> bool {
         let frames = (out.len() / self.channels) as i64;
         let available = (self.samples.slots() / self.channels) as i64;
         let skip = target - self.next_frame;
@@ -150,6 +171,8 @@ impl SyncRender {
         }
         self.aligned = true;
         self.playout.reset();
+        let lead = (-skip).max(0) as i128 * 1_000_000_000 / i128::from(self.rate.max(1));
+        let _ = self.stats.started_at.compare_exchange(i64::MIN, sounds_at + lead as Nanos, Ordering::Relaxed, Ordering::Relaxed);
         if skip >= 0 {
             let skipped = self.skip(skip);
             self.next_frame += skipped;
@@ -177,7 +200,7 @@ impl Render for SyncRender {
         };
         let frames = (out.len() / self.channels) as i64;
         let target = timeline.target(sounds_at, self.rate);
-        if !self.aligned && self.align(out, target) {
+        if !self.aligned && self.align(out, target, sounds_at) {
             return;
         }
         match self.playout.update(self.next_frame, target, self.rate) {

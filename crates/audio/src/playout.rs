@@ -29,6 +29,12 @@ pub fn target_frame(position_ms: u64, anchor_ms: u64, host_ns: Nanos, rate: u32,
 pub struct PlayoutConfig {
     /// Beyond this (filtered) error, jump instead of trimming.
     pub jump_above: Nanos,
+    /// While settling (the first `settle_updates` callbacks after a start, seek or track change),
+    /// jump beyond this smaller error: the clock estimate is still sharpening, and a trim of
+    /// 500 ppm would take seconds to remove a millisecond that a jump removes now, inaudibly so
+    /// close to a start.
+    pub settling_jump_above: Nanos,
+    pub settle_updates: usize,
     /// Never trim faster than this.
     pub max_trim_ppm: f64,
     /// How long a trim should take to remove the current error.
@@ -39,7 +45,14 @@ pub struct PlayoutConfig {
 
 impl Default for PlayoutConfig {
     fn default() -> Self {
-        PlayoutConfig { jump_above: 5_000_000, max_trim_ppm: 500.0, settle_ns: 2_000_000_000, window: 31 }
+        PlayoutConfig {
+            jump_above: 5_000_000,
+            settling_jump_above: 300_000,
+            settle_updates: 120,
+            max_trim_ppm: 500.0,
+            settle_ns: 2_000_000_000,
+            window: 31,
+        }
     }
 }
 
@@ -59,12 +72,14 @@ pub enum Correction {
 pub struct Playout {
     config: PlayoutConfig,
     errors: VecDeque<Nanos>,
+    /// Updates since the last reset.
+    updates: usize,
 }
 
 impl Playout {
     pub fn new(config: PlayoutConfig) -> Self {
         let window = config.window.max(1);
-        Playout { config, errors: VecDeque::with_capacity(window) }
+        Playout { config, errors: VecDeque::with_capacity(window), updates: 0 }
     }
 
     /// The median error now, if the window is full (positive: playback is behind where it should be).
@@ -89,8 +104,11 @@ impl Playout {
             self.errors.pop_front();
         }
         self.errors.push_back(error);
+        self.updates = self.updates.saturating_add(1);
         let Some(median) = self.filtered_error() else { return Correction::Wait };
-        if median.abs() > self.config.jump_above {
+        let settling = self.updates <= self.config.settle_updates;
+        let jump_above = if settling { self.config.settling_jump_above } else { self.config.jump_above };
+        if median.abs() > jump_above {
             self.errors.clear();
             return Correction::Jump { to_frame: target };
         }
@@ -101,6 +119,7 @@ impl Playout {
     /// Forget the history (after a seek or a track change the old errors mean nothing).
     pub fn reset(&mut self) {
         self.errors.clear();
+        self.updates = 0;
     }
 }
 
@@ -145,7 +164,7 @@ mod tests {
 
     #[test]
     fn jitter_is_filtered_and_small_errors_trim_within_the_cap() {
-        let mut p = Playout::new(PlayoutConfig { window: 5, ..PlayoutConfig::default() });
+        let mut p = Playout::new(PlayoutConfig { window: 5, settle_updates: 0, ..PlayoutConfig::default() });
         let rate = 48_000;
         // Behind by 1 ms (48 frames), with ±0.2 ms of timestamp jitter and one 40 ms spike (an xrun).
         let jitter = [0, 10, -10, 1_920, 5];
@@ -171,8 +190,32 @@ mod tests {
     }
 
     #[test]
+    fn while_settling_a_small_error_jumps_and_afterwards_it_is_trimmed() {
+        let config = PlayoutConfig { window: 3, settle_updates: 6, ..PlayoutConfig::default() };
+        let mut p = Playout::new(config);
+        // 1 ms behind (48 frames) just after a start: jumped away once the window agrees.
+        for _ in 0..2 {
+            assert_eq!(p.update(0, 48, 48_000), Correction::Wait);
+        }
+        assert_eq!(p.update(0, 48, 48_000), Correction::Jump { to_frame: 48 });
+        // Settled: the same error is now trimmed.
+        for _ in 0..6 {
+            p.update(0, 0, 48_000);
+        }
+        p.update(0, 48, 48_000);
+        p.update(0, 48, 48_000);
+        assert!(matches!(p.update(0, 48, 48_000), Correction::Trim { ppm } if ppm > 0.0));
+        // A reset (seek, track change) settles again.
+        p.reset();
+        for _ in 0..2 {
+            p.update(0, 48, 48_000);
+        }
+        assert_eq!(p.update(0, 48, 48_000), Correction::Jump { to_frame: 48 });
+    }
+
+    #[test]
     fn trims_are_capped_and_spread_as_single_frames() {
-        let mut p = Playout::new(PlayoutConfig { window: 1, ..PlayoutConfig::default() });
+        let mut p = Playout::new(PlayoutConfig { window: 1, settle_updates: 0, ..PlayoutConfig::default() });
         // 4 ms behind: beyond what 500 ppm removes in 2 s (1 ms), so the cap holds.
         assert_eq!(p.update(0, 192, 48_000), Correction::Trim { ppm: 500.0 });
         let mut trim = FrameTrim::default();

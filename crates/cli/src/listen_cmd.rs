@@ -32,6 +32,8 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
         skew: args.debug_clock_skew_ms.saturating_mul(1_000_000),
         drift_ppm: args.debug_clock_drift_ppm,
     });
+    // "Time to first sound" counts from here: the process is up and about to join.
+    let started = clock.now();
     room_store::save_name(&data_dir, &args.name);
     let config =
         ListenerConfig { invite: invite.clone(), name: args.name, data_dir: data_dir.clone(), track_presence: true, clock: clock.clone() };
@@ -53,11 +55,23 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
         None => (None, None),
     };
     tokio::pin!(stop);
+    let mut watch = tokio::time::interval(std::time::Duration::from_millis(50));
+    let mut announced = None;
     loop {
         tokio::select! {
             () = &mut stop => {
                 room.close();
                 break;
+            }
+            _ = watch.tick(), if player.is_some() => {
+                // One `playing` line per track, when its first frame has sounded on the timeline.
+                if let Some(p) = player.as_ref()
+                    && let Some(at) = p.stats().started_at
+                    && announced != Some(at)
+                {
+                    announced = Some(at);
+                    output::emit("playing", json!({ "track": p.track(), "since_start_ms": (at - started) as f64 / 1e6 }));
+                }
             }
             Some(e) = async { player_events.as_mut()?.recv().await } => print_player_event(&e),
             event = events.recv() => {

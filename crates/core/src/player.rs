@@ -72,6 +72,8 @@ pub struct PlayStats {
     pub underruns: u64,
     /// Errors the sound device reported (xruns and the like).
     pub device_errors: u64,
+    /// The local instant the current track's first placed frame sounded, once it has.
+    pub started_at: Option<i64>,
 }
 
 /// What the player reports.
@@ -163,6 +165,11 @@ impl Player {
         Ok((player, rx))
     }
 
+    /// The track playing (or loading), if any.
+    pub fn track(&self) -> Option<&TrackId> {
+        self.track.as_ref()
+    }
+
     /// The output's rate (frames per second).
     pub fn rate(&self) -> u32 {
         self.rate
@@ -178,6 +185,7 @@ impl Player {
             trimmed_frames: get(|s| s.trimmed_frames.load(Ordering::Relaxed)),
             underruns: get(|s| s.underruns.load(Ordering::Relaxed)),
             device_errors: self.playing.as_ref().map_or(0, Playing::device_errors),
+            started_at: engine.as_deref().and_then(EngineStats::started_at),
         }
     }
 

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# How far apart two listeners really sound, measured from outside with the audio-sync kit
+# (../shared/audio-sync: a private PulseAudio null sink, A on its left channel, B on its right,
+# the monitor recorded and cross-correlated).
+#
+#   bench/audio-sync/run.sh [RUNS] [FORMATS] [SCENARIOS]
+#   bench/audio-sync/run.sh 10 "flac ogg wav mp3" "join seek change"     # the defaults
+#   LONG=300 bench/audio-sync/run.sh 1 flac join                           # a 5-minute run
+#
+# Each run: a host (`--output null`) plays two 60 s signals (chirp bursts from the kit's
+# gen_signal.py at 44.1 kHz, so listeners resample to the device's 48 kHz), queued in that order;
+# listener A (clock +40 ms, +50 ppm) and listener B (clock −25 ms, −50 ppm) join with
+# `--output default`. Scenario `join` measures from the join; `seek` has the host seek to 30 s
+# 7 s in; `change` has it skip to the second track 7 s in. The recording is cut into 0.5 s
+# windows, each cross-correlated; a window's offset is t(B) − t(A).
+#
+# Needs: a release whatssound-cli, pulseaudio pulseaudio-utils libasound2-plugins (scripts/setup),
+# python3 with numpy and scipy, and flac, vorbis-tools, lame (to encode the signals).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+kit="${AUDIO_SYNC_KIT:-$here/../../../shared/audio-sync}"
+cli="${WHATSSOUND_CLI:-${CARGO_TARGET_DIR:-$HOME/.cache/whatssound/target}/release/whatssound-cli}"
+runs="${1:-10}"
+formats="${2:-flac ogg wav mp3}"
+scenarios="${3:-join seek change}"
+long="${LONG:-}"
+[ -x "$cli" ] || { echo "no release build at $cli: cargo build --release -p whatssound-cli" >&2; exit 1; }
+[ -f "$kit/measure_offset.sh" ] || { echo "the audio-sync kit is not at $kit: set AUDIO_SYNC_KIT" >&2; exit 1; }
+for tool in flac oggenc lame python3; do command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }; done
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/whatssound-sync.XXXXXX")"
+results="$here/../results/audio-sync-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
+mkdir -p "$(dirname "$results")"
+for seed in 1 2; do
+    python3 "$kit/gen_signal.py" "$work/sig$seed.wav" --secs 60 --rate 44100 --seed "$seed" >/dev/null
+    flac -s -f -o "$work/sig$seed.flac" "$work/sig$seed.wav"
+    oggenc -Q -q 5 -o "$work/sig$seed.ogg" "$work/sig$seed.wav"
+    lame --quiet -b 192 "$work/sig$seed.wav" "$work/sig$seed.mp3"    # lame writes its LAME/Xing tag
+done
+
+for fmt in $formats; do
+  for scenario in $scenarios; do
+    for run in $(seq 1 "$runs"); do
+      out="$work/$fmt-$scenario-$run"
+      mkdir -p "$out"
+      "$cli" host --listen 127.0.0.1:0 --data-dir "$out/host" --output null "$work/sig1.$fmt" "$work/sig2.$fmt" >"$out/host.jsonl" 2>"$out/host.log" &
+      host=$!
+      for _ in $(seq 100); do grep -q '"ready"' "$out/host.jsonl" 2>/dev/null && break; sleep 0.05; done
+      invite="$(head -1 "$out/host.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["invite"])')"
+      admin="$(head -1 "$out/host.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["host_invite"])')"
+      secs=10; action=""
+      case "$scenario" in
+        seek) secs=14; action="seek 30000" ;;
+        change) secs=14; action="skip" ;;
+      esac
+      [ -n "$long" ] && secs="$long"
+      act=""
+      if [ -n "$action" ]; then
+        act="(sleep 7; date +%s%3N > '$out/event_ms'; '$cli' send --data-dir '$out/admin' '$admin' $action >/dev/null 2>&1) & "
+      fi
+      a="echo \$MEASURE_START_AT_MS > '$out/start_ms'; $act exec '$cli' listen '$invite' --name a --data-dir '$out/a' --output default --debug-clock-skew-ms 40 --debug-clock-drift-ppm 50"
+      b="exec '$cli' listen '$invite' --name b --data-dir '$out/b' --output default --debug-clock-skew-ms -25 --debug-clock-drift-ppm -50"
+      MAX_SECS="$secs" OUT_DIR="$out/kit" KEEP=1 "$kit/measure_offset.sh" "$a" "$b" >"$out/kit.log" 2>&1 || true
+      kill "$host" 2>/dev/null; wait "$host" 2>/dev/null || true
+      cp "$out/kit/A.log" "$out/a.jsonl" 2>/dev/null || true
+      python3 "$here/analyse.py" "$out/kit/rec.wav" "$kit" >"$out/windows.json" 2>/dev/null || echo '{"windows": []}' >"$out/windows.json"
+      python3 - "$out" "$fmt" "$scenario" "$run" >>"$results" <<'PY'
+import json, os, sys
+out, fmt, scenario, run = sys.argv[1:5]
+w = json.load(open(f"{out}/windows.json"))["windows"]
+start = int(open(f"{out}/start_ms").read()) if os.path.exists(f"{out}/start_ms") else None
+# The recording began ~1.8 s before MEASURE_START_AT_MS (0.3 s before launch, launch 1.5 s before it).
+rec0 = start - 1800 if start else None
+event = None
+if os.path.exists(f"{out}/event_ms") and rec0:
+    event = (int(open(f"{out}/event_ms").read()) - rec0) / 1000
+first_sound = None
+for line in open(f"{out}/a.jsonl") if os.path.exists(f"{out}/a.jsonl") else []:
+    try:
+        d = json.loads(line)
+    except ValueError:
+        continue
+    if d.get("event") == "playing" and first_sound is None:
+        first_sound = d["since_start_ms"]
+print(json.dumps({"format": fmt, "scenario": scenario, "run": int(run), "event_s": event, "first_sound_ms": first_sound, "windows": w}))
+PY
+      echo "$fmt $scenario run $run: $(tail -1 "$out/kit.log")" >&2
+    done
+  done
+done
+python3 "$here/summary.py" "$results"
+echo "raw: $results; recordings and logs: $work" >&2
