@@ -176,11 +176,11 @@ fn fit(window: &VecDeque<Exchange>) -> Option<Fit> {
     let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
     let sxx: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
     let sxy: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
-    // A span too short to see drift (under 5 s: the join burst is 0.5 s) would turn jitter into
-    // a wild slope; until then the offset alone is used. (At 50 ppm, a mean offset over 5 s lags
-    // by 0.125 ms; a slope fitted over 5 s of loopback exchanges is good to ~10 ppm.)
+    // A span too short to see drift (the join burst is 0.5 s) would turn jitter into a wild
+    // slope; until 3 s and 8 good exchanges the offset alone is used. (At 50 ppm, a mean offset
+    // over 3 s lags by 0.075 ms; listeners exchange four times a second then.)
     let span = xs.iter().cloned().fold(f64::INFINITY, f64::min).abs();
-    let drift = if sxx > 0.0 && span > 5e9 { (sxy / sxx).clamp(-1e-3, 1e-3) } else { 0.0 };
+    let drift = if sxx > 0.0 && span > 3e9 && best.len() >= 8 { (sxy / sxx).clamp(-1e-3, 1e-3) } else { 0.0 };
     Some(Fit { reference, offset: my - drift * mx, drift, round_trip: min_rtt })
 }
 

@@ -39,6 +39,9 @@ pub struct PlayoutConfig {
     pub max_trim_ppm: f64,
     /// How long a trim should take to remove the current error.
     pub settle_ns: Nanos,
+    /// How slowly the learnt rate (the device's own rate error) follows a standing error, in
+    /// seconds; `f64::INFINITY` learns nothing.
+    pub integral_secs: f64,
     /// Callbacks in the median filter.
     pub window: usize,
 }
@@ -51,6 +54,7 @@ impl Default for PlayoutConfig {
             settle_updates: 120,
             max_trim_ppm: 500.0,
             settle_ns: 2_000_000_000,
+            integral_secs: 10.0,
             window: 31,
         }
     }
@@ -74,12 +78,21 @@ pub struct Playout {
     errors: VecDeque<Nanos>,
     /// Updates since the last reset.
     updates: usize,
+    /// The rate error of the output learnt so far, ppm. A sound card's crystal (or a sound server)
+    /// runs some hundred ppm off the system clock; a proportional trim alone would follow that
+    /// only with a standing error of rate × settle time (200 ppm × 2 s = 0.4 ms), so the trim
+    /// also learns it, slowly, like a PI controller's integral. (Learning it faster from the first
+    /// second's trend was tried: the clock estimate still moves by tenths of a millisecond then,
+    /// which made the trend wrong by hundreds of ppm.) Kept across resets: it belongs to the
+    /// device, not the track.
+    learnt_ppm: f64,
+    last_frame: Option<i64>,
 }
 
 impl Playout {
     pub fn new(config: PlayoutConfig) -> Self {
         let window = config.window.max(1);
-        Playout { config, errors: VecDeque::with_capacity(window), updates: 0 }
+        Playout { config, errors: VecDeque::with_capacity(window), updates: 0, learnt_ppm: 0.0, last_frame: None }
     }
 
     /// The median error now, if the window is full (positive: playback is behind where it should be).
@@ -105,6 +118,10 @@ impl Playout {
         }
         self.errors.push_back(error);
         self.updates = self.updates.saturating_add(1);
+        // The time since the previous update, from the frames played in between (a jump's
+        // frames make it implausible, and it is skipped).
+        let elapsed = self.last_frame.map(|last| (actual_frame - last) as f64 / f64::from(rate.max(1))).filter(|dt| *dt > 0.0 && *dt < 1.0);
+        self.last_frame = Some(actual_frame);
         let Some(median) = self.filtered_error() else { return Correction::Wait };
         let settling = self.updates <= self.config.settle_updates;
         let jump_above = if settling { self.config.settling_jump_above } else { self.config.jump_above };
@@ -112,8 +129,12 @@ impl Playout {
             self.errors.clear();
             return Correction::Jump { to_frame: target };
         }
+        let max = self.config.max_trim_ppm;
         let ppm = median as f64 / self.config.settle_ns as f64 * 1e6;
-        Correction::Trim { ppm: ppm.clamp(-self.config.max_trim_ppm, self.config.max_trim_ppm) }
+        if let Some(dt) = elapsed {
+            self.learnt_ppm = (self.learnt_ppm + ppm * dt / self.config.integral_secs).clamp(-max, max);
+        }
+        Correction::Trim { ppm: (ppm + self.learnt_ppm).clamp(-max, max) }
     }
 
     /// Forget the history (after a seek or a track change the old errors mean nothing).
@@ -211,6 +232,37 @@ mod tests {
             p.update(0, 48, 48_000);
         }
         assert_eq!(p.update(0, 48, 48_000), Correction::Jump { to_frame: 48 });
+    }
+
+    /// Plays `secs` of 1,024-frame periods on an output that consumes `device_ppm` faster than
+    /// the timeline advances; returns the standing error at the end, ns.
+    fn standing_error(config: PlayoutConfig, device_ppm: f64, secs: usize) -> Nanos {
+        let mut p = Playout::new(config);
+        let mut trim = FrameTrim::default();
+        let (mut actual, mut target) = (0i64, 0.0f64);
+        let mut ppm = 0.0;
+        for _ in 0..secs * 48_000 / 1_024 {
+            // A trim of +1 drops a frame (playback moves on one more), −1 repeats one.
+            actual += 1_024 + i64::from(trim.frames(1_024, ppm));
+            target += 1_024.0 * (1.0 - device_ppm * 1e-6);
+            if let Correction::Trim { ppm: p2 } = p.update(actual, target.round() as i64, 48_000) {
+                ppm = p2;
+            }
+        }
+        p.filtered_error().unwrap_or(0)
+    }
+
+    #[test]
+    fn a_device_running_fast_is_learnt_and_leaves_no_standing_error() {
+        let config = PlayoutConfig { window: 9, settle_updates: 0, ..PlayoutConfig::default() };
+        // Without learning, 200 ppm leaves the proportional trim 0.4 ms behind the timeline…
+        let proportional = standing_error(PlayoutConfig { integral_secs: f64::INFINITY, ..config.clone() }, 200.0, 60);
+        assert!((-450_000..-350_000).contains(&proportional), "{proportional}");
+        // …learning the rate takes it to within a frame, either way.
+        for device_ppm in [200.0, -150.0] {
+            let learnt = standing_error(config.clone(), device_ppm, 60);
+            assert!(learnt.abs() < 25_000, "{device_ppm} ppm: {learnt}");
+        }
     }
 
     #[test]

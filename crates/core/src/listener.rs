@@ -14,10 +14,16 @@ use whatssound_room::{Action, Change, Diff, Identity, Intent, IntentId, Replica,
 
 use crate::store::OutboxStore;
 
-/// Clock exchanges: `BURST` of them `PING_BURST` apart at join, then one every `PING_EVERY`.
-const BURST: u64 = 8;
-const PING_BURST: std::time::Duration = std::time::Duration::from_millis(60);
-const PING_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often to exchange clocks, by how many exchanges were made: a burst at join (a first
+/// estimate within half a second), then four a second while the estimate and its drift sharpen
+/// (the first ~8 s, when a listener converges), then one a second to follow drift.
+fn ping_interval(sent: u64) -> std::time::Duration {
+    match sent {
+        0..8 => std::time::Duration::from_millis(60),
+        8..40 => std::time::Duration::from_millis(250),
+        _ => std::time::Duration::from_secs(1),
+    }
+}
 
 /// How long the first join may take before joining gives up.
 const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -245,17 +251,16 @@ impl Task {
         // applies it once however often it arrives).
         let mut retry = tokio::time::interval(RETRY);
         let mut last_retried: Option<IntentId> = None;
-        // A burst of clock exchanges at join (a first estimate within half a second), then one a
-        // second to follow drift.
-        let mut ping = tokio::time::interval(PING_BURST);
+        let mut ping = tokio::time::interval(ping_interval(0));
         loop {
             tokio::select! {
                 _ = ping.tick() => {
                     if self.mounted {
+                        let before = ping_interval(self.pings_sent);
                         self.send_ping();
-                        if self.pings_sent == BURST {
-                            ping = tokio::time::interval(PING_EVERY);
-                            ping.tick().await;
+                        let after = ping_interval(self.pings_sent);
+                        if after != before {
+                            ping = tokio::time::interval_at(tokio::time::Instant::now() + after, after);
                         }
                     }
                 }
@@ -326,8 +331,7 @@ impl Task {
         self.client.broadcast(&self.topics.playback, wire::CLOCK_PING, wire::seal(&self.identity, &ping));
     }
 
-    fn on_pong(&mut self, pong: ClockPong) {
-        let t3 = self.clock.now();
+    fn on_pong(&mut self, pong: ClockPong, t3: i64) {
         if let Some(e) = self.clock_offset.add(Exchange { t0: pong.t0, t1: pong.t1, t2: pong.t2, t3 }) {
             let host_ns = self.clock_offset.to_host(t3).unwrap_or(t3 + e.offset);
             let stats = SyncStats {
@@ -420,9 +424,12 @@ impl Task {
                 }
                 Err(e) => self.emit(RoomEvent::Error(format!("dropped a verdict not signed by the host: {e}"))),
             },
-            wire::CLOCK_PONG => match wire::open_from_host::<ClockPong>(payload, &self.host, "clock pong") {
-                Ok(pong) => self.on_pong(pong),
-                Err(e) => self.emit(RoomEvent::Error(format!("dropped a clock pong not signed by the host: {e}"))),
+            wire::CLOCK_PONG => match (self.clock.now(), wire::open_from_host::<ClockPong>(payload, &self.host, "clock pong")) {
+                // Arrival is stamped before the signature is checked: the host stamps a ping's
+                // arrival before checking it too, so neither leg carries a verification the
+                // other does not, and the offset is not biased by half of one.
+                (t3, Ok(pong)) => self.on_pong(pong, t3),
+                (_, Err(e)) => self.emit(RoomEvent::Error(format!("dropped a clock pong not signed by the host: {e}"))),
             },
             wire::REACTION => match wire::open_from_host::<ReactionMessage>(payload, &self.host, "reaction") {
                 Ok(r) => self.emit(RoomEvent::Reaction(r)),
