@@ -37,6 +37,6 @@ pub use device::{DeviceOutput, device_names};
 pub use engine::{EngineControl, EngineStats, SyncRender, Timeline, engine};
 pub use output::{Gain, Output, OutputError, PacedOutput, Playing, Render, Volume};
 pub use playout::{Correction, FrameTrim, Playout, PlayoutConfig, target_frame};
-pub use probe::{ProbeError, TrackInfo, probe_file};
+pub use probe::{Cover, ProbeError, TrackInfo, cover_of_file, probe_bytes, probe_file};
 pub use resample::{ResampleError, Resampler};
 pub use ring::{Feed, RingRender, RingStats, ring};

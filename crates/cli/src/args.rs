@@ -127,7 +127,7 @@ pub struct SendArgs {
     /// Give up (exit 3) if the room has not confirmed within this many seconds.
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub timeout: f64,
-    /// chat TEXT | enqueue URL | vote TRACK_ID up|down | react EMOJI | play | pause | seek MS | skip |
+    /// chat TEXT | enqueue URL|FILE | vote TRACK_ID up|down | react EMOJI | play | pause | seek MS | skip |
     /// remove TRACK_ID | move TRACK_ID INDEX
     #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "ACTION")]
     pub action: Vec<String>,

@@ -10,12 +10,12 @@ use serde_json::json;
 use tokio::sync::oneshot;
 use whatssound_core::host::HostEvent;
 use whatssound_core::media::{self, MediaLibrary};
-use whatssound_core::player::PlayerConfig;
+use whatssound_core::player::{PlayerConfig, PlayerEvent};
 use whatssound_core::store::HostStore;
 use whatssound_core::{HostConfig, HostRoom, RoomEvent, identity};
 use whatssound_hub::{Access, Hub, HubConfig, RoomAccess};
 use whatssound_protocol::Invite;
-use whatssound_room::{Action, Output, Position, RoomSettings, TrackMeta, TrackSource};
+use whatssound_room::{Action, Output, Position, RoomSettings, TrackMeta, TrackPatch, TrackSource};
 
 use crate::args::HostArgs;
 use crate::hub_cmd::{bind, ws_base};
@@ -56,7 +56,11 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
             let hub = Hub::new(HubConfig { access, limits });
             // The host's files are served on the same port, by track id, to the room's token holders.
             let media = HostStore::open(&data_dir).context("could not open the room's store for media")?;
-            let media = media::router(Arc::new(MediaLibrary::new(media, vec![listener_token.clone(), host_token.clone()])));
+            let media = media::router(Arc::new(MediaLibrary::new(
+                media,
+                vec![listener_token.clone(), host_token.clone()],
+                data_dir.join("uploads"),
+            )));
             let (stop, stopped) = oneshot::channel::<()>();
             let serving = tokio::spawn(whatssound_hub::serve_with(listener, hub, media, async move {
                 let _ = stopped.await;
@@ -147,7 +151,13 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
                     output::emit("sync", serde_json::Value::Object(fields));
                 }
             }
-            Some(e) = async { player_events.as_mut()?.recv().await } => crate::listen_cmd::print_player_event(&e),
+            Some(e) = async { player_events.as_mut()?.recv().await } => {
+                // What the host cannot play, nobody can: mark it, and the room moves on.
+                if let PlayerEvent::Unplayable { track, reason } = &e {
+                    host.describe(track.clone(), TrackPatch { unplayable: Some(reason.clone()), ..TrackPatch::default() });
+                }
+                crate::listen_cmd::print_player_event(&e);
+            }
             event = host_events.recv() => match event {
                 Some(HostEvent::Error(e)) => tracing::warn!("{e}"),
                 Some(HostEvent::Dropped(e)) => tracing::info!("{e}"),

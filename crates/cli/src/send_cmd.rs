@@ -13,8 +13,23 @@ use crate::exit::Coded;
 use crate::{output, room_store};
 
 pub async fn run(args: SendArgs) -> anyhow::Result<()> {
-    let action = parse_action(&args.action)?;
+    let request = parse_action(&args.action)?;
     let invite: Invite = args.invite.parse().context("bad invite")?;
+    // A file of one's own goes to the host first; the room is then offered the upload by id.
+    let action = match request {
+        Request::Act(action) => action,
+        Request::Upload(path) => {
+            let up = whatssound_core::uploads::upload(&invite.ws, &invite.token, &path).await.context("the upload failed")?;
+            let track = TrackMeta {
+                title: up.title,
+                artist: up.artist,
+                album: up.album,
+                duration_ms: up.duration_ms,
+                source: TrackSource::Upload { id: up.id },
+            };
+            Action::Enqueue { track, position: Position::Append }
+        }
+    };
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         return Err(Coded::Usage("--timeout must be a positive number of seconds".into()).into());
     }
@@ -67,19 +82,28 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
     }
 }
 
+/// What `send` was asked to do.
+#[derive(Debug, PartialEq)]
+enum Request {
+    Act(Action),
+    /// Upload this file to the host, then enqueue it.
+    Upload(std::path::PathBuf),
+}
+
 /// Parses the words after the invite; a wrong shape is bad usage (exit 2) with the expected form.
-fn parse_action(words: &[String]) -> anyhow::Result<Action> {
+fn parse_action(words: &[String]) -> anyhow::Result<Request> {
     let usage = |form: &str| -> anyhow::Error { Coded::Usage(format!("expected `{form}`; got `{}`", words.join(" "))).into() };
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
-    Ok(match w.as_slice() {
+    Ok(Request::Act(match w.as_slice() {
         ["chat", text @ ..] if !text.is_empty() => Action::Chat { text: text.join(" ") },
-        ["enqueue", url] => {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(Coded::Usage(format!(
-                    "enqueue takes an http(s) URL; got {url:?} (a host adds its own files with `whatssound-cli host FILE…`)"
-                ))
-                .into());
+        ["enqueue", path] if !(path.starts_with("http://") || path.starts_with("https://")) => {
+            let path = std::path::PathBuf::from(path);
+            if !path.is_file() {
+                return Err(Coded::Usage(format!("enqueue takes an http(s) URL or an audio file; {} is neither", path.display())).into());
             }
+            return Ok(Request::Upload(path));
+        }
+        ["enqueue", url] => {
             let title = url.rsplit('/').find(|s| !s.is_empty()).unwrap_or(url).to_owned();
             Action::Enqueue {
                 track: TrackMeta {
@@ -105,10 +129,10 @@ fn parse_action(words: &[String]) -> anyhow::Result<Action> {
         }
         _ => {
             return Err(usage(
-                "chat TEXT | enqueue URL | vote TRACK_ID up|down | react EMOJI | play | pause | seek MS | skip | remove TRACK_ID | move TRACK_ID INDEX",
+                "chat TEXT | enqueue URL|FILE | vote TRACK_ID up|down | react EMOJI | play | pause | seek MS | skip | remove TRACK_ID | move TRACK_ID INDEX",
             ));
         }
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -121,15 +145,17 @@ mod tests {
 
     #[test]
     fn actions_parse_and_bad_ones_name_the_expected_form() {
-        assert_eq!(parse_action(&words("chat hello there")).unwrap(), Action::Chat { text: "hello there".into() });
-        assert_eq!(parse_action(&words("vote t3 down")).unwrap(), Action::Vote { track: "t3".into(), up: false });
-        assert_eq!(parse_action(&words("move t1 0")).unwrap(), Action::Move { track: "t1".into(), to: 0 });
-        assert!(matches!(parse_action(&words("enqueue https://x.org/a.ogg")).unwrap(), Action::Enqueue { .. }));
+        assert_eq!(parse_action(&words("chat hello there")).unwrap(), Request::Act(Action::Chat { text: "hello there".into() }));
+        assert_eq!(parse_action(&words("vote t3 down")).unwrap(), Request::Act(Action::Vote { track: "t3".into(), up: false }));
+        assert_eq!(parse_action(&words("move t1 0")).unwrap(), Request::Act(Action::Move { track: "t1".into(), to: 0 }));
+        assert!(matches!(parse_action(&words("enqueue https://x.org/a.ogg")).unwrap(), Request::Act(Action::Enqueue { .. })));
+        let me = std::env::current_exe().unwrap();
+        assert_eq!(parse_action(&["enqueue".into(), me.display().to_string()]).unwrap(), Request::Upload(me));
         for (bad, needle) in [
             ("vote t1 sideways", "vote TRACK_ID up|down"),
             ("seek soon", "seek MS"),
             ("dance", "chat TEXT"),
-            ("enqueue /etc/passwd", "http(s) URL"),
+            ("enqueue /no/such/song.mp3", "http(s) URL or an audio file"),
         ] {
             let err = parse_action(&words(bad)).unwrap_err();
             assert!(matches!(err.downcast_ref::<Coded>(), Some(Coded::Usage(_))), "{bad}");

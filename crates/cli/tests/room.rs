@@ -315,57 +315,6 @@ fn a_host_killed_mid_stream_loses_and_duplicates_nothing() {
 }
 
 /// A plain HTTP/1.1 GET; returns (status, headers in lowercase, body).
-fn http_get(ws: &str, path: &str, range: Option<&str>) -> (u16, String, Vec<u8>) {
-    use std::io::{Read, Write};
-    let addr = ws.trim_start_matches("ws://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let range = range.map(|r| format!("Range: {r}\r\n")).unwrap_or_default();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{range}Connection: close\r\n\r\n").unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).to_lowercase();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head, raw[split + 4..].to_vec())
-}
-
-#[test]
-fn the_host_serves_its_files_by_track_id_with_ranges_and_only_to_the_room() {
-    let base = temp_dir("media");
-    let file = song(&base, "Tone.wav");
-    let bytes = std::fs::read(&file).unwrap();
-    let h = host(&base.join("host"), &[file.to_str().unwrap()]);
-    let ws = h.ws();
-    let token = h.field("listener_token");
-
-    let (status, head, body) = http_get(&ws, &format!("/media/t1?token={token}"), None);
-    assert_eq!(status, 200);
-    assert!(head.contains("content-type: audio/wav") && head.contains("accept-ranges: bytes"), "{head}");
-    assert_eq!(body, bytes);
-
-    let (status, head, body) = http_get(&ws, &format!("/media/t1?token={token}"), Some("bytes=100-199"));
-    assert_eq!(status, 206);
-    assert!(head.contains(&format!("content-range: bytes 100-199/{}", bytes.len())), "{head}");
-    assert_eq!(body, &bytes[100..200]);
-    let (_, _, tail) = http_get(&ws, &format!("/media/t1?token={token}"), Some("bytes=-16"));
-    assert_eq!(tail, &bytes[bytes.len() - 16..]);
-
-    for (path, range, status, needle) in [
-        ("/media/t1".to_owned(), None, 401, "needs the room's token"),
-        ("/media/t1?token=nope".to_owned(), None, 401, "wrong or expired token"),
-        (format!("/media/t9?token={token}"), None, 404, "no host file for track"),
-        (format!("/media/..%2F..%2Fetc%2Fpasswd?token={token}"), None, 404, "no host file for track"),
-        (format!("/media/t1?token={token}"), Some(format!("bytes={}-", bytes.len())), 416, "outside the file"),
-    ] {
-        let (got, head, body) = http_get(&ws, &path, range.as_deref());
-        let text = String::from_utf8_lossy(&body);
-        assert_eq!(got, status, "{path}: {head} {text}");
-        assert!(text.contains(needle), "{path}: {text}");
-    }
-    assert_eq!(h.terminate(), Some(0));
-    let _ = std::fs::remove_dir_all(&base);
-}
-
 #[test]
 fn listen_plays_the_room_into_a_wav_file() {
     let base = temp_dir("play");

@@ -1,5 +1,5 @@
-//! Getting a track's bytes to a listener: from the host's media server (or any http URL), with
-//! progress, into a cache in the listener's data dir so a track is downloaded once.
+//! Getting a track's bytes: from the host's media server or any http(s) URL, with progress, into
+//! a cache so a track is downloaded once; and, for the host, describing a URL track from its bytes.
 
 use std::path::{Path, PathBuf};
 
@@ -39,13 +39,15 @@ pub async fn fetch(url: &str, cache_dir: &Path, key: &str, mut progress: impl Fn
         progress(Progress { bytes: bytes.len() as u64, total: Some(bytes.len() as u64) });
         return Ok(bytes);
     }
-    let http = |reason: String| FetchError::Http { url: url.to_owned(), reason };
-    if url.starts_with("https://") {
-        return Err(http("https media is not supported yet; serve it over http or through the host".into()));
-    }
+    let http = |reason: String| FetchError::Http { url: redact(url), reason };
     let uri: hyper::Uri = url.parse().map_err(|e| http(format!("not a URL: {e}")))?;
-    let client = Client::builder(TokioExecutor::new()).build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let response = client.get(uri).await.map_err(|e| http(e.to_string()))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(http("only http and https URLs can be played".into()));
+    }
+    // TLS through the system's OpenSSL (native-tls), which checks certificates against the
+    // system's store, as the realtime client's wss:// does.
+    let client = Client::builder(TokioExecutor::new()).build::<_, http_body_util::Empty<bytes::Bytes>>(hyper_tls::HttpsConnector::new());
+    let response = client.get(uri).await.map_err(|e| http(error_chain(&e)))?;
     let status = response.status().as_u16();
     let total = response.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let mut body = response.into_body();
@@ -67,6 +69,50 @@ pub async fn fetch(url: &str, cache_dir: &Path, key: &str, mut progress: impl Fn
     tokio::fs::write(&tmp, &bytes).await.map_err(cache_err)?;
     tokio::fs::rename(&tmp, &cached).await.map_err(cache_err)?;
     Ok(bytes)
+}
+
+/// An error and its causes on one line (hyper's own message is only "client error (Connect)").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// A cache file name for a track's URL: stable across runs, and blind to the token (a new invite
+/// must not refetch what is cached).
+pub fn cache_key(url: &str) -> String {
+    let without_query = url.split('?').next().unwrap_or(url);
+    let hash = crate::fnv1a(without_query);
+    let tail: String =
+        without_query.rsplit('/').next().unwrap_or("").chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').take(40).collect();
+    format!("{hash:016x}-{tail}")
+}
+
+/// What the host learns about a URL track by fetching and probing it: its length and any tags the
+/// adder left out, or why it cannot be played.
+pub async fn describe_url(url: &str, cache_dir: &Path, known: &whatssound_room::TrackMeta) -> whatssound_room::TrackPatch {
+    use whatssound_room::TrackPatch;
+    let bytes = match fetch(url, cache_dir, &cache_key(url), |_| {}).await {
+        Ok(b) => b,
+        Err(e) => return TrackPatch { unplayable: Some(e.to_string()), ..TrackPatch::default() },
+    };
+    let extension = url.split('?').next().and_then(|u| u.rsplit_once('.')).map(|(_, e)| e.to_owned()).filter(|e| e.len() <= 4);
+    let name = redact(url);
+    match tokio::task::spawn_blocking(move || whatssound_audio::probe_bytes(bytes, extension.as_deref(), &name)).await {
+        Ok(Ok(info)) => TrackPatch {
+            artist: info.artist.filter(|_| known.artist.is_none()),
+            album: info.album.filter(|_| known.album.is_none()),
+            duration_ms: info.duration_ms.filter(|_| known.duration_ms.is_none()),
+            ..TrackPatch::default()
+        },
+        Ok(Err(e)) => TrackPatch { unplayable: Some(e.to_string()), ..TrackPatch::default() },
+        Err(e) => TrackPatch { unplayable: Some(format!("checking the track failed: {e}")), ..TrackPatch::default() },
+    }
 }
 
 fn cache_path(dir: &Path, key: &str) -> PathBuf {

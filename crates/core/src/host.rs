@@ -10,7 +10,9 @@ use whatssound_audio::Clock;
 use whatssound_client::{Client, ClientConfig, ClientEvent, ConnectionStatus, JoinOptions};
 use whatssound_protocol::PresenceView;
 use whatssound_room::wire::{self, ClockPing, ClockPong, ReactionMessage, SnapshotMessage, Topics, Verdict};
-use whatssound_room::{Action, Change, Engine, Identity, Intent, Output, QueueDiff, RoomSettings, TrackSource, UserId};
+use whatssound_room::{
+    Action, Change, Engine, Identity, Intent, Output, QueueDiff, RoomSettings, TrackId, TrackMeta, TrackPatch, TrackSource, UserId,
+};
 
 use crate::store::{Commit, HostStore};
 use crate::{CoreError, new_intent_id, presence_meta};
@@ -60,6 +62,7 @@ pub enum HostEvent {
 
 enum Command {
     Act { action: Action, file: Option<PathBuf>, reply: oneshot::Sender<Vec<Output>> },
+    Describe { track: TrackId, patch: TrackPatch },
     Snapshot { reply: oneshot::Sender<SnapshotMessage> },
     Close { reply: oneshot::Sender<()> },
 }
@@ -113,6 +116,9 @@ impl HostRoom {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
         let mut task = Task {
+            uploads: config.data_dir.join("uploads"),
+            cache: config.data_dir.join("cache"),
+            myself: commands.downgrade(),
             identity: config.identity,
             topics,
             client,
@@ -139,6 +145,12 @@ impl HostRoom {
         rx.await.map_err(|_| CoreError::Stopped)
     }
 
+    /// What the host learnt about a queued track: its tags and length, or why it cannot be played
+    /// (an unplayable current track is moved past).
+    pub fn describe(&self, track: TrackId, patch: TrackPatch) {
+        let _ = self.commands.send(Command::Describe { track, patch });
+    }
+
     /// The room as it is now (what a listener's snapshot would hold).
     pub async fn snapshot(&self) -> Result<SnapshotMessage, CoreError> {
         let (reply, rx) = oneshot::channel();
@@ -160,6 +172,11 @@ struct Task {
     topics: Topics,
     client: Client,
     engine: Engine,
+    /// Where listeners' uploads are kept, and where URL tracks are fetched to be described.
+    uploads: PathBuf,
+    cache: PathBuf,
+    /// The task's own command queue, for what it learns later (a URL track described).
+    myself: mpsc::WeakUnboundedSender<Command>,
     store: HostStore,
     clock: Arc<dyn Clock>,
     events: mpsc::UnboundedSender<HostEvent>,
@@ -224,6 +241,12 @@ impl Task {
                         let me = self.identity.user_id();
                         let intent = Intent { id: new_intent_id(), name: "host".into(), action };
                         let _ = reply.send(self.handle(&me, intent, file));
+                    }
+                    Some(Command::Describe { track, patch }) => {
+                        let outputs = self.engine.describe(&track, patch, self.now_ms());
+                        if !outputs.is_empty() {
+                            self.commit_and_publish(outputs, None, Vec::new());
+                        }
                     }
                     Some(Command::Snapshot { reply }) => {
                         let _ = reply.send(SnapshotMessage { state: self.engine.state().clone(), host_now_ms: self.now_ms() });
@@ -312,6 +335,24 @@ impl Task {
         let key = Engine::intent_key(user, &intent.id);
         let intent_id = intent.id.clone();
         let is_host_file = matches!(&intent.action, Action::Enqueue { track, .. } if matches!(track.source, TrackSource::HostFile { .. }));
+        // An upload is served like a host file: its path is the upload's, found here by id.
+        let (file, is_host_file) = match &intent.action {
+            Action::Enqueue { track: TrackMeta { source: TrackSource::Upload { id }, .. }, .. } => {
+                match crate::uploads::upload_path(&self.uploads, id).filter(|p| p.is_file()) {
+                    Some(path) => (Some(path), true),
+                    None => {
+                        let refusal = vec![Output::Refused {
+                            user: user.clone(),
+                            intent: intent_id,
+                            reason: format!("there is no upload {id:?} on this host; upload the file again"),
+                        }];
+                        self.publish(&refusal);
+                        return refusal;
+                    }
+                }
+            }
+            _ => (file, is_host_file),
+        };
         let now = self.now_ms();
         let outputs = self.engine.handle(user, intent, now);
         let accepted = outputs.iter().any(|o| matches!(o, Output::Diff(_) | Output::Reaction { .. }));
@@ -343,7 +384,26 @@ impl Task {
             return refusal;
         }
         self.publish(&outputs);
+        self.describe_urls(&outputs);
         outputs
+    }
+
+    /// A URL track is fetched (into the host's cache) and probed in the background: its length
+    /// lets the room move on at its end, and one that is not audio is marked unplayable.
+    fn describe_urls(&self, outputs: &[Output]) {
+        for out in outputs {
+            let Output::Diff(d) = out else { continue };
+            let Change::Queue { diff: QueueDiff::Insert { track, .. } } = &d.change else { continue };
+            let TrackSource::Url { url } = &track.meta.source else { continue };
+            let (url, id, cache, myself) = (url.clone(), track.id.clone(), self.cache.clone(), self.myself.clone());
+            let known = track.meta.clone();
+            tokio::spawn(async move {
+                let patch = crate::fetch::describe_url(&url, &cache, &known).await;
+                if let Some(commands) = myself.upgrade() {
+                    let _ = commands.send(Command::Describe { track: id, patch });
+                }
+            });
+        }
     }
 
     fn save(

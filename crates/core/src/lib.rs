@@ -6,7 +6,9 @@
 //! - [`listener`]: [`ListenerRoom`], a replica — joins, tracks presence, applies the host's signed
 //!   diffs, re-mounts after reconnects, and keeps unconfirmed intents in a persistent outbox.
 //! - [`fetch`]: a listener downloads a track (with progress) into its cache.
-//! - [`media`]: the host's files over HTTP with Range, by track id, for the room's token holders.
+//! - [`media`]: the host's files over HTTP with Range, by track id, for the room's token holders,
+//!   with each track's cover art.
+//! - [`uploads`]: listeners' own files, uploaded to the host, checked, and queued by id.
 //! - [`player`]: a listener's audio — fetch, decode, and play the room's timeline in sync.
 //! - [`store`]: the SQLite files (the host's `room.db`, a listener's `outbox.db`).
 //! - [`identity`]: a user's keypair file.
@@ -18,6 +20,7 @@ pub mod listener;
 pub mod media;
 pub mod player;
 pub mod store;
+pub mod uploads;
 
 pub use host::{HostConfig, HostEvent, HostRoom};
 pub use listener::{ListenerConfig, ListenerRoom, RoomEvent, SyncStats};

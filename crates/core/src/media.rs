@@ -1,6 +1,6 @@
 //! The host's media server: its files, by track id only, with HTTP Range, to holders of the room's
-//! tokens. A path never comes from a request: the id is looked up in the host's store, so there is
-//! nothing to traverse.
+//! tokens; each track's embedded cover; and listeners' uploads (in [`crate::uploads`]). A path never
+//! comes from a request: the id is looked up in the host's store, so there is nothing to traverse.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -19,36 +19,113 @@ use crate::store::HostStore;
 /// Bytes read per chunk of a response body.
 const CHUNK: usize = 64 * 1024;
 
-/// Who may fetch, and where the track ids resolve.
+/// Who may fetch, where the track ids resolve, and where uploads go.
 #[derive(Debug)]
 pub struct MediaLibrary {
     store: Mutex<HostStore>,
-    tokens: Vec<String>,
+    tokens: Mutex<Vec<String>>,
+    pub(crate) uploads: PathBuf,
+    pub(crate) max_upload_bytes: u64,
 }
 
 impl MediaLibrary {
-    /// `store` is opened separately from the room's (SQLite's WAL lets it read while the room writes).
-    pub fn new(store: HostStore, tokens: Vec<String>) -> Self {
-        MediaLibrary { store: Mutex::new(store), tokens }
+    /// `store` is opened separately from the room's (SQLite's WAL lets it read while the room
+    /// writes); uploads are kept in `uploads`.
+    pub fn new(store: HostStore, tokens: Vec<String>, uploads: PathBuf) -> Self {
+        MediaLibrary { store: Mutex::new(store), tokens: Mutex::new(tokens), uploads, max_upload_bytes: crate::uploads::MAX_UPLOAD_BYTES }
+    }
+
+    /// Replaces the tokens that open the media (a new invite: the old token stops working here too).
+    pub fn set_tokens(&self, tokens: Vec<String>) {
+        *self.tokens.lock().unwrap_or_else(PoisonError::into_inner) = tokens;
     }
 
     fn path_of(&self, track: &TrackId) -> Result<Option<PathBuf>, crate::store::StoreError> {
         self.store.lock().unwrap_or_else(PoisonError::into_inner).file(track)
     }
+
+    /// Checks the request's token (query `token` or `Authorization: Bearer`); the refusal to send if wrong.
+    pub(crate) fn authorize(&self, query: Option<String>, headers: &HeaderMap) -> Result<(), Refusal> {
+        let bearer =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned);
+        let Some(token) = query.or(bearer) else {
+            return Err(Refusal(
+                StatusCode::UNAUTHORIZED,
+                "media needs the room's token (query `token` or `Authorization: Bearer`)".into(),
+            ));
+        };
+        if !self.tokens.lock().unwrap_or_else(PoisonError::into_inner).iter().any(|t| t == &token) {
+            return Err(Refusal(StatusCode::UNAUTHORIZED, "wrong or expired token for this room's media".into()));
+        }
+        Ok(())
+    }
+
+    /// The file behind a track id, or the response that says why there is none.
+    fn file_of(&self, track: &str) -> Result<PathBuf, Refusal> {
+        match self.path_of(&TrackId(track.to_owned())) {
+            Ok(Some(path)) => Ok(path),
+            Ok(None) => Err(Refusal(StatusCode::NOT_FOUND, format!("no host file for track {track:?}"))),
+            Err(e) => Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, format!("the host's store failed: {e}"))),
+        }
+    }
 }
 
-/// `GET /media/{track_id}?token=…` (or `Authorization: Bearer …`).
+/// `GET /media/{track_id}?token=…` (or `Authorization: Bearer …`), `GET /media/{track_id}/cover`,
+/// and `POST /media/uploads?name=…`.
 pub fn router(library: Arc<MediaLibrary>) -> Router {
-    Router::new().route("/media/{track}", get(serve_track)).with_state(library)
+    Router::new()
+        .route("/media/{track}", get(serve_track))
+        .route("/media/{track}/cover", get(serve_cover))
+        .route("/media/uploads", axum::routing::post(crate::uploads::receive))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(library)
 }
 
 #[derive(Debug, serde::Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
+pub(crate) struct TokenQuery {
+    pub(crate) token: Option<String>,
 }
 
-fn refuse(status: StatusCode, text: String) -> Response {
-    (status, format!("{text}\n")).into_response()
+/// A request refused, with the one line that says why.
+#[derive(Debug)]
+pub(crate) struct Refusal(pub(crate) StatusCode, pub(crate) String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, format!("{}\n", self.1)).into_response()
+    }
+}
+
+pub(crate) fn refuse(status: StatusCode, text: String) -> Response {
+    Refusal(status, text).into_response()
+}
+
+/// The track's embedded picture, as it is stored in the file.
+async fn serve_cover(
+    State(library): State<Arc<MediaLibrary>>,
+    Path(track): Path<String>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refusal) = library.authorize(q.token, &headers) {
+        return refusal.into_response();
+    }
+    let path = match library.file_of(&track) {
+        Ok(path) => path,
+        Err(refusal) => return refusal.into_response(),
+    };
+    match tokio::task::spawn_blocking(move || whatssound_audio::cover_of_file(&path)).await {
+        Ok(Ok(Some(cover))) => {
+            let kind = HeaderValue::from_str(&cover.media_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+            let mut response = Response::new(Body::from(cover.data));
+            response.headers_mut().insert(header::CONTENT_TYPE, kind);
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=86400"));
+            response
+        }
+        Ok(Ok(None)) => refuse(StatusCode::NOT_FOUND, format!("track {track} has no cover art")),
+        Ok(Err(e)) => refuse(StatusCode::GONE, format!("track {track}'s file is no longer readable on the host: {e}")),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("reading the cover failed: {e}")),
+    }
 }
 
 async fn serve_track(
@@ -57,18 +134,12 @@ async fn serve_track(
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let bearer =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned);
-    let Some(token) = q.token.or(bearer) else {
-        return refuse(StatusCode::UNAUTHORIZED, "media needs the room's token (query `token` or `Authorization: Bearer`)".into());
-    };
-    if !library.tokens.iter().any(|t| t == &token) {
-        return refuse(StatusCode::UNAUTHORIZED, "wrong or expired token for this room's media".into());
+    if let Err(refusal) = library.authorize(q.token, &headers) {
+        return refusal.into_response();
     }
-    let path = match library.path_of(&TrackId(track.clone())) {
-        Ok(Some(path)) => path,
-        Ok(None) => return refuse(StatusCode::NOT_FOUND, format!("no host file for track {track:?}")),
-        Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("the host's store failed: {e}")),
+    let path = match library.file_of(&track) {
+        Ok(path) => path,
+        Err(refusal) => return refusal.into_response(),
     };
     let mut file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,

@@ -263,12 +263,16 @@ impl Player {
     /// Fetches, checks and starts decoding a track on a thread; its deck goes to the output.
     fn load(&mut self, track: TrackId, source: TrackSource, start_frame: i64) {
         let url = match &source {
-            TrackSource::HostFile { .. } => fetch::media_url(&self.config.ws_base, track.as_str(), &self.config.token),
+            TrackSource::HostFile { .. } | TrackSource::Upload { .. } => {
+                fetch::media_url(&self.config.ws_base, track.as_str(), &self.config.token)
+            }
             TrackSource::Url { url } => url.clone(),
         };
         let extension = match &source {
             TrackSource::HostFile { file_name } => std::path::Path::new(file_name).extension().and_then(|e| e.to_str()).map(str::to_owned),
             TrackSource::Url { url } => url.rsplit('.').next().filter(|e| e.len() <= 4).map(str::to_owned),
+            // The host probed the upload before taking it; the content tells its format.
+            TrackSource::Upload { .. } => None,
         };
         let stop = Arc::new(AtomicBool::new(false));
         self.stop_decoding = stop.clone();
@@ -283,7 +287,7 @@ impl Player {
         }
         let events = self.events.clone();
         let cache = self.config.cache_dir.clone();
-        let key = cache_key(&url);
+        let key = fetch::cache_key(&url);
         tokio::spawn(async move {
             let progress_events = events.clone();
             let t = track.clone();
@@ -329,16 +333,6 @@ impl Player {
             None => Ok(()),
         }
     }
-}
-
-/// A cache file name for a track's URL: stable across runs, and blind to the token (a new invite
-/// must not refetch what is cached).
-fn cache_key(url: &str) -> String {
-    let without_query = url.split('?').next().unwrap_or(url);
-    let hash = crate::fnv1a(without_query);
-    let tail: String =
-        without_query.rsplit('/').next().unwrap_or("").chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').take(40).collect();
-    format!("{hash:016x}-{tail}")
 }
 
 /// The decode thread: keeps the ring full — decoded, mapped to stereo, resampled to the output rate.
@@ -398,7 +392,7 @@ fn decode_into(mut decoder: Decoder, mut resampler: Option<Resampler>, mut ring:
 
 #[cfg(test)]
 mod tests {
-    use super::cache_key;
+    use crate::fetch::cache_key;
 
     #[test]
     fn cache_keys_ignore_the_token_and_tell_hosts_and_tracks_apart() {

@@ -76,7 +76,7 @@ async fn room_playing(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let ws = format!("ws://{}", listener.local_addr().unwrap());
     let access = Access::Room(RoomAccess { room: room.into(), host_token: "H".into(), listener_token: "L".into() });
-    let library = Arc::new(MediaLibrary::new(HostStore::open(&host_dir).unwrap(), vec!["H".into(), "L".into()]));
+    let library = Arc::new(MediaLibrary::new(HostStore::open(&host_dir).unwrap(), vec!["H".into(), "L".into()], host_dir.join("uploads")));
     let hub = Hub::new(HubConfig { access, limits: Limits::default() });
     tokio::spawn(whatssound_hub::serve_with(listener, hub, media::router(library), std::future::pending()));
     let config = HostConfig {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{IntentId, TrackId, UserId};
 use crate::intent::{Action, Intent, Position};
-use crate::queue::{QueueDiff, Track, TrackMeta, TrackSource};
+use crate::queue::{QueueDiff, Track, TrackMeta, TrackPatch, TrackSource};
 use crate::state::{Change, ChatMessage, Diff, Playback, RoomState};
 
 /// Rules a host may tune.
@@ -202,6 +202,21 @@ impl Engine {
         self.advance(&None, &None, now_ms)
     }
 
+    /// What the host's IO edge learnt about a queued track afterwards: a URL's tags and length
+    /// once fetched, or why it cannot be played. A current track found unplayable is moved past at
+    /// once, so the room goes on.
+    pub fn describe(&mut self, track: &TrackId, patch: TrackPatch, now_ms: u64) -> Vec<Output> {
+        if self.state.queue.get(track).is_none() || patch == TrackPatch::default() {
+            return Vec::new();
+        }
+        let unplayable = patch.unplayable.is_some();
+        let mut out = self.commit(&None, &None, Change::Queue { diff: QueueDiff::Update { id: track.clone(), patch } }).unwrap_or_default();
+        if unplayable && self.current().as_ref() == Some(track) {
+            out.extend(self.advance(&None, &None, now_ms));
+        }
+        out
+    }
+
     /// Opens a room that was closed (a host started again on the same data dir).
     pub fn reopen(&mut self) -> Vec<Output> {
         if !self.state.closed {
@@ -248,6 +263,8 @@ impl Engine {
             match &new.source {
                 TrackSource::Url { url } if url.starts_with("http://") || url.starts_with("https://") => {}
                 TrackSource::Url { url } => return Err(format!("{url:?} is not an http(s) URL")),
+                TrackSource::Upload { id } if TrackSource::is_valid_upload_id(id) => {}
+                TrackSource::Upload { id } => return Err(format!("{id:?} is not an upload id; upload the file first")),
                 TrackSource::HostFile { .. } => {
                     return Err("listeners add http(s) URLs; a path on the host's machine is never opened for a listener".into());
                 }
@@ -387,8 +404,16 @@ impl Engine {
         let mut out = Vec::new();
         if let Some((current, index)) = self.current().and_then(|c| self.state.queue.position(&c).map(|i| (c, i))) {
             self.votes.remove(&current);
-            let next =
-                self.state.queue.iter().nth(index + 1).or_else(|| self.state.queue.iter().find(|t| t.id != current)).map(|t| t.id.clone());
+            // The next playable track after this one, else the first playable one before it.
+            let playable = |t: &&Track| t.id != current && t.unplayable.is_none();
+            let next = self
+                .state
+                .queue
+                .iter()
+                .skip(index + 1)
+                .find(playable)
+                .or_else(|| self.state.queue.iter().find(playable))
+                .map(|t| t.id.clone());
             // Playback moves off the track before it is deleted, so every intermediate state
             // names a track that exists.
             let playback = Playback { track: next.clone(), playing: playing && next.is_some(), position_ms: 0, at_ms: now_ms };

@@ -145,6 +145,32 @@ fn playback_play_pause_seek_and_skip() {
 }
 
 #[test]
+fn an_unplayable_track_is_marked_and_moved_past_and_never_chosen_next() {
+    let mut e = Engine::new(host(), RoomSettings::default());
+    for (i, t) in ["a", "b", "c"].iter().enumerate() {
+        e.handle(&host(), intent(&i.to_string(), enqueue(t)), 0);
+    }
+    e.handle(&host(), intent("p", Action::Play), 0);
+    // b turns out unplayable while a plays: marked, nothing else moves.
+    let out = e.describe(&"t2".into(), TrackPatch { unplayable: Some("not audio".into()), ..TrackPatch::default() }, 1_000);
+    assert_eq!(out.len(), 1);
+    assert_eq!(e.state().queue.get(&"t2".into()).unwrap().unplayable.as_deref(), Some("not audio"));
+    assert_eq!(e.state().playback.track, Some("t1".into()));
+    // When a ends, b is passed over for c.
+    e.track_ended(2_000);
+    assert_eq!(e.state().playback.track, Some("t3".into()));
+    // The current track found unplayable: the room moves on at once (here, to nothing playable).
+    let out = e.describe(&"t3".into(), TrackPatch { unplayable: Some("404".into()), ..TrackPatch::default() }, 3_000);
+    assert!(out.len() >= 2, "{out:?}");
+    assert_eq!(e.state().playback.track, None);
+    // Learnt tags just update the queue; unknown tracks and empty patches change nothing.
+    let len = TrackPatch { duration_ms: Some(5), ..TrackPatch::default() };
+    assert_eq!(e.describe(&"t2".into(), len.clone(), 4_000).len(), 1);
+    assert!(e.describe(&"nope".into(), len, 4_000).is_empty());
+    assert!(e.describe(&"t2".into(), TrackPatch::default(), 4_000).is_empty());
+}
+
+#[test]
 fn more_than_half_of_listeners_voting_down_skips_the_current_track() {
     let mut e = Engine::new(host(), RoomSettings::default());
     e.set_present([host(), ann(), bob(), "CAT".into()].into_iter().collect::<BTreeSet<_>>());

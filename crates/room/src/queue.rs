@@ -20,6 +20,17 @@ pub enum TrackSource {
     HostFile { file_name: String },
     /// Any http(s) URL.
     Url { url: String },
+    /// A listener's own file, uploaded to the host (which keeps it by this id, and serves its
+    /// audio by track id like a host file).
+    Upload { id: String },
+}
+
+impl TrackSource {
+    /// Whether an upload id is well formed: what the host hands out, and nothing that could name
+    /// a path.
+    pub fn is_valid_upload_id(id: &str) -> bool {
+        (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+    }
 }
 
 /// What a track is: its description and where its audio comes from. A listener's enqueue carries
