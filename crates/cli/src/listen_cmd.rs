@@ -124,8 +124,11 @@ pub fn play_stats(s: &PlayStats) -> serde_json::Map<String, serde_json::Value> {
 pub fn print_player_event(e: &PlayerEvent) {
     match e {
         // Progress is printed when a download completes; a UI shows the running figure.
-        PlayerEvent::Buffering { track, progress } if progress.total == Some(progress.bytes) => {
-            output::emit("buffering", json!({"track": track, "bytes": progress.bytes, "total": progress.total}));
+        PlayerEvent::Buffering { track, progress, buffered_ms } if progress.total == Some(progress.bytes) => {
+            output::emit(
+                "buffering",
+                json!({"track": track, "bytes": progress.bytes, "total": progress.total, "buffered_ms": buffered_ms}),
+            );
         }
         PlayerEvent::Buffering { .. } => {}
         PlayerEvent::Ready { track, rate } => output::emit("track_ready", json!({"track": track, "rate": rate})),

@@ -79,9 +79,20 @@ pub struct PlayStats {
 /// What the player reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlayerEvent {
-    Buffering { track: TrackId, progress: Progress },
-    Ready { track: TrackId, rate: u32 },
-    Unplayable { track: TrackId, reason: String },
+    /// Download progress; `buffered_ms` is how much of the track that is, when its length is known.
+    Buffering {
+        track: TrackId,
+        progress: Progress,
+        buffered_ms: Option<u64>,
+    },
+    Ready {
+        track: TrackId,
+        rate: u32,
+    },
+    Unplayable {
+        track: TrackId,
+        reason: String,
+    },
 }
 
 /// Swaps the deck (one track's engine) under the output without blocking it: new decks arrive
@@ -123,7 +134,7 @@ pub struct Player {
     stop_decoding: Arc<AtomicBool>,
     events: mpsc::UnboundedSender<PlayerEvent>,
     /// Where each queued track's audio comes from (from snapshots and queue diffs).
-    sources: HashMap<TrackId, TrackSource>,
+    sources: HashMap<TrackId, (TrackSource, Option<u64>)>,
 }
 
 impl std::fmt::Debug for Player {
@@ -199,12 +210,17 @@ impl Player {
     pub fn on_room_event(&mut self, event: &RoomEvent) {
         match event {
             RoomEvent::Snapshot(s) => {
-                self.sources = s.state.queue.iter().map(|t| (t.id.clone(), t.meta.source.clone())).collect();
+                self.sources = s.state.queue.iter().map(|t| (t.id.clone(), (t.meta.source.clone(), t.meta.duration_ms))).collect();
                 self.set_playback(s.state.playback.clone());
             }
             RoomEvent::Diff(d) => match &d.change {
                 Change::Queue { diff: QueueDiff::Insert { track, .. } } => {
-                    self.sources.insert(track.id.clone(), track.meta.source.clone());
+                    self.sources.insert(track.id.clone(), (track.meta.source.clone(), track.meta.duration_ms));
+                }
+                Change::Queue { diff: QueueDiff::Update { id, patch } } => {
+                    if let (Some(entry), Some(ms)) = (self.sources.get_mut(id), patch.duration_ms) {
+                        entry.1 = Some(ms);
+                    }
                 }
                 Change::Playback { playback } => self.set_playback(playback.clone()),
                 _ => {}
@@ -234,9 +250,9 @@ impl Player {
             self.stop_decoding.store(true, Ordering::Release);
             self.control = None;
             let source = playback.track.as_ref().and_then(|t| self.sources.get(t).cloned());
-            if let (Some(track), Some(source)) = (playback.track.clone(), source) {
+            if let (Some(track), Some((source, duration_ms))) = (playback.track.clone(), source) {
                 let start_frame = i64::try_from(playback.position_ms).unwrap_or(0) * i64::from(self.rate) / 1000;
-                self.load(track, source, start_frame);
+                self.load(track, source, duration_ms, start_frame);
             }
         }
         self.playback = Some(playback);
@@ -261,7 +277,7 @@ impl Player {
     }
 
     /// Fetches, checks and starts decoding a track on a thread; its deck goes to the output.
-    fn load(&mut self, track: TrackId, source: TrackSource, start_frame: i64) {
+    fn load(&mut self, track: TrackId, source: TrackSource, duration_ms: Option<u64>, start_frame: i64) {
         let url = match &source {
             TrackSource::HostFile { .. } | TrackSource::Upload { .. } => {
                 fetch::media_url(&self.config.ws_base, track.as_str(), &self.config.token)
@@ -292,7 +308,11 @@ impl Player {
             let progress_events = events.clone();
             let t = track.clone();
             let bytes = match fetch::fetch(&url, &cache, &key, |p| {
-                let _ = progress_events.send(PlayerEvent::Buffering { track: t.clone(), progress: p });
+                let buffered_ms = duration_ms
+                    .zip(p.total)
+                    .filter(|(_, total)| *total > 0)
+                    .map(|(ms, total)| (u128::from(ms) * u128::from(p.bytes) / u128::from(total)) as u64);
+                let _ = progress_events.send(PlayerEvent::Buffering { track: t.clone(), progress: p, buffered_ms });
             })
             .await
             {
