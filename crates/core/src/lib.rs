@@ -3,6 +3,8 @@
 //!
 //! - [`host`]: [`HostRoom`], the authority — the engine, fed by intents from the room's channels
 //!   and by the host's own actions, publishing signed diffs, saved in SQLite before they go out.
+//! - [`hosting`]: [`HostedRoom`], a whole room on this machine — the embedded hub (or a relay),
+//!   the media server, the room's identity ([`room_record`]) and its invites.
 //! - [`listener`]: [`ListenerRoom`], a replica — joins, tracks presence, applies the host's signed
 //!   diffs, re-mounts after reconnects, and keeps unconfirmed intents in a persistent outbox.
 //! - [`fetch`]: a listener downloads a track (with progress) into its cache.
@@ -15,14 +17,17 @@
 
 pub mod fetch;
 pub mod host;
+pub mod hosting;
 pub mod identity;
 pub mod listener;
 pub mod media;
 pub mod player;
+pub mod room_record;
 pub mod store;
 pub mod uploads;
 
 pub use host::{HostConfig, HostEvent, HostRoom};
+pub use hosting::{HostedRoom, HostingConfig, HostingError, Relay};
 pub use listener::{ListenerConfig, ListenerRoom, RoomEvent, SyncStats};
 
 /// The one error type of this crate's operations.

@@ -81,6 +81,11 @@ impl Running {
         }
     }
 
+    /// The lines printed so far and not yet read.
+    pub fn drain(&mut self) -> Vec<Value> {
+        self.lines.try_iter().collect()
+    }
+
     pub fn signal(&self, sig: &str) {
         assert!(Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success());
     }

@@ -1,0 +1,301 @@
+//! A room hosted on this machine, whole: where its channels live (the embedded hub, serving the
+//! host's media on the same port, or an external relay), its identity kept in the data dir, the
+//! [`HostRoom`] engine, and the invites. `whatssound-cli host` and the desktop app both start rooms
+//! through this, so a room behaves the same whichever started it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use whatssound_audio::Clock;
+use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
+use whatssound_protocol::Invite;
+use whatssound_room::{Action, Change, Output, Position, QueueDiff, RoomSettings, TrackId, TrackMeta, TrackSource};
+
+use crate::host::{HostConfig, HostEvent, HostRoom};
+use crate::media::{self, MediaLibrary};
+use crate::room_record::{self, RecordError, RoomRecord};
+use crate::store::HostStore;
+use crate::{CoreError, identity};
+
+/// An external relay the room's channels go through instead of the embedded hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relay {
+    /// `ws://HOST:PORT` or `wss://HOST` (with or without `/realtime/v1`).
+    pub url: String,
+    /// The relay's key (`whatssound-cli hub --token`, or a Supabase project's anon key).
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HostingConfig {
+    /// Where the room's identity, state, uploads and caches live.
+    pub data_dir: PathBuf,
+    /// The room id to use (a new room gets a random one when `None`).
+    pub room: Option<String>,
+    /// The host's display name.
+    pub name: String,
+    /// Where the embedded hub listens (port 0: any free port).
+    pub listen: SocketAddr,
+    /// The base URL invites name, when listeners reach this machine by another address
+    /// (`ws://my.host:7667`, `wss://music.example.org` behind a proxy).
+    pub public_url: Option<String>,
+    pub relay: Option<Relay>,
+    pub limits: Limits,
+    /// Start with a new listener token: every earlier invite stops working.
+    pub new_invite: bool,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Why a room could not be hosted, or a host action failed; each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum HostingError {
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("could not listen on {addr}: {error} (is something else using the port? pick another, or port 0 for a free one)")]
+    Bind { addr: SocketAddr, error: std::io::Error },
+    #[error("{0} must be a ws:// or wss:// base URL with no path, like ws://my.host:7667")]
+    BadUrl(String),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error(transparent)]
+    Probe(#[from] whatssound_audio::ProbeError),
+    #[error("the room refused it: {0}")]
+    Refused(String),
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("the room's hub failed: {0}")]
+    Hub(String),
+}
+
+/// The embedded hub, and how to stop it.
+struct EmbeddedHub {
+    hub: Hub,
+    media: Arc<MediaLibrary>,
+    stop: oneshot::Sender<()>,
+    serving: JoinHandle<std::io::Result<()>>,
+}
+
+/// A room running on this machine.
+pub struct HostedRoom {
+    room: HostRoom,
+    record: RoomRecord,
+    data_dir: PathBuf,
+    /// Where this machine reaches the room's channels, and what invites name.
+    ws: String,
+    invite_ws: String,
+    embedded: Option<EmbeddedHub>,
+}
+
+impl std::fmt::Debug for HostedRoom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostedRoom").field("room", &self.record.room).field("ws", &self.ws).finish()
+    }
+}
+
+impl HostedRoom {
+    /// Opens (or creates) the room in `config.data_dir` and starts serving it.
+    pub async fn start(config: HostingConfig) -> Result<(HostedRoom, mpsc::UnboundedReceiver<HostEvent>), HostingError> {
+        let public = config.public_url.as_deref().map(check_ws_base).transpose()?;
+        let mut record = room_record::open_or_create(&config.data_dir, config.room.as_deref())?;
+        if config.new_invite {
+            room_record::rotate_listener_token(&config.data_dir, &mut record)?;
+        }
+        let bad_key = |_| HostingError::Record(RecordError::BadKey { path: config.data_dir.join("room.json").display().to_string() });
+        let host_identity = identity::from_hex(&record.host_key).ok_or(()).map_err(bad_key)?;
+        let admin = identity::from_hex(&record.admin_key).ok_or(()).map_err(bad_key)?;
+
+        let (ws, token, embedded) = match &config.relay {
+            None => {
+                let listener = TcpListener::bind(config.listen).await.map_err(|error| HostingError::Bind { addr: config.listen, error })?;
+                let local = listener.local_addr().map_err(|error| HostingError::Bind { addr: config.listen, error })?;
+                let ws = ws_base(local);
+                let access = Access::Room(RoomAccess {
+                    room: record.room.clone(),
+                    host_token: record.host_token.clone(),
+                    listener_token: record.listener_token.clone(),
+                });
+                let hub = Hub::new(HubConfig { access, limits: config.limits.clone() });
+                // The host's files are served on the same port, by track id, to the room's token holders.
+                let store = HostStore::open(&config.data_dir).map_err(CoreError::from)?;
+                let tokens = vec![record.listener_token.clone(), record.host_token.clone()];
+                let media = Arc::new(MediaLibrary::new(store, tokens, config.data_dir.join("uploads")));
+                let (stop, stopped) = oneshot::channel::<()>();
+                let serving = tokio::spawn(whatssound_hub::serve_with(listener, hub.clone(), media::router(media.clone()), async move {
+                    let _ = stopped.await;
+                }));
+                (ws, Some(record.host_token.clone()), Some(EmbeddedHub { hub, media, stop, serving }))
+            }
+            Some(relay) => {
+                let base = check_ws_base(relay.url.trim_end_matches('/').trim_end_matches("/realtime/v1"))?;
+                // A relay cannot tell roles apart: everyone presents its key, and authority comes
+                // from the host's signatures instead.
+                let key = relay.key.clone().unwrap_or_else(|| "-".into());
+                record.host_token = key.clone();
+                record.listener_token = key;
+                (base, relay.key.clone(), None)
+            }
+        };
+        let host_config = HostConfig {
+            room: record.room.clone(),
+            identity: host_identity,
+            name: config.name.clone(),
+            endpoint: format!("{ws}/realtime/v1"),
+            token,
+            data_dir: config.data_dir.clone(),
+            settings: RoomSettings::default(),
+            cohosts: vec![admin.user_id()],
+            clock: config.clock.clone(),
+        };
+        let (room, events) = HostRoom::start(host_config).await?;
+        let invite_ws = public.unwrap_or_else(|| ws.clone());
+        Ok((HostedRoom { room, record, data_dir: config.data_dir, ws, invite_ws, embedded }, events))
+    }
+
+    /// The running room: act in it, snapshot it, describe its tracks.
+    pub fn room(&self) -> &HostRoom {
+        &self.room
+    }
+
+    pub fn room_id(&self) -> &str {
+        &self.record.room
+    }
+
+    /// Where this machine reaches the room (`ws://127.0.0.1:PORT`).
+    pub fn ws(&self) -> &str {
+        &self.ws
+    }
+
+    pub fn listener_token(&self) -> &str {
+        &self.record.listener_token
+    }
+
+    pub fn host_token(&self) -> &str {
+        &self.record.host_token
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The invite for listeners.
+    pub fn invite(&self) -> String {
+        self.make_invite(&self.record.listener_token, None)
+    }
+
+    /// The host's own invite: the host token and the co-host key, for acting with the host's rights
+    /// from another process (`whatssound-cli send`, the desktop app's own view of its room).
+    pub fn host_invite(&self) -> String {
+        self.make_invite(&self.record.host_token, Some(&self.record.admin_key))
+    }
+
+    fn make_invite(&self, token: &str, admin: Option<&str>) -> String {
+        let extra = admin.map(|a| vec![("admin".to_owned(), a.to_owned())]).unwrap_or_default();
+        let key = identity::from_hex(&self.record.host_key).map(|i| i.user_id().0);
+        Invite { ws: self.invite_ws.clone(), room: self.record.room.clone(), token: token.to_owned(), key, extra }.to_string()
+    }
+
+    /// A new listener invite: the old one stops working at once, for joining and for media
+    /// (listeners already in the room stay).
+    pub fn new_invite(&mut self) -> Result<String, HostingError> {
+        let Some(embedded) = &self.embedded else {
+            return Err(HostingError::NotAllowed("a room on a relay cannot change its invite: the relay's key is the invite".into()));
+        };
+        room_record::rotate_listener_token(&self.data_dir, &mut self.record)?;
+        embedded.hub.set_access(Access::Room(RoomAccess {
+            room: self.record.room.clone(),
+            host_token: self.record.host_token.clone(),
+            listener_token: self.record.listener_token.clone(),
+        }));
+        embedded.media.set_tokens(vec![self.record.listener_token.clone(), self.record.host_token.clone()]);
+        Ok(self.invite())
+    }
+
+    /// Queues one of this machine's files with its tags: only its name travels; the path stays in
+    /// the host's store. A file that is not playable audio is refused with the reason.
+    pub async fn add_file(&self, path: &Path) -> Result<TrackId, HostingError> {
+        let probe_path = path.to_owned();
+        let info = tokio::task::spawn_blocking(move || whatssound_audio::probe_file(&probe_path))
+            .await
+            .map_err(|e| HostingError::Hub(e.to_string()))??;
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file_name.clone());
+        let absolute =
+            std::fs::canonicalize(path).map_err(|error| whatssound_audio::ProbeError::Io { path: path.display().to_string(), error })?;
+        let track = TrackMeta {
+            title: info.title.unwrap_or(stem),
+            artist: info.artist,
+            album: info.album,
+            duration_ms: info.duration_ms,
+            source: TrackSource::HostFile { file_name },
+        };
+        let outputs = self.room.act(Action::Enqueue { track, position: Position::Append }, Some(absolute)).await?;
+        outputs
+            .iter()
+            .find_map(|o| match o {
+                Output::Diff(d) => match &d.change {
+                    Change::Queue { diff: QueueDiff::Insert { track, .. } } => Some(Ok(track.id.clone())),
+                    _ => None,
+                },
+                Output::Refused { reason, .. } => Some(Err(HostingError::Refused(reason.clone()))),
+                _ => None,
+            })
+            .unwrap_or_else(|| Err(HostingError::Refused("the room did not queue it".into())))
+    }
+
+    /// Closes the room (everyone is told), then stops the hub.
+    pub async fn stop(self) -> Result<(), HostingError> {
+        self.room.close().await;
+        if let Some(embedded) = self.embedded {
+            let _ = embedded.stop.send(());
+            match embedded.serving.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(HostingError::Hub(e.to_string())),
+                Err(e) => return Err(HostingError::Hub(e.to_string())),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The URL a client on this machine can connect to: an unspecified address (0.0.0.0, ::) is
+/// reachable through loopback.
+pub fn ws_base(local: SocketAddr) -> String {
+    let host = match local.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".to_owned(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".to_owned(),
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    format!("ws://{host}:{}", local.port())
+}
+
+/// A `ws://` or `wss://` base URL with no path, without its trailing slash.
+pub fn check_ws_base(url: &str) -> Result<String, HostingError> {
+    let trimmed = url.trim_end_matches('/');
+    let rest = trimmed.strip_prefix("ws://").or_else(|| trimmed.strip_prefix("wss://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.contains('/') => Ok(trimmed.to_owned()),
+        _ => Err(HostingError::BadUrl(format!("{url:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked_and_unspecified_addresses_become_loopback() {
+        assert_eq!(check_ws_base("ws://my.host:7667/").unwrap(), "ws://my.host:7667");
+        assert_eq!(check_ws_base("wss://music.example.org").unwrap(), "wss://music.example.org");
+        for bad in ["http://x", "ws://", "ws://x/path", "x:1"] {
+            assert!(check_ws_base(bad).is_err(), "{bad}");
+        }
+        assert_eq!(ws_base("0.0.0.0:7667".parse().unwrap()), "ws://127.0.0.1:7667");
+        assert_eq!(ws_base("[::]:80".parse().unwrap()), "ws://[::1]:80");
+        assert_eq!(ws_base("10.0.0.2:5".parse().unwrap()), "ws://10.0.0.2:5");
+    }
+}
