@@ -14,6 +14,7 @@
 //! - [`player`]: a listener's audio — fetch, decode, and play the room's timeline in sync.
 //! - [`store`]: the SQLite files (the host's `room.db`, a listener's `outbox.db`).
 //! - [`identity`]: a user's keypair file.
+//! - [`view`]: [`view::RoomModel`], the room folded into what a UI shows ([`view::RoomView`]).
 
 pub mod fetch;
 pub mod host;
@@ -25,6 +26,7 @@ pub mod player;
 pub mod room_record;
 pub mod store;
 pub mod uploads;
+pub mod view;
 
 pub use host::{HostConfig, HostEvent, HostRoom};
 pub use hosting::{HostedRoom, HostingConfig, HostingError, Relay};

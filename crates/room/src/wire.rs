@@ -117,6 +117,9 @@ pub struct Activity {
     pub current_reaction: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listening_position_ms: Option<u64>,
+    /// What the member's audio is doing: `playing`, `buffering`, `paused` or `idle`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<String>,
 }
 
 /// One NTP-style clock exchange, listener side: `t0` on the listener's monotonic clock (ns).

@@ -1,0 +1,327 @@
+//! What a room looks like to one member, for a UI: [`RoomModel`] folds the room's events into
+//! plain state, and [`RoomModel::view`] renders that as a [`RoomView`] at a given instant. Pure:
+//! no IO and no clock of its own, so every rule here is tested with made-up times.
+//!
+//! The view types are what the desktop UI receives (camelCase; every number a JS number), and
+//! with the `specta` feature they also describe themselves to the UI's generated bindings.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use whatssound_room::wire::Activity;
+use whatssound_room::{Change, Diff, RoomState, TrackId, TrackSource, UserId};
+
+/// How long a typing indicator lasts without being renewed.
+const TYPING_MS: u64 = 6_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    Host,
+    Listener,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct RoomView {
+    pub name: String,
+    pub role: Role,
+    /// The listener invite (hosts only).
+    pub invite: Option<String>,
+    pub me: String,
+    pub now_playing: Option<NowPlaying>,
+    pub queue: Vec<QueueEntry>,
+    pub chat: Vec<ChatLine>,
+    pub people: Vec<Person>,
+    pub closed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct NowPlaying {
+    pub track_id: String,
+    pub title: String,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+    pub duration_ms: Option<f64>,
+    /// The position at wall-clock instant `at_ms` (ms since the epoch), so a UI can advance it.
+    pub position_ms: f64,
+    pub at_ms: f64,
+    pub playing: bool,
+    pub cover_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct QueueEntry {
+    pub id: String,
+    pub title: String,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+    pub duration_ms: Option<f64>,
+    /// The name of who added it.
+    pub added_by: String,
+    pub votes: u32,
+    pub my_vote: bool,
+    pub unplayable: Option<String>,
+    pub mine: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ChatLine {
+    pub id: String,
+    pub from: String,
+    pub from_id: String,
+    pub text: String,
+    /// Wall-clock ms since the epoch.
+    pub at_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub enum AudioState {
+    Playing,
+    Buffering,
+    Paused,
+    Idle,
+}
+
+impl AudioState {
+    fn parse(text: &str) -> Option<AudioState> {
+        Some(match text {
+            "playing" => AudioState::Playing,
+            "buffering" => AudioState::Buffering,
+            "paused" => AudioState::Paused,
+            "idle" => AudioState::Idle,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AudioState::Playing => "playing",
+            AudioState::Buffering => "buffering",
+            AudioState::Paused => "paused",
+            AudioState::Idle => "idle",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub avatar: Option<String>,
+    pub audio: AudioState,
+    pub typing: bool,
+    pub is_host: bool,
+}
+
+/// Who is in the room, as presence and activity tell it.
+#[derive(Debug, Clone, PartialEq)]
+struct Member {
+    name: String,
+    avatar: Option<String>,
+    is_host: bool,
+    joined_at: u64,
+    audio: AudioState,
+    /// Wall-clock ms of the last "typing" activity, while it lasts.
+    typing_since: Option<u64>,
+}
+
+/// The room as one member knows it.
+#[derive(Debug, Clone)]
+pub struct RoomModel {
+    name: String,
+    role: Role,
+    invite: Option<String>,
+    me: UserId,
+    host: UserId,
+    /// `ws://…` and the token that open the host's media (for cover art URLs).
+    media: Option<(String, String)>,
+    state: RoomState,
+    members: BTreeMap<UserId, Member>,
+    my_votes: BTreeSet<TrackId>,
+}
+
+impl RoomModel {
+    pub fn new(name: String, role: Role, me: UserId, host: UserId, media: Option<(String, String)>) -> Self {
+        RoomModel {
+            name,
+            role,
+            invite: None,
+            me,
+            host,
+            media,
+            state: RoomState::default(),
+            members: BTreeMap::new(),
+            my_votes: BTreeSet::new(),
+        }
+    }
+
+    pub fn set_invite(&mut self, invite: Option<String>) {
+        self.invite = invite;
+    }
+
+    pub fn state(&self) -> &RoomState {
+        &self.state
+    }
+
+    /// A whole state (a snapshot).
+    pub fn reset(&mut self, state: RoomState) {
+        self.my_votes.retain(|t| state.queue.get(t).is_some());
+        self.state = state;
+    }
+
+    /// A diff the replica already accepted; one that does not fit is ignored (a snapshot follows).
+    pub fn apply(&mut self, diff: &Diff) {
+        if self.state.apply(diff).is_ok()
+            && let Change::Queue { diff: whatssound_room::QueueDiff::Delete { id } } = &diff.change
+        {
+            self.my_votes.remove(id);
+        }
+    }
+
+    /// My vote on a track took effect.
+    pub fn voted(&mut self, track: TrackId, up: bool) {
+        if up {
+            self.my_votes.insert(track);
+        } else {
+            self.my_votes.remove(&track);
+        }
+    }
+
+    /// Presence joins and leaves (Phoenix metas: `user_id`, `username`, `avatar_url`, `role`, `joined_at`).
+    pub fn presence(&mut self, joins: &[Map<String, Value>], leaves: &[Map<String, Value>]) {
+        for meta in leaves {
+            if let Some(id) = meta.get("user_id").and_then(Value::as_str) {
+                self.members.remove(&UserId::from(id));
+            }
+        }
+        for meta in joins {
+            let Some(id) = meta.get("user_id").and_then(Value::as_str) else { continue };
+            let text = |k: &str| meta.get(k).and_then(Value::as_str).map(str::to_owned);
+            let audio = text("audio_state").as_deref().and_then(AudioState::parse).unwrap_or(AudioState::Idle);
+            let member = Member {
+                name: text("username").unwrap_or_else(|| "someone".into()),
+                avatar: text("avatar_url").filter(|a| !a.is_empty()),
+                is_host: text("role").as_deref() == Some("host") || UserId::from(id) == self.host,
+                joined_at: meta.get("joined_at").and_then(Value::as_u64).unwrap_or(0),
+                audio,
+                typing_since: None,
+            };
+            self.members.insert(UserId::from(id), member);
+        }
+    }
+
+    /// A member's fast presence: typing, and what their audio is doing.
+    pub fn activity(&mut self, user: &UserId, activity: &Activity, wall_ms: u64) {
+        if let Some(m) = self.members.get_mut(user) {
+            m.typing_since = activity.is_typing.then_some(wall_ms);
+            if let Some(audio) = activity.audio.as_deref().and_then(AudioState::parse) {
+                m.audio = audio;
+            }
+        }
+    }
+
+    /// The view at host instant `host_now_ms`, which is wall-clock instant `wall_ms`.
+    pub fn view(&self, host_now_ms: u64, wall_ms: u64) -> RoomView {
+        let wall = |host_ms: u64| wall_ms.saturating_sub(host_now_ms.saturating_sub(host_ms)) as f64;
+        let name_of = |user: &UserId| match self.members.get(user) {
+            Some(m) => m.name.clone(),
+            None if *user == self.host => "Host".into(),
+            None => "someone".into(),
+        };
+        let playback = &self.state.playback;
+        let now_playing = playback.track.as_ref().and_then(|id| self.state.queue.get(id)).map(|t| NowPlaying {
+            track_id: t.id.to_string(),
+            title: t.meta.title.clone(),
+            artist: t.meta.artist.clone(),
+            album: t.meta.album.clone(),
+            duration_ms: t.meta.duration_ms.map(|d| d as f64),
+            position_ms: playback.position_at(host_now_ms) as f64,
+            at_ms: wall_ms as f64,
+            playing: playback.playing,
+            cover_url: self.cover_url(&t.id, &t.meta.source),
+        });
+        let queue = self
+            .state
+            .queue
+            .iter()
+            .map(|t| QueueEntry {
+                id: t.id.to_string(),
+                title: t.meta.title.clone(),
+                artist: t.meta.artist.clone(),
+                album: t.meta.album.clone(),
+                duration_ms: t.meta.duration_ms.map(|d| d as f64),
+                added_by: name_of(&t.added_by),
+                votes: self.state.tallies.get(&t.id).map_or(0, |tally| tally.up),
+                my_vote: self.my_votes.contains(&t.id),
+                unplayable: t.unplayable.clone(),
+                mine: t.added_by == self.me,
+            })
+            .collect();
+        let chat = self
+            .state
+            .chat
+            .iter()
+            .map(|m| ChatLine {
+                id: m.id.clone(),
+                from: m.name.clone(),
+                from_id: m.user.to_string(),
+                text: m.text.clone(),
+                at_ms: wall(m.at_ms),
+            })
+            .collect();
+        let mut people: Vec<(&UserId, &Member)> = self.members.iter().collect();
+        // The host first, then by arrival.
+        people.sort_by_key(|(id, m)| (!m.is_host, m.joined_at, id.to_string()));
+        let people = people
+            .into_iter()
+            .map(|(id, m)| Person {
+                id: id.to_string(),
+                name: m.name.clone(),
+                avatar: m.avatar.clone(),
+                audio: m.audio,
+                typing: m.typing_since.is_some_and(|t| wall_ms.saturating_sub(t) < TYPING_MS),
+                is_host: m.is_host,
+            })
+            .collect();
+        RoomView {
+            name: self.name.clone(),
+            role: self.role,
+            invite: self.invite.clone(),
+            me: self.me.to_string(),
+            now_playing,
+            queue,
+            chat,
+            people,
+            closed: self.state.closed,
+        }
+    }
+
+    fn cover_url(&self, id: &TrackId, source: &TrackSource) -> Option<String> {
+        let (ws, token) = self.media.as_ref()?;
+        match source {
+            TrackSource::HostFile { .. } | TrackSource::Upload { .. } => {
+                let media = crate::fetch::media_url(ws, id.as_str(), token);
+                Some(media.replacen("?token=", "/cover?token=", 1))
+            }
+            TrackSource::Url { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "view_tests.rs"]
+mod tests;
