@@ -52,6 +52,7 @@ fn host_config(ws: &str, dir: PathBuf, identity: &Identity) -> HostConfig {
         settings: RoomSettings::default(),
         cohosts: vec![],
         clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
+        check_urls: false,
     }
 }
 

@@ -99,6 +99,11 @@ pub async fn describe_url(url: &str, cache_dir: &Path, known: &whatssound_room::
     use whatssound_room::TrackPatch;
     let bytes = match fetch(url, cache_dir, &cache_key(url), |_| {}).await {
         Ok(b) => b,
+        // The reason is published to the room: it names the status, never the body (a listener
+        // must not read pages on the host's network through it).
+        Err(FetchError::Status { url, status, .. }) => {
+            return TrackPatch { unplayable: Some(format!("{url}: the server answered {status}")), ..TrackPatch::default() };
+        }
         Err(e) => return TrackPatch { unplayable: Some(e.to_string()), ..TrackPatch::default() },
     };
     let extension = url.split('?').next().and_then(|u| u.rsplit_once('.')).map(|(_, e)| e.to_owned()).filter(|e| e.len() <= 4);

@@ -48,6 +48,9 @@ pub struct HostConfig {
     pub cohosts: Vec<UserId>,
     /// The host's monotonic clock: playback anchors and clock exchanges are on it.
     pub clock: Arc<dyn Clock>,
+    /// Fetch URL tracks as they are queued, to learn their length and mark what is not audio;
+    /// off, URL tracks are taken as described (tests whose URLs lead nowhere).
+    pub check_urls: bool,
 }
 
 /// What the host's room did, for logs and the UI.
@@ -118,7 +121,7 @@ impl HostRoom {
         let mut task = Task {
             uploads: config.data_dir.join("uploads"),
             cache: config.data_dir.join("cache"),
-            myself: commands.downgrade(),
+            myself: config.check_urls.then(|| commands.downgrade()),
             identity: config.identity,
             topics,
             client,
@@ -175,8 +178,9 @@ struct Task {
     /// Where listeners' uploads are kept, and where URL tracks are fetched to be described.
     uploads: PathBuf,
     cache: PathBuf,
-    /// The task's own command queue, for what it learns later (a URL track described).
-    myself: mpsc::WeakUnboundedSender<Command>,
+    /// The task's own command queue, for what it learns later (a URL track described); `None`
+    /// when URL tracks are not checked.
+    myself: Option<mpsc::WeakUnboundedSender<Command>>,
     store: HostStore,
     clock: Arc<dyn Clock>,
     events: mpsc::UnboundedSender<HostEvent>,
@@ -391,11 +395,12 @@ impl Task {
     /// A URL track is fetched (into the host's cache) and probed in the background: its length
     /// lets the room move on at its end, and one that is not audio is marked unplayable.
     fn describe_urls(&self, outputs: &[Output]) {
+        let Some(myself) = &self.myself else { return };
         for out in outputs {
             let Output::Diff(d) = out else { continue };
             let Change::Queue { diff: QueueDiff::Insert { track, .. } } = &d.change else { continue };
             let TrackSource::Url { url } = &track.meta.source else { continue };
-            let (url, id, cache, myself) = (url.clone(), track.id.clone(), self.cache.clone(), self.myself.clone());
+            let (url, id, cache, myself) = (url.clone(), track.id.clone(), self.cache.clone(), myself.clone());
             let known = track.meta.clone();
             tokio::spawn(async move {
                 let patch = crate::fetch::describe_url(&url, &cache, &known).await;
@@ -457,9 +462,8 @@ impl Task {
     }
 
     fn send_to_user(&mut self, user: &UserId, verdict: &Verdict) {
-        if user == &self.identity.user_id() {
-            return;
-        }
+        // The host's own answers go out too: a desktop host's view of its room is a member that
+        // acts with the host's key and waits for them like anyone else.
         let sealed = wire::seal(&self.identity, verdict);
         self.send_in_order(user, wire::VERDICT, sealed);
     }

@@ -149,6 +149,7 @@ impl HostedRoom {
             settings: RoomSettings::default(),
             cohosts: vec![admin.user_id()],
             clock: config.clock.clone(),
+            check_urls: true,
         };
         let (room, events) = HostRoom::start(host_config).await?;
         let invite_ws = public.unwrap_or_else(|| ws.clone());

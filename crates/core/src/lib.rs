@@ -14,6 +14,8 @@
 //! - [`player`]: a listener's audio — fetch, decode, and play the room's timeline in sync.
 //! - [`store`]: the SQLite files (the host's `room.db`, a listener's `outbox.db`).
 //! - [`identity`]: a user's keypair file.
+//! - [`session`]: [`session::Session`], the desktop app's whole time in a room — host or join,
+//!   act, add files, leave — with what happens as ready-to-show events.
 //! - [`view`]: [`view::RoomModel`], the room folded into what a UI shows ([`view::RoomView`]).
 
 pub mod fetch;
@@ -24,6 +26,7 @@ pub mod listener;
 pub mod media;
 pub mod player;
 pub mod room_record;
+pub mod session;
 pub mod store;
 pub mod uploads;
 pub mod view;

@@ -129,7 +129,9 @@ impl ListenerRoom {
         let me = identity.user_id();
         for topic in topics.all() {
             let presence = (config.track_presence && topic == topics.main).then(|| presence_meta(&me, &config.name, "listener"));
-            let key = presence.as_ref().map(|_| me.to_string());
+            // Presence is on for the main topic either way (a member who is not shown still sees
+            // who is there); only tracking puts this member in it.
+            let key = (topic == topics.main).then(|| me.to_string());
             client.join(topic, JoinOptions { presence_key: key, ..JoinOptions::default() }, presence);
         }
         // Joined last: the snapshot request goes out once this is joined, so the answer has a way in.

@@ -17,6 +17,8 @@ pub enum StoreError {
     Sqlite { path: PathBuf, error: rusqlite::Error },
     #[error("{path}: the saved room is corrupt ({error}); move the file away to start a new room")]
     Corrupt { path: PathBuf, error: String },
+    #[error("could not create {path}: {error}")]
+    Dir { path: PathBuf, error: std::io::Error },
 }
 
 fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -33,6 +35,9 @@ fn from_sql(v: i64) -> u64 {
 }
 
 fn open(path: &Path, schema: &str) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|error| StoreError::Dir { path: dir.to_owned(), error })?;
+    }
     let conn = Connection::open(path).map_err(sqlite(path))?;
     // WAL: a crash mid-write leaves the last committed transaction intact; NORMAL sync is durable
     // across process crashes (the case that matters for a host killed with SIGKILL).

@@ -98,6 +98,7 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
         settings: RoomSettings::default(),
         cohosts: vec![],
         clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
+        check_urls: false,
     };
     let (host, _host_events) = HostRoom::start(config).await.unwrap();
 

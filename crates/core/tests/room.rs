@@ -51,6 +51,7 @@ async fn room_with_clock(name: &str, clock: std::sync::Arc<dyn whatssound_audio:
         settings: RoomSettings::default(),
         cohosts: vec![],
         clock,
+        check_urls: false,
     };
     let (host, _events) = HostRoom::start(config).await.unwrap();
     let invite = Invite { ws, room: "jam".into(), token: "LISTEN".into(), key: Some(key), extra: vec![] };

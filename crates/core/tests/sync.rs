@@ -89,6 +89,7 @@ async fn room_playing(
         settings: RoomSettings::default(),
         cohosts: vec![],
         clock,
+        check_urls: false,
     };
     let (host, _) = HostRoom::start(config).await.unwrap();
     let meta = TrackMeta {

@@ -211,7 +211,8 @@ impl Engine {
         }
         let unplayable = patch.unplayable.is_some();
         let mut out = self.commit(&None, &None, Change::Queue { diff: QueueDiff::Update { id: track.clone(), patch } }).unwrap_or_default();
-        if unplayable && self.current().as_ref() == Some(track) {
+        // A paused room stays put (pressing play moves past it then).
+        if unplayable && self.state.playback.playing && self.current().as_ref() == Some(track) {
             out.extend(self.advance(&None, &None, now_ms));
         }
         out
@@ -383,6 +384,17 @@ impl Engine {
         }
         if current.playing == playing {
             return Ok(Vec::new());
+        }
+        let current_unplayable = current.track.as_ref().and_then(|t| self.state.queue.get(t)).is_some_and(|t| t.unplayable.is_some());
+        if playing && current_unplayable {
+            // Play starts at the next track that can be played.
+            let mut out = self.advance(by, intent, now_ms);
+            let next = self.state.playback.clone();
+            if next.track.is_none() {
+                return Err("nothing in the queue can be played".into());
+            }
+            out.extend(self.commit(by, intent, Change::Playback { playback: Playback { playing: true, at_ms: now_ms, ..next } })?);
+            return Ok(out);
         }
         let playback = Playback { playing, position_ms: current.position_at(now_ms), at_ms: now_ms, ..current };
         self.commit(by, intent, Change::Playback { playback })

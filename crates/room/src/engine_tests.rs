@@ -168,6 +168,18 @@ fn an_unplayable_track_is_marked_and_moved_past_and_never_chosen_next() {
     assert_eq!(e.describe(&"t2".into(), len.clone(), 4_000).len(), 1);
     assert!(e.describe(&"nope".into(), len, 4_000).is_empty());
     assert!(e.describe(&"t2".into(), TrackPatch::default(), 4_000).is_empty());
+    // Paused, an unplayable current track is only marked; play then starts at the next playable one.
+    let mut e = Engine::new(host(), RoomSettings::default());
+    for (i, t) in ["a", "b"].iter().enumerate() {
+        e.handle(&host(), intent(&i.to_string(), enqueue(t)), 0);
+    }
+    e.describe(&"t1".into(), TrackPatch { unplayable: Some("404".into()), ..TrackPatch::default() }, 1_000);
+    assert_eq!(e.state().playback.track, Some("t1".into()));
+    e.handle(&host(), intent("play", Action::Play), 2_000);
+    assert_eq!(e.state().playback, Playback { track: Some("t2".into()), playing: true, position_ms: 0, at_ms: 2_000 });
+    e.describe(&"t2".into(), TrackPatch { unplayable: Some("404".into()), ..TrackPatch::default() }, 3_000);
+    e.handle(&host(), intent("pause", Action::Pause), 3_000);
+    assert!(e.state().playback.track.is_none());
 }
 
 #[test]

@@ -1,0 +1,551 @@
+//! One member's whole time in a room, as the desktop app runs it: hosting (a [`HostedRoom`] on
+//! this machine) or joining by invite; the room's replica ([`ListenerRoom`]) folded into a
+//! [`RoomModel`]; and the audio ([`Player`]) — behind a handful of methods, with what happens
+//! coming out as [`SessionEvent`]s ready to show.
+//!
+//! A host's own session joins its room like any listener, over an invite that carries the host's
+//! key, so its actions are the host's and everything it shows comes through the same path a
+//! listener's does. One task owns the replica's events, the player and the model; the methods talk
+//! to it by message.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use whatssound_audio::{Clock, Volume};
+use whatssound_client::ConnectionStatus;
+use whatssound_protocol::Invite;
+use whatssound_room::wire::Activity;
+use whatssound_room::{Action, IntentId, Position, TrackId, TrackMeta, TrackSource, UserId};
+
+use crate::hosting::{HostedRoom, HostingConfig, HostingError, Relay};
+use crate::player::{OutputKind, Player, PlayerConfig, PlayerEvent};
+use crate::view::{AudioState, RoomModel, RoomView};
+use crate::{CoreError, ListenerConfig, ListenerRoom, RoomEvent, SyncStats};
+
+/// How long an action may wait for the room's answer.
+const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The app's data: identity, outbox, caches, and hosted rooms under `rooms/`.
+    pub data_dir: PathBuf,
+    pub name: String,
+    pub avatar: Option<String>,
+    /// Where the audio goes; `None` plays nothing.
+    pub output: Option<OutputKind>,
+    pub volume: Volume,
+    /// Positive plays earlier (for a device that sounds late).
+    pub offset_ms: i64,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The connection, as a banner shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "state", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum ConnectionView {
+    Connecting,
+    Connected,
+    Reconnecting { attempt: u32, next_try_ms: u32 },
+    Offline { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct SyncView {
+    pub offset_ms: f64,
+    pub rtt_ms: f64,
+    /// How far what sounds is from where the room is (positive: behind).
+    pub error_ms: f64,
+    pub corrections: u32,
+    pub underruns: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct BufferingView {
+    pub track_id: String,
+    pub bytes: f64,
+    pub total: Option<f64>,
+    pub buffered_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionView {
+    pub from: String,
+    pub emoji: String,
+}
+
+/// What happened, ready to show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    Room(Box<RoomView>),
+    Connection(ConnectionView),
+    Sync(SyncView),
+    Buffering(BufferingView),
+    Reaction(ReactionView),
+    /// The room is over for this member (the host ended it, or this member was removed).
+    Ended {
+        reason: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Hosting(#[from] HostingError),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("that is not an invite ({0}); paste the whole whatssound:// link the host shared")]
+    BadInvite(String),
+    #[error("the room refused it: {0}")]
+    Refused(String),
+    #[error("the room did not answer within {} s; check the connection and try again", ANSWER_WITHIN.as_secs())]
+    NoAnswer,
+    #[error("could not start the audio output: {0}")]
+    Output(#[from] whatssound_audio::OutputError),
+    #[error("the upload failed: {0}")]
+    Upload(#[from] crate::fetch::FetchError),
+    #[error("only the host can {0}")]
+    HostOnly(&'static str),
+    #[error("the session has ended")]
+    Ended,
+}
+
+enum Command {
+    Act { action: Action, reply: oneshot::Sender<Result<(), SessionError>> },
+    View { reply: oneshot::Sender<RoomView> },
+    Typing(bool),
+    Invite(Option<String>),
+    Leave { reply: oneshot::Sender<()> },
+}
+
+/// A session in a room.
+pub struct Session {
+    hosted: Option<HostedRoom>,
+    invite: Invite,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("room", &self.invite.room).field("hosting", &self.hosted.is_some()).finish()
+    }
+}
+
+/// A room id from a name people typed: letters, digits, `-` and `_`, at most 64.
+pub fn room_id_from_name(name: &str) -> String {
+    let id: String =
+        name.trim().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).take(64).collect();
+    let id = id.trim_matches('-').to_owned();
+    if id.is_empty() { "room".into() } else { id }
+}
+
+impl Session {
+    /// Hosts a room on this machine (the embedded hub on `listen`, or `relay`), queues `files` and
+    /// starts playing, then joins it.
+    pub async fn host(
+        config: SessionConfig,
+        room_name: &str,
+        files: &[PathBuf],
+        listen: SocketAddr,
+        relay: Option<Relay>,
+    ) -> Result<(Session, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
+        let room = room_id_from_name(room_name);
+        let hosting = HostingConfig {
+            data_dir: config.data_dir.join("rooms").join(&room),
+            room: Some(room),
+            name: config.name.clone(),
+            listen,
+            public_url: None,
+            relay,
+            limits: whatssound_hub::Limits::default(),
+            new_invite: false,
+            clock: config.clock.clone(),
+        };
+        let (hosted, mut host_events) = HostedRoom::start(hosting).await?;
+        // The host's log of its room is not shown; draining it keeps the channel from growing.
+        tokio::spawn(async move { while host_events.recv().await.is_some() {} });
+        for file in files {
+            if let Err(e) = hosted.add_file(file).await {
+                let _ = hosted.stop().await;
+                return Err(e.into());
+            }
+        }
+        if !files.is_empty() {
+            hosted.room().act(Action::Play, None).await?;
+        }
+        // Joins as the host: the invite carries the host's own key, so this session's intents are
+        // the host's. It is never shown to anyone.
+        let host_key = crate::room_record::open_or_create(hosted.data_dir(), None).map_err(HostingError::from)?.host_key;
+        let own: Invite =
+            hosted.host_invite().parse().map_err(|e: whatssound_protocol::InviteError| SessionError::BadInvite(e.to_string()))?;
+        let own = Invite { ws: hosted.ws().to_owned(), extra: vec![("admin".into(), host_key)], ..own };
+        let listener_invite = hosted.invite();
+        let (session, events) = Session::start(config, own, Some(hosted), false).await?;
+        let _ = session.commands.send(Command::Invite(Some(listener_invite)));
+        Ok((session, events))
+    }
+
+    /// Joins a room by invite.
+    pub async fn join(config: SessionConfig, invite: &str) -> Result<(Session, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
+        let invite: Invite = invite.trim().parse().map_err(|e: whatssound_protocol::InviteError| SessionError::BadInvite(e.to_string()))?;
+        Session::start(config, invite, None, true).await
+    }
+
+    async fn start(
+        config: SessionConfig,
+        invite: Invite,
+        hosted: Option<HostedRoom>,
+        track_presence: bool,
+    ) -> Result<(Session, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
+        let host = UserId(invite.key.clone().ok_or(CoreError::NoHostKey)?);
+        let listener_config = ListenerConfig {
+            invite: invite.clone(),
+            name: config.name.clone(),
+            data_dir: config.data_dir.join("member"),
+            track_presence,
+            clock: config.clock.clone(),
+        };
+        let (listener, room_events) = ListenerRoom::join(listener_config).await?;
+        let (player, player_events) = match &config.output {
+            Some(kind) => {
+                let player_config = PlayerConfig {
+                    output: kind.clone(),
+                    nudge_ms: config.offset_ms,
+                    clock: config.clock.clone(),
+                    volume: config.volume.clone(),
+                    cache_dir: config.data_dir.join("cache"),
+                    ws_base: invite.ws.clone(),
+                    token: invite.token.clone(),
+                };
+                let (p, e) = Player::start(player_config)?;
+                (Some(p), Some(e))
+            }
+            None => (None, None),
+        };
+        let role = if hosted.is_some() { crate::view::Role::Host } else { crate::view::Role::Listener };
+        let model =
+            RoomModel::new(invite.room.clone(), role, listener.user().clone(), host, Some((invite.ws.clone(), invite.token.clone())));
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let task = Task {
+            listener,
+            player,
+            model,
+            clock: config.clock,
+            events,
+            pending: HashMap::new(),
+            sync: None,
+            host_at: None,
+            audio: AudioState::Idle,
+        };
+        tokio::spawn(task.run(room_events, player_events, command_rx));
+        Ok((Session { hosted, invite, commands }, events_rx))
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.hosted.is_some()
+    }
+
+    /// The room as it is now.
+    pub async fn view(&self) -> Result<RoomView, SessionError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(Command::View { reply }).map_err(|_| SessionError::Ended)?;
+        rx.await.map_err(|_| SessionError::Ended)
+    }
+
+    /// Does something in the room; returns once the room took it, or with its reason for not.
+    pub async fn act(&self, action: Action) -> Result<(), SessionError> {
+        if action.is_host_only() && !self.is_host() {
+            return Err(SessionError::HostOnly("do that"));
+        }
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(Command::Act { action, reply }).map_err(|_| SessionError::Ended)?;
+        match tokio::time::timeout(ANSWER_WITHIN, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(SessionError::Ended),
+            Err(_) => Err(SessionError::NoAnswer),
+        }
+    }
+
+    /// Adds files from this machine: a host queues them in place; a listener uploads them first.
+    pub async fn add_files(&self, paths: &[PathBuf]) -> Result<(), SessionError> {
+        for path in paths {
+            match &self.hosted {
+                Some(hosted) => {
+                    hosted.add_file(path).await?;
+                }
+                None => self.upload(path).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn upload(&self, path: &Path) -> Result<(), SessionError> {
+        let up = crate::uploads::upload(&self.invite.ws, &self.invite.token, path).await?;
+        let track = TrackMeta {
+            title: up.title,
+            artist: up.artist,
+            album: up.album,
+            duration_ms: up.duration_ms,
+            source: TrackSource::Upload { id: up.id },
+        };
+        self.act(Action::Enqueue { track, position: Position::Append }).await
+    }
+
+    pub fn set_typing(&self, typing: bool) {
+        let _ = self.commands.send(Command::Typing(typing));
+    }
+
+    /// A new listener invite (hosts on the embedded hub): the old one stops working.
+    pub fn new_invite(&mut self) -> Result<String, SessionError> {
+        let hosted = self.hosted.as_mut().ok_or(SessionError::HostOnly("make a new invite"))?;
+        let invite = hosted.new_invite()?;
+        let _ = self.commands.send(Command::Invite(Some(invite.clone())));
+        Ok(invite)
+    }
+
+    /// Leaves; a host's room ends for everyone.
+    pub async fn leave(self) -> Result<(), SessionError> {
+        let (reply, rx) = oneshot::channel();
+        if self.commands.send(Command::Leave { reply }).is_ok() {
+            let _ = rx.await;
+        }
+        if let Some(hosted) = self.hosted {
+            hosted.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+/// An action waiting for the room's answer, and the vote it records if it is one.
+type Pending = (oneshot::Sender<Result<(), SessionError>>, Option<(TrackId, bool)>);
+
+/// The session's task: the one owner of the replica's events, the player and the model.
+struct Task {
+    listener: ListenerRoom,
+    player: Option<Player>,
+    model: RoomModel,
+    clock: Arc<dyn Clock>,
+    events: mpsc::UnboundedSender<SessionEvent>,
+    /// Actions waiting for the room's answer (and the vote each records, if it is one).
+    pending: HashMap<IntentId, Pending>,
+    sync: Option<SyncStats>,
+    /// A point of the host's clock before the clock sync has one: (local ns, host ms).
+    host_at: Option<(i64, u64)>,
+    audio: AudioState,
+}
+
+impl Task {
+    async fn run(
+        mut self,
+        mut room_events: mpsc::UnboundedReceiver<RoomEvent>,
+        mut player_events: Option<mpsc::UnboundedReceiver<PlayerEvent>>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                event = room_events.recv() => match event {
+                    Some(e) => self.on_room(e),
+                    None => break,
+                },
+                Some(e) = async { player_events.as_mut()?.recv().await } => self.on_player(e),
+                command = commands.recv() => match command {
+                    Some(Command::Leave { reply }) => {
+                        self.listener.close();
+                        let _ = reply.send(());
+                        break;
+                    }
+                    Some(c) => self.on_command(c).await,
+                    None => break,
+                },
+                _ = tick.tick() => self.tick(),
+            }
+        }
+        if let Some(p) = self.player.take() {
+            let _ = p.stop();
+        }
+    }
+
+    fn emit(&self, event: SessionEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn wall_ms() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+    }
+
+    /// The host's clock now, in ms, from the clock sync (or the last snapshot before it has one).
+    fn host_now_ms(&self) -> u64 {
+        let now = self.clock.now();
+        let host_ns = match (self.sync, self.host_at) {
+            (Some(s), _) => s.host_ns + ((now - s.local_ns) as f64 * (1.0 + s.drift_ppm * 1e-6)) as i64,
+            (None, Some((local, host_ms))) => i64::try_from(host_ms).unwrap_or(0).saturating_mul(1_000_000) + (now - local),
+            (None, None) => 0,
+        };
+        u64::try_from(host_ns / 1_000_000).unwrap_or(0)
+    }
+
+    fn view(&self) -> RoomView {
+        self.model.view(self.host_now_ms(), Task::wall_ms())
+    }
+
+    fn emit_view(&self) {
+        self.emit(SessionEvent::Room(Box::new(self.view())));
+    }
+
+    fn on_room(&mut self, event: RoomEvent) {
+        if let Some(p) = self.player.as_mut() {
+            p.on_room_event(&event);
+        }
+        match event {
+            RoomEvent::Connection(status) => self.emit(SessionEvent::Connection(connection_view(&status))),
+            RoomEvent::Snapshot(s) => {
+                self.host_at = Some((self.clock.now(), s.host_now_ms));
+                self.model.reset(s.state);
+                self.emit_view();
+            }
+            RoomEvent::Diff(d) => {
+                self.model.apply(&d);
+                self.emit_view();
+                self.update_audio();
+            }
+            RoomEvent::Presence { joins, leaves } => {
+                self.model.presence(&joins, &leaves);
+                self.emit_view();
+            }
+            RoomEvent::Activity { user, activity } => {
+                self.model.activity(&user, &activity, Task::wall_ms());
+                self.emit_view();
+            }
+            RoomEvent::Reaction(r) => self.emit(SessionEvent::Reaction(ReactionView { from: r.name, emoji: r.emoji })),
+            RoomEvent::Confirmed { intent, .. } => {
+                if let Some((reply, vote)) = self.pending.remove(&intent) {
+                    if let Some((track, up)) = vote {
+                        self.model.voted(track, up);
+                        self.emit_view();
+                    }
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            RoomEvent::Refused { intent, reason } => {
+                if let Some((reply, _)) = self.pending.remove(&intent) {
+                    let _ = reply.send(Err(SessionError::Refused(reason)));
+                }
+            }
+            RoomEvent::RoomClosed => {
+                self.emit_view();
+                self.emit(SessionEvent::Ended { reason: "the host ended the room".into() });
+            }
+            RoomEvent::Sync(s) => self.sync = Some(s),
+            RoomEvent::Joined { .. } | RoomEvent::Error(_) => {}
+        }
+    }
+
+    fn on_player(&mut self, event: PlayerEvent) {
+        if let PlayerEvent::Buffering { track, progress, buffered_ms } = event {
+            self.emit(SessionEvent::Buffering(BufferingView {
+                track_id: track.to_string(),
+                bytes: progress.bytes as f64,
+                total: progress.total.map(|t| t as f64),
+                buffered_ms: buffered_ms.unwrap_or(0) as f64,
+            }));
+        }
+        self.update_audio();
+    }
+
+    async fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Act { action, reply } => {
+                let vote = match &action {
+                    Action::Vote { track, up } => Some((track.clone(), *up)),
+                    _ => None,
+                };
+                match self.listener.send(action).await {
+                    Ok(intent) => {
+                        self.pending.insert(intent, (reply, vote));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e.into()));
+                    }
+                }
+            }
+            Command::View { reply } => {
+                let _ = reply.send(self.view());
+            }
+            Command::Typing(typing) => {
+                self.listener.activity(Activity { is_typing: typing, audio: Some(self.audio.as_str().into()), ..Activity::default() })
+            }
+            Command::Invite(invite) => {
+                self.model.set_invite(invite);
+                self.emit_view();
+            }
+            Command::Leave { .. } => {}
+        }
+    }
+
+    /// Tells the room when this member's audio changes (the people list shows it).
+    fn update_audio(&mut self) {
+        let playback = &self.model.state().playback;
+        let audio = match (&self.player, playback.track.is_some(), playback.playing) {
+            (None, _, _) | (Some(_), false, _) => AudioState::Idle,
+            (Some(_), true, false) => AudioState::Paused,
+            (Some(p), true, true) if p.stats().started_at.is_some() => AudioState::Playing,
+            (Some(_), true, true) => AudioState::Buffering,
+        };
+        if audio != self.audio {
+            self.audio = audio;
+            self.listener.activity(Activity { audio: Some(audio.as_str().into()), ..Activity::default() });
+        }
+    }
+
+    fn tick(&mut self) {
+        self.update_audio();
+        let Some(s) = self.sync else { return };
+        let stats = self.player.as_ref().map(Player::stats).unwrap_or_default();
+        self.emit(SessionEvent::Sync(SyncView {
+            offset_ms: s.clock_offset_ns as f64 / 1e6,
+            rtt_ms: s.round_trip_ns as f64 / 1e6,
+            error_ms: stats.error_ns.unwrap_or(0) as f64 / 1e6,
+            corrections: u32::try_from(stats.jumps + stats.trimmed_frames).unwrap_or(u32::MAX),
+            underruns: u32::try_from(stats.underruns).unwrap_or(u32::MAX),
+        }));
+        // Positions advance and typing fades with time, not only with events.
+        self.emit_view();
+    }
+}
+
+fn connection_view(status: &ConnectionStatus) -> ConnectionView {
+    match status {
+        ConnectionStatus::Connecting => ConnectionView::Connecting,
+        ConnectionStatus::Connected => ConnectionView::Connected,
+        ConnectionStatus::Reconnecting { attempt, in_ms } => {
+            ConnectionView::Reconnecting { attempt: *attempt, next_try_ms: u32::try_from(*in_ms).unwrap_or(u32::MAX) }
+        }
+        ConnectionStatus::Offline => ConnectionView::Offline { reason: "disconnected".into() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_ids_come_from_names_people_type() {
+        assert_eq!(room_id_from_name("Friday Jam!"), "Friday-Jam");
+        assert_eq!(room_id_from_name("  "), "room");
+        assert_eq!(room_id_from_name("a_b-c"), "a_b-c");
+        assert_eq!(room_id_from_name(&"x".repeat(100)).len(), 64);
+    }
+}
