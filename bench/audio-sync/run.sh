@@ -31,8 +31,11 @@ for tool in flac oggenc lame python3; do command -v "$tool" >/dev/null || { echo
 work="$(mktemp -d "${TMPDIR:-/tmp}/whatssound-sync.XXXXXX")"
 results="$here/../results/audio-sync-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 mkdir -p "$(dirname "$results")"
+# A long run needs a first track that lasts it (the room moves on, and deletes, a finished track).
+secs=60
+[ -n "$long" ] && secs=$(( long + 20 ))
 for seed in 1 2; do
-    python3 "$kit/gen_signal.py" "$work/sig$seed.wav" --secs 60 --rate 44100 --seed "$seed" >/dev/null
+    python3 "$kit/gen_signal.py" "$work/sig$seed.wav" --secs "$secs" --rate 44100 --seed "$seed" >/dev/null
     flac -s -f -o "$work/sig$seed.flac" "$work/sig$seed.wav"
     oggenc -Q -q 5 -o "$work/sig$seed.ogg" "$work/sig$seed.wav"
     lame --quiet -b 192 "$work/sig$seed.wav" "$work/sig$seed.mp3"    # lame writes its LAME/Xing tag

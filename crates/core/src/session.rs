@@ -45,7 +45,7 @@ pub struct SessionConfig {
 }
 
 /// The connection, as a banner shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "state", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ConnectionView {
@@ -55,7 +55,7 @@ pub enum ConnectionView {
     Offline { reason: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncView {
@@ -67,7 +67,7 @@ pub struct SyncView {
     pub underruns: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct BufferingView {
@@ -77,7 +77,7 @@ pub struct BufferingView {
     pub buffered_ms: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 pub struct ReactionView {
@@ -208,6 +208,25 @@ impl Session {
         hosted: Option<HostedRoom>,
         track_presence: bool,
     ) -> Result<(Session, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
+        let role = if hosted.is_some() { crate::view::Role::Host } else { crate::view::Role::Listener };
+        match Session::connect(config, &invite, role, track_presence).await {
+            Ok((commands, events)) => Ok((Session { hosted, invite, commands }, events)),
+            Err(e) => {
+                // A room hosted for this session ends with it.
+                if let Some(h) = hosted {
+                    let _ = h.stop().await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn connect(
+        config: SessionConfig,
+        invite: &Invite,
+        role: crate::view::Role,
+        track_presence: bool,
+    ) -> Result<(mpsc::UnboundedSender<Command>, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
         let host = UserId(invite.key.clone().ok_or(CoreError::NoHostKey)?);
         let listener_config = ListenerConfig {
             invite: invite.clone(),
@@ -216,7 +235,7 @@ impl Session {
             track_presence,
             clock: config.clock.clone(),
         };
-        let (listener, room_events) = ListenerRoom::join(listener_config).await?;
+        // The output first: a missing sound device fails before anyone sees us join.
         let (player, player_events) = match &config.output {
             Some(kind) => {
                 let player_config = PlayerConfig {
@@ -233,7 +252,7 @@ impl Session {
             }
             None => (None, None),
         };
-        let role = if hosted.is_some() { crate::view::Role::Host } else { crate::view::Role::Listener };
+        let (listener, room_events) = ListenerRoom::join(listener_config).await?;
         let model =
             RoomModel::new(invite.room.clone(), role, listener.user().clone(), host, Some((invite.ws.clone(), invite.token.clone())));
         let (commands, command_rx) = mpsc::unbounded_channel();
@@ -250,7 +269,7 @@ impl Session {
             audio: AudioState::Idle,
         };
         tokio::spawn(task.run(room_events, player_events, command_rx));
-        Ok((Session { hosted, invite, commands }, events_rx))
+        Ok((commands, events_rx))
     }
 
     pub fn is_host(&self) -> bool {
