@@ -1,7 +1,7 @@
 // Runs a Request against the generated bindings and answers with a `responded` action.
 // Never throws and never hangs: a thrown error or a silent backend becomes an AppError.
-import { commands, type AppError, type Result } from "./bindings";
-import { responded, type Cmd, type Replies, type Request, type RequestOf, type Responded } from "./requests";
+import { commands, type AppError } from "./bindings";
+import { responded, type Result, type Cmd, type Replies, type Request, type RequestOf, type Responded } from "./requests";
 
 /** Longer for calls that read files or reach other machines. */
 const SLOW: ReadonlySet<Cmd> = new Set<Cmd>(["hostRoom", "joinRoom", "addTracks", "leaveRoom"]);

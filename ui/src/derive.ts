@@ -1,5 +1,5 @@
 // Pure helpers that turn state into what a person sees: times, percentages, labels.
-import type { Buffering, Connection, NowPlaying, Person, RoomView, Settings } from "./bindings";
+import type { BufferingView as Buffering, ConnectionView as Connection, NowPlaying, Person, RoomView, Settings } from "./bindings";
 
 /** Where the track is at `now`, advancing locally from the last report while it plays. */
 export function positionAt(np: NowPlaying, now: number): number {
@@ -60,6 +60,7 @@ export function bannerText(conn: Connection, receivedAt: number, now: number): s
     case "offline":
       return `Offline: ${conn.reason || "connection lost"}`;
   }
+  return null;
 }
 
 /** Buffering of the current track as 0..1, or null when the total size is unknown. */

@@ -3,7 +3,8 @@
 import { open } from "@tauri-apps/plugin-dialog";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { call } from "./api";
-import { events, type AppError, type Result } from "./bindings";
+import { events, type AppError } from "./bindings";
+import type { Result } from "./requests";
 import { Controller } from "./controller";
 import { morph } from "./dom";
 import { shortcutFor } from "./keyboard";

@@ -1,6 +1,9 @@
 // Every backend call the UI makes, as plain data: the reducer can record one as the
 // thing to retry, and a view can put it on a Retry button.
-import type { AppError, Result, RoomView, Settings } from "./bindings";
+import type { AppError, RoomView, Settings } from "./bindings";
+
+/** What a command answers (the shape tauri-specta's generated commands return). */
+export type Result<T, E> = { status: "ok"; data: T } | { status: "error"; error: E };
 
 export type Request =
   | { cmd: "currentRoom" }

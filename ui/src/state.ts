@@ -1,6 +1,6 @@
 // The whole UI state and the one pure reducer that changes it: (state, action) → state.
 // Backend events and command results both arrive here as actions.
-import type { Buffering, Connection, RoomEnded, RoomView, Settings, SyncView } from "./bindings";
+import type { BufferingView as Buffering, ConnectionView as Connection, RoomEnded, RoomView, Settings, SyncView } from "./bindings";
 import { errorText, type Request, type Responded } from "./requests";
 
 export type Loadable<T> =

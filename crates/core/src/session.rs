@@ -72,9 +72,9 @@ pub struct SyncView {
 #[serde(rename_all = "camelCase")]
 pub struct BufferingView {
     pub track_id: String,
-    pub bytes: f64,
-    pub total: Option<f64>,
-    pub buffered_ms: f64,
+    pub bytes: u64,
+    pub total: Option<u64>,
+    pub buffered_ms: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -476,9 +476,9 @@ impl Task {
         if let PlayerEvent::Buffering { track, progress, buffered_ms } = event {
             self.emit(SessionEvent::Buffering(BufferingView {
                 track_id: track.to_string(),
-                bytes: progress.bytes as f64,
-                total: progress.total.map(|t| t as f64),
-                buffered_ms: buffered_ms.unwrap_or(0) as f64,
+                bytes: progress.bytes,
+                total: progress.total,
+                buffered_ms: u32::try_from(buffered_ms.unwrap_or(0)).unwrap_or(u32::MAX),
             }));
         }
         self.update_audio();
@@ -525,7 +525,13 @@ impl Task {
         };
         if audio != self.audio {
             self.audio = audio;
-            self.listener.activity(Activity { audio: Some(audio.as_str().into()), ..Activity::default() });
+            let activity = Activity { audio: Some(audio.as_str().into()), ..Activity::default() };
+            // The hub does not echo a member's broadcasts back to it: this member's own line is
+            // updated here.
+            let me = self.listener.user().clone();
+            self.model.activity(&me, &activity, Task::wall_ms());
+            self.listener.activity(activity);
+            self.emit_view();
         }
     }
 

@@ -47,10 +47,10 @@ pub struct NowPlaying {
     pub title: String,
     pub artist: Option<String>,
     pub album: Option<String>,
-    pub duration_ms: Option<f64>,
+    pub duration_ms: Option<u32>,
     /// The position at wall-clock instant `at_ms` (ms since the epoch), so a UI can advance it.
-    pub position_ms: f64,
-    pub at_ms: f64,
+    pub position_ms: u32,
+    pub at_ms: u64,
     pub playing: bool,
     pub cover_url: Option<String>,
 }
@@ -63,7 +63,7 @@ pub struct QueueEntry {
     pub title: String,
     pub artist: Option<String>,
     pub album: Option<String>,
-    pub duration_ms: Option<f64>,
+    pub duration_ms: Option<u32>,
     /// The name of who added it.
     pub added_by: String,
     pub votes: u32,
@@ -81,7 +81,7 @@ pub struct ChatLine {
     pub from_id: String,
     pub text: String,
     /// Wall-clock ms since the epoch.
-    pub at_ms: f64,
+    pub at_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -236,7 +236,8 @@ impl RoomModel {
 
     /// The view at host instant `host_now_ms`, which is wall-clock instant `wall_ms`.
     pub fn view(&self, host_now_ms: u64, wall_ms: u64) -> RoomView {
-        let wall = |host_ms: u64| wall_ms.saturating_sub(host_now_ms.saturating_sub(host_ms)) as f64;
+        let wall = |host_ms: u64| wall_ms.saturating_sub(host_now_ms.saturating_sub(host_ms));
+        let ms32 = |ms: u64| u32::try_from(ms).unwrap_or(u32::MAX);
         let name_of = |user: &UserId| match self.members.get(user) {
             Some(m) => m.name.clone(),
             None if *user == self.host => "Host".into(),
@@ -248,9 +249,9 @@ impl RoomModel {
             title: t.meta.title.clone(),
             artist: t.meta.artist.clone(),
             album: t.meta.album.clone(),
-            duration_ms: t.meta.duration_ms.map(|d| d as f64),
-            position_ms: playback.position_at(host_now_ms) as f64,
-            at_ms: wall_ms as f64,
+            duration_ms: t.meta.duration_ms.map(ms32),
+            position_ms: ms32(playback.position_at(host_now_ms)),
+            at_ms: wall_ms,
             playing: playback.playing,
             cover_url: self.cover_url(&t.id, &t.meta.source),
         });
@@ -263,7 +264,7 @@ impl RoomModel {
                 title: t.meta.title.clone(),
                 artist: t.meta.artist.clone(),
                 album: t.meta.album.clone(),
-                duration_ms: t.meta.duration_ms.map(|d| d as f64),
+                duration_ms: t.meta.duration_ms.map(ms32),
                 added_by: name_of(&t.added_by),
                 votes: self.state.tallies.get(&t.id).map_or(0, |tally| tally.up),
                 my_vote: self.my_votes.contains(&t.id),

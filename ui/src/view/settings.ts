@@ -63,7 +63,7 @@ function whereFieldset(relay: Settings["relay"]): HTMLElement {
 
 function form(s: AppState, d: Settings, dialog: SettingsDialog): HTMLElement {
   const saving = busy(dialog.save);
-  const volume = Math.round(d.volume * 100);
+  const volume = Math.round((d.volume ?? 0) * 100);
   return h(
     "form",
     { class: "settings-form", novalidate: true, "data-form": "settings" },

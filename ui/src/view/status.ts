@@ -24,13 +24,14 @@ export function syncIndicator(s: AppState): HTMLElement {
   if (!sync) {
     return h("span", { class: "sync unknown", "data-testid": "sync", title: "Waiting for the first clock estimate", "aria-label": "Sync: not measured yet" }, "Sync —");
   }
-  const text = formatSyncError(sync.errorMs);
+  const errorMs = sync.errorMs ?? 0;
+  const text = formatSyncError(errorMs);
   const detail =
-    `Clock offset ${sync.offsetMs.toFixed(1)} ms, round trip ${sync.rttMs.toFixed(1)} ms, ` +
+    `Clock offset ${(sync.offsetMs ?? 0).toFixed(1)} ms, round trip ${(sync.rttMs ?? 0).toFixed(1)} ms, ` +
     `${sync.corrections} corrections, ${sync.underruns} underruns`;
   return h(
     "span",
-    { class: `sync ${syncLevel(sync.errorMs)}`, "data-testid": "sync", "data-error-ms": sync.errorMs, title: detail, "aria-label": `Sync error ${text}. ${detail}` },
+    { class: `sync ${syncLevel(errorMs)}`, "data-testid": "sync", "data-error-ms": errorMs, title: detail, "aria-label": `Sync error ${text}. ${detail}` },
     h("span", { class: "dot", "aria-hidden": "true" }),
     text,
   );

@@ -1,0 +1,205 @@
+//! WhatsSound's desktop app: a thin Tauri shell over `whatssound-core`.
+//!
+//! - [`commands`]: what the UI can ask (host, join, act, add files, settings), each mapped to a
+//!   core [`Session`](whatssound_core::session::Session) call and its answer.
+//! - [`events`]: what the UI is told (the room, the connection, sync, buffering, reactions, the
+//!   room's end), each a core session event under a UI name.
+//! - [`error`]: [`AppError`], the one error the UI receives: a kind and a readable sentence.
+//! - [`settings`]: name, avatar, output device, volume, latency offset and relay, kept as JSON.
+//! - [`state`]: the session in a room, and the forwarding of its events.
+//!
+//! The TypeScript the UI imports (`ui/src/bindings.ts`) is generated from these types by
+//! [`bindings`] in a test, and CI fails when the committed file is stale.
+
+pub mod commands;
+pub mod error;
+pub mod events;
+pub mod settings;
+pub mod state;
+
+use std::path::PathBuf;
+
+pub use error::AppError;
+use tauri::Manager;
+use tauri_specta::{Builder, collect_commands, collect_events};
+use whatssound_core::player::OutputKind;
+
+use crate::state::AppState;
+
+/// The commands and events, as tauri-specta sees them (for the app and for the bindings).
+pub fn bindings() -> Builder<tauri::Wry> {
+    use commands::*;
+    use events::*;
+    Builder::<tauri::Wry>::new()
+        .commands(collect_commands![
+            host_room,
+            join_room,
+            leave_room,
+            new_invite,
+            current_room,
+            add_tracks,
+            remove_track,
+            move_track,
+            vote,
+            play,
+            pause,
+            seek,
+            skip,
+            send_chat,
+            react,
+            set_typing,
+            get_settings,
+            save_settings,
+            output_devices,
+        ])
+        .events(collect_events![RoomChanged, ConnectionChanged, SyncChanged, BufferingChanged, ReactionReceived, RoomEnded])
+        // One shape per type (what Rust sends is what the UI sends back), and epoch milliseconds
+        // and byte counts as plain numbers (exact in a JS number up to 2^53).
+        .disable_serde_phases()
+        .dangerously_cast_bigints_to_number()
+}
+
+/// Writes the UI's bindings to `path`.
+pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
+    bindings().export(specta_typescript::Typescript::default(), path).map_err(|e| e.to_string())
+}
+
+/// Where the app keeps its data: `WHATSSOUND_DATA_DIR`, else `$XDG_DATA_HOME/whatssound/app`.
+fn data_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("WHATSSOUND_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
+            PathBuf::from(home.ok_or_else(|| anyhow::anyhow!("neither HOME nor WHATSSOUND_DATA_DIR is set"))?).join(".local/share")
+        }
+    };
+    Ok(base.join("whatssound").join("app"))
+}
+
+/// Whether there is a screen to open a window on (always, off Linux).
+fn has_display() -> bool {
+    !cfg!(target_os = "linux") || ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()))
+}
+
+/// Runs the app: `--demo` hosts a demo room at start. Without a display it says so and hosts the
+/// demo room headless instead, printing the invite.
+pub fn run() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("WHATSSOUND_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let data_dir = data_dir()?;
+    let demo = std::env::args().any(|a| a == "--demo");
+    if !has_display() {
+        eprintln!("whatssound: no display found (DISPLAY and WAYLAND_DISPLAY are unset): hosting the demo room headless instead");
+        return demo::headless(&data_dir);
+    }
+    let forced = match std::env::var("WHATSSOUND_OUTPUT").as_deref() {
+        Ok("null") => Some(OutputKind::Null),
+        _ => None,
+    };
+    let builder = bindings();
+    tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .invoke_handler(builder.invoke_handler())
+        .manage(AppState::new(data_dir.clone(), forced))
+        .setup(move |app| {
+            builder.mount_events(app);
+            if demo {
+                let handle = app.handle().clone();
+                let dir = data_dir.clone();
+                tauri::async_runtime::spawn(async move {
+                    let track = match demo::track(&dir) {
+                        Ok(t) => t,
+                        Err(e) => return tracing::warn!("could not make the demo track: {e}"),
+                    };
+                    let state = handle.state::<AppState>();
+                    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+                    let files = [track];
+                    let started =
+                        state.enter(&handle, |config| whatssound_core::session::Session::host(config, "Demo", &files, listen, None)).await;
+                    if let Err(e) = started {
+                        tracing::warn!("could not host the demo room: {e}");
+                    }
+                });
+            }
+            Ok(())
+        })
+        .run(tauri::generate_context!("tauri.conf.json"))
+        .map_err(|e| anyhow::anyhow!("the window could not run: {e}"))
+}
+
+mod demo {
+    //! The demo room: a track made here (no download), hosted in a window or headless.
+
+    use std::path::{Path, PathBuf};
+
+    /// A 30 s arpeggio, written once into the data dir.
+    pub fn track(dir: &Path) -> std::io::Result<PathBuf> {
+        let path = dir.join("demo").join("WhatsSound Demo.wav");
+        if path.is_file() {
+            return Ok(path);
+        }
+        std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
+        let rate = 44_100u32;
+        let notes = [261.63, 329.63, 392.0, 523.25, 392.0, 329.63];
+        let note_len = rate as usize / 4;
+        let mut samples = Vec::with_capacity(rate as usize * 30 * 2);
+        for i in 0..(rate as usize * 30) {
+            let hz = notes[(i / note_len) % notes.len()];
+            let t = i as f64 / f64::from(rate);
+            let within = (i % note_len) as f64 / note_len as f64;
+            let envelope = (1.0 - within).powf(2.0);
+            let v = ((2.0 * std::f64::consts::PI * hz * t).sin() * envelope * 0.4 * 32_767.0) as i16;
+            samples.extend_from_slice(&[v, v]);
+        }
+        let tags = whatssound_audio::wav::Tags { title: Some("WhatsSound Demo".into()), ..Default::default() };
+        std::fs::write(&path, whatssound_audio::wav::pcm16(rate, 2, &samples, &tags))?;
+        Ok(path)
+    }
+
+    /// Hosts the demo room without a window until Ctrl-C, printing the invite.
+    pub fn headless(dir: &Path) -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Runtime::new()?;
+        runtime.block_on(async {
+            let track = track(dir)?;
+            let config = whatssound_core::HostingConfig {
+                data_dir: dir.join("rooms").join("Demo"),
+                room: Some("Demo".into()),
+                name: "Host".into(),
+                listen: std::net::SocketAddr::from(([127, 0, 0, 1], 7667)),
+                public_url: None,
+                relay: None,
+                limits: Default::default(),
+                new_invite: false,
+                clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
+            };
+            let (hosted, mut events) = whatssound_core::HostedRoom::start(config).await?;
+            tokio::spawn(async move { while events.recv().await.is_some() {} });
+            hosted.add_file(&track).await?;
+            hosted.room().act(whatssound_room::Action::Play, None).await?;
+            println!("{}", serde_json::json!({ "event": "ready", "ws": hosted.ws(), "invite": hosted.invite() }));
+            tokio::signal::ctrl_c().await?;
+            hosted.stop().await?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The UI's bindings are generated from the commands and events; CI checks the committed file
+    /// is what this writes (`git diff --exit-code ui/src/bindings.ts`).
+    #[test]
+    fn export_ui_bindings() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/bindings.ts");
+        super::export_bindings(&path).unwrap_or_else(|e| panic!("could not export the bindings: {e}"));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for name in ["hostRoom", "joinRoom", "roomChanged", "RoomView", "AppError"] {
+            assert!(text.contains(name), "{name} is in the bindings");
+        }
+    }
+}

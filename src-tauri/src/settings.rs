@@ -1,0 +1,103 @@
+//! The app's settings, kept as JSON in its data dir.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+use crate::error::{AppError, ErrorKind};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Relay {
+    pub url: String,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    pub display_name: String,
+    pub avatar: Option<String>,
+    /// A device name from `outputDevices`; `None` is the system default, `"null"` plays nothing.
+    pub output_device: Option<String>,
+    /// 0..=1.
+    pub volume: f64,
+    /// Positive plays earlier (for a device that sounds late, such as Bluetooth).
+    pub offset_ms: f64,
+    /// Where hosted rooms run: `None` is the embedded hub on this machine.
+    pub relay: Option<Relay>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { display_name: "Me".into(), avatar: None, output_device: None, volume: 0.8, offset_ms: 0.0, relay: None }
+    }
+}
+
+impl Settings {
+    fn path(dir: &Path) -> PathBuf {
+        dir.join("settings.json")
+    }
+
+    /// The saved settings; defaults when there are none yet or the file is unreadable.
+    pub fn load(dir: &Path) -> Settings {
+        std::fs::read(Settings::path(dir)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    /// Checks and saves (atomically: a temporary file, then a rename).
+    pub fn save(&self, dir: &Path) -> Result<Settings, AppError> {
+        let name = self.display_name.trim();
+        if name.is_empty() || name.chars().count() > 40 {
+            return Err(AppError::new(ErrorKind::BadInput, "a display name is 1 to 40 characters"));
+        }
+        if !(0.0..=1.0).contains(&self.volume) {
+            return Err(AppError::new(ErrorKind::BadInput, "volume is between 0 and 1"));
+        }
+        if !(-2_000.0..=2_000.0).contains(&self.offset_ms) {
+            return Err(AppError::new(ErrorKind::BadInput, "the latency offset is between −2000 and 2000 ms"));
+        }
+        if let Some(r) = &self.relay
+            && !(r.url.starts_with("ws://") || r.url.starts_with("wss://"))
+        {
+            return Err(AppError::new(ErrorKind::BadInput, "a relay URL starts with ws:// or wss://"));
+        }
+        let clean = Settings { display_name: name.to_owned(), ..self.clone() };
+        let storage =
+            |e: std::io::Error| AppError::new(ErrorKind::Storage, format!("could not save the settings in {}: {e}", dir.display()));
+        std::fs::create_dir_all(dir).map_err(storage)?;
+        let tmp = dir.join("settings.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&clean).unwrap_or_default()).map_err(storage)?;
+        std::fs::rename(&tmp, Settings::path(dir)).map_err(storage)?;
+        Ok(clean)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_and_bad_values_are_refused_with_the_rule() {
+        let dir = std::env::temp_dir().join(format!("whatssound-settings-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(Settings::load(&dir), Settings::default());
+        let mine = Settings { display_name: "  Ann ".into(), volume: 0.5, ..Settings::default() };
+        let saved = mine.save(&dir).unwrap();
+        assert_eq!(saved.display_name, "Ann");
+        assert_eq!(Settings::load(&dir), saved);
+        for (bad, needle) in [
+            (Settings { display_name: " ".into(), ..Settings::default() }, "display name"),
+            (Settings { volume: 2.0, ..Settings::default() }, "volume"),
+            (Settings { offset_ms: 5_000.0, ..Settings::default() }, "offset"),
+            (Settings { relay: Some(Relay { url: "http://x".into(), key: String::new() }), ..Settings::default() }, "ws://"),
+        ] {
+            let err = bad.save(&dir).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::BadInput);
+            assert!(err.message.contains(needle), "{}", err.message);
+        }
+        std::fs::write(dir.join("settings.json"), "{broken").unwrap();
+        assert_eq!(Settings::load(&dir), Settings::default(), "an unreadable file falls back to defaults");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

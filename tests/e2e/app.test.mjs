@@ -1,0 +1,245 @@
+// The desktop app, driven as a user drives it (tauri-driver → WebKitWebDriver → the real app in a
+// real WebKit window under Xvfb), with `whatssound-cli` processes as the other people in the room.
+// Each step leaves a screenshot in $E2E_SHOTS (default test-output/e2e).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { remote } from "webdriverio";
+
+const root = resolve(import.meta.dirname, "../..");
+const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/whatssound/target");
+const APP = process.env.WHATSSOUND_APP ?? join(target, "debug/whatssound");
+const CLI = process.env.WHATSSOUND_CLI ?? join(target, "debug/whatssound-cli");
+const SHOTS = process.env.E2E_SHOTS ?? join(root, "test-output/e2e");
+const WAIT = 20_000;
+
+mkdirSync(SHOTS, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), "whatssound-e2e-"));
+const running = [];
+
+/** A free loopback port (bound and released). */
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/** Starts a process; remembers it so every one is stopped at the end. */
+function start(cmd, args, env = {}) {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  running.push(child);
+  child.lines = [];
+  child.waiters = [];
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    let v;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      v = { raw: line };
+    }
+    child.lines.push(v);
+    child.waiters = child.waiters.filter((w) => !(w.want(v) && (w.ok(v), true)));
+  });
+  child.stderr.on("data", () => {});
+  return child;
+}
+
+/** The first line (already printed or to come) that `want` accepts. */
+function line(child, want, what) {
+  const seen = child.lines.find(want);
+  if (seen) return Promise.resolve(seen);
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`no ${what} within ${WAIT} ms; saw ${JSON.stringify(child.lines.slice(-8))}`)), WAIT);
+    child.waiters.push({ want, ok: (v) => (clearTimeout(timer), ok(v)) });
+  });
+}
+
+function stop(child, signal = "SIGTERM") {
+  return new Promise((ok) => {
+    if (child.exitCode !== null || child.signalCode !== null) return ok();
+    child.once("exit", () => ok());
+    child.kill(signal);
+    setTimeout(() => (child.kill("SIGKILL"), ok()), 5_000).unref();
+  });
+}
+
+function run(args) {
+  return new Promise((ok) => {
+    const child = spawn(CLI, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("exit", (code) => ok({ code, out, err }));
+  });
+}
+
+/** A short WAV tone (16-bit stereo, 44.1 kHz). */
+function tone(path, seconds, hz) {
+  const rate = 44_100;
+  const frames = Math.round(rate * seconds);
+  const data = Buffer.alloc(frames * 4);
+  for (let i = 0; i < frames; i++) {
+    const v = Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 12_000);
+    data.writeInt16LE(v, i * 4);
+    data.writeInt16LE(v, i * 4 + 2);
+  }
+  const h = Buffer.alloc(44);
+  h.write("RIFF", 0);
+  h.writeUInt32LE(36 + data.length, 4);
+  h.write("WAVEfmt ", 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(2, 22);
+  h.writeUInt32LE(rate, 24);
+  h.writeUInt32LE(rate * 4, 28);
+  h.writeUInt16LE(4, 32);
+  h.writeUInt16LE(16, 34);
+  h.write("data", 36);
+  h.writeUInt32LE(data.length, 40);
+  writeFileSync(path, Buffer.concat([h, data]));
+  return path;
+}
+
+let driver;
+let browser;
+
+async function openApp() {
+  const port = await freePort();
+  const nativePort = await freePort();
+  driver = start("tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], {
+    WHATSSOUND_DATA_DIR: join(work, "app"),
+    WHATSSOUND_OUTPUT: "null",
+  });
+  // tauri-driver answers once it listens; retry the session a few times while it starts.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      browser = await remote({
+        hostname: "127.0.0.1",
+        port,
+        logLevel: "error",
+        connectionRetryTimeout: 30_000,
+        connectionRetryCount: 1,
+        capabilities: { "tauri:options": { application: APP } },
+      });
+      return;
+    } catch (e) {
+      if (attempt >= 20) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+const $ = (id) => browser.$(`[data-testid="${id}"]`);
+const shot = (name) => browser.saveScreenshot(join(SHOTS, `${name}.png`));
+async function until(what, check) {
+  await browser.waitUntil(check, { timeout: WAIT, timeoutMsg: `${what} within ${WAIT} ms` });
+}
+async function texts(id) {
+  const els = await browser.$$(`[data-testid="${id}"]`);
+  return Promise.all(els.map((e) => e.getText()));
+}
+
+before(async () => {
+  assert.ok(process.env.DISPLAY, "the end-to-end tests need a display: run them through tests/e2e/run.sh (Xvfb)");
+  await openApp();
+});
+
+after(async () => {
+  await browser?.deleteSession().catch(() => {});
+  // SIGTERM, never SIGKILL, for tauri-driver: a killed one leaves WebKitWebDriver running.
+  for (const child of running.reverse()) await stop(child);
+});
+
+test("the app hosts a room; a CLI listener joins, chats both ways, sees tracks added, votes and a skip", async () => {
+  await (await $("host-name")).waitForDisplayed({ timeout: WAIT });
+  await (await $("host-name")).setValue("E2E Jam");
+  await (await $("host-start")).click();
+  await (await $("invite-text")).waitForDisplayed({ timeout: WAIT });
+  const invite = (await (await $("invite-text")).getValue()) || (await (await $("invite-text")).getText());
+  assert.match(invite, /^whatssound:\/\/join\?/);
+  await shot("1-hosting");
+
+  // (1) A listener joins: the app's presence list shows it.
+  const ann = start(CLI, ["listen", invite, "--name", "cli-ann", "--data-dir", join(work, "ann")]);
+  await line(ann, (v) => v.event === "joined", "join");
+  await until("cli-ann in the people list", async () => (await texts("person")).some((t) => t.includes("cli-ann")));
+  await shot("2-listener-joined");
+
+  // (2) A chat from the CLI appears in the app.
+  const sent = await run(["send", invite, "--data-dir", join(work, "ann"), "chat", "hello from the terminal"]);
+  assert.equal(sent.code, 0, sent.err);
+  await until("the CLI's chat in the app", async () => (await texts("chat-line")).some((t) => t.includes("hello from the terminal")));
+  await shot("3-chat-from-cli");
+
+  // (3) A chat typed in the app reaches the CLI listener.
+  await (await $("chat-input")).setValue("hello from the window");
+  await (await $("chat-send")).click();
+  await line(ann, (v) => v.event === "chat" && v.text === "hello from the window", "the app's chat at the CLI");
+  await shot("4-chat-from-app");
+
+  // (4) A track added in the app reaches the listener as a queue diff.
+  const song = tone(join(work, "Window Song.wav"), 20, 330);
+  const added = await browser.execute(async (p) => (await window.__whatssound.addTracks([p])).status, song);
+  assert.equal(added, "ok");
+  const insert = await line(ann, (v) => v.event === "queue_diff" && v.diff?.op === "insert", "the queue insert");
+  assert.equal(insert.diff.track.title, "Window Song");
+  await until("the track in the app's queue", async () => (await texts("queue-item")).some((t) => t.includes("Window Song")));
+  await shot("5-track-added");
+
+  // (5) A vote from the CLI shows in the app; the host's skip moves the room on.
+  const trackId = insert.diff.track.id;
+  const voted = await run(["send", invite, "--data-dir", join(work, "ann"), "vote", trackId, "up"]);
+  assert.equal(voted.code, 0, voted.err);
+  await until("the vote count", async () => (await (await browser.$(`[data-track-id="${trackId}"]`)).getText()).includes("1"));
+  await (await $("skip")).click();
+  await line(ann, (v) => v.event === "playback" && v.track === trackId, "the skip to the added track");
+  await shot("6-voted-and-skipped");
+  await stop(ann);
+});
+
+test("the app joins a CLI host's room, shows reconnecting while the host is down, and is whole again after", async () => {
+  const dir = join(work, "cli-host");
+  const port = await freePort();
+  const hostArgs = ["host", "--listen", `127.0.0.1:${port}`, "--data-dir", dir, tone(join(work, "Host Song.wav"), 30, 440)];
+  let host = start(CLI, hostArgs);
+  const ready = await line(host, (v) => v.event === "ready", "the host's ready line");
+  const chat = await run(["send", ready.invite, "--data-dir", join(work, "bob"), "chat", "before the outage"]);
+  assert.equal(chat.code, 0, chat.err);
+
+  await (await $("leave")).click().catch(() => {});
+  await (await $("join-invite")).waitForDisplayed({ timeout: WAIT });
+  await (await $("join-invite")).setValue(ready.invite);
+  await (await $("join-start")).click();
+  await until("the host's track", async () => (await texts("queue-item")).some((t) => t.includes("Host Song")));
+  await shot("7-joined-cli-host");
+
+  await stop(host, "SIGKILL");
+  await until("the reconnecting banner", async () => {
+    const b = await $("banner");
+    return (await b.isExisting()) && (await b.getText()).includes("Reconnecting");
+  });
+  await shot("8-host-down");
+
+  host = start(CLI, hostArgs);
+  await line(host, (v) => v.event === "ready", "the restarted host");
+  await until("the banner gone and the room whole", async () => {
+    const b = await $("banner");
+    const banner = (await b.isExisting()) ? await b.getText() : "";
+    const chat = await texts("chat-line");
+    const queue = await texts("queue-item");
+    return !banner.includes("Reconnecting") && chat.some((t) => t.includes("before the outage")) && queue.some((t) => t.includes("Host Song"));
+  });
+  await shot("9-host-back");
+  await stop(host);
+});
