@@ -164,7 +164,7 @@ mod demo {
     /// Hosts the demo room without a window until Ctrl-C, printing the invite.
     pub fn headless(dir: &Path) -> anyhow::Result<()> {
         let runtime = tokio::runtime::Runtime::new()?;
-        runtime.block_on(async {
+        let result = runtime.block_on(async {
             let track = track(dir)?;
             let config = whatssound_core::HostingConfig {
                 data_dir: dir.join("rooms").join("Demo"),
@@ -185,7 +185,10 @@ mod demo {
             tokio::signal::ctrl_c().await?;
             hosted.stop().await?;
             Ok(())
-        })
+        });
+        // A lookup still in flight must not keep the stopped host alive.
+        runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+        result
     }
 }
 

@@ -52,6 +52,9 @@ fn main() -> ExitCode {
             Command::Devices => list_devices(),
         }
     });
+    // Work still in flight (a DNS lookup for a URL track can block for many seconds) must not
+    // keep a finished process alive: dropping the runtime would wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
