@@ -90,9 +90,21 @@ impl Running {
         assert!(Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success());
     }
 
-    /// Waits for the exit code (None if killed by a signal).
+    /// Waits for the exit code (None if killed by a signal). A process that has not exited within
+    /// 20 s is killed and the test fails saying so, rather than hanging the suite.
     pub fn wait(mut self) -> Option<i32> {
-        let status = self.child.wait().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("whatssound-cli (pid {}) did not exit within 20 s", self.child.id());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         std::mem::forget(self);
         status.code()
     }
