@@ -140,7 +140,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("whatssound-store-{name}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("whatssound-record-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
     }
