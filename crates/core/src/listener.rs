@@ -267,6 +267,11 @@ impl Task {
                     }
                 }
                 _ = retry.tick() => {
+                    // A snapshot request can be lost (a restarted host not yet back on its
+                    // channels): ask again until one arrives.
+                    if !self.mounted {
+                        self.request_snapshot();
+                    }
                     if self.mounted && self.in_flight.is_some() && self.in_flight == last_retried {
                         self.in_flight = None;
                         self.pump();
