@@ -84,8 +84,8 @@ fn has_display() -> bool {
     !cfg!(target_os = "linux") || ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()))
 }
 
-/// Runs the app: `--demo` hosts a demo room at start. Without a display it says so and hosts the
-/// demo room headless instead, printing the invite.
+/// Runs the app: `--demo` hosts a demo room at start, a `whatssound://` argument joins that room.
+/// Without a display it says so and hosts the demo room headless instead, printing the invite.
 pub fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("WHATSSOUND_LOG"))
@@ -93,6 +93,9 @@ pub fn run() -> anyhow::Result<()> {
         .init();
     let data_dir = data_dir()?;
     let demo = std::env::args().any(|a| a == "--demo");
+    // A `whatssound://` link opened from the desktop starts the app with the link as an argument
+    // (the .deb registers the app as the scheme's handler): join that room at once.
+    let link = std::env::args().find(|a| a.starts_with("whatssound://"));
     if !has_display() {
         eprintln!("whatssound: no display found (DISPLAY and WAYLAND_DISPLAY are unset): hosting the demo room headless instead");
         return demo::headless(&data_dir);
@@ -108,7 +111,15 @@ pub fn run() -> anyhow::Result<()> {
         .manage(AppState::new(data_dir.clone(), forced))
         .setup(move |app| {
             builder.mount_events(app);
-            if demo {
+            if let Some(invite) = link.clone() {
+                let handle = app.handle().clone();
+                tauri::async_runtime::spawn(async move {
+                    let state = handle.state::<AppState>();
+                    if let Err(e) = state.enter(&handle, |config| whatssound_core::session::Session::join(config, &invite)).await {
+                        tracing::warn!("could not join the room the link names: {e}");
+                    }
+                });
+            } else if demo {
                 let handle = app.handle().clone();
                 let dir = data_dir.clone();
                 tauri::async_runtime::spawn(async move {
