@@ -19,15 +19,7 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
     let action = match request {
         Request::Act(action) => action,
         Request::Upload(path) => {
-            let up = whatssound_core::uploads::upload(&invite.ws, &invite.token, &path).await.context("the upload failed")?;
-            let track = TrackMeta {
-                title: up.title,
-                artist: up.artist,
-                album: up.album,
-                duration_ms: up.duration_ms,
-                source: TrackSource::Upload { id: up.id },
-            };
-            Action::Enqueue { track, position: Position::Append }
+            whatssound_core::uploads::upload(&invite.ws, &invite.token, &path).await.context("the upload failed")?.enqueue()
         }
     };
     if !(args.timeout.is_finite() && args.timeout > 0.0) {

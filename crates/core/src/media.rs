@@ -60,6 +60,12 @@ impl MediaLibrary {
         Ok(())
     }
 
+    /// The file behind a track id for a request with this token, or why not.
+    fn authorized_file(&self, query: Option<String>, headers: &HeaderMap, track: &str) -> Result<PathBuf, Refusal> {
+        self.authorize(query, headers)?;
+        self.file_of(track)
+    }
+
     /// The file behind a track id, or the response that says why there is none.
     fn file_of(&self, track: &str) -> Result<PathBuf, Refusal> {
         match self.path_of(&TrackId(track.to_owned())) {
@@ -107,10 +113,7 @@ async fn serve_cover(
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = library.authorize(q.token, &headers) {
-        return refusal.into_response();
-    }
-    let path = match library.file_of(&track) {
+    let path = match library.authorized_file(q.token, &headers, &track) {
         Ok(path) => path,
         Err(refusal) => return refusal.into_response(),
     };
@@ -134,10 +137,7 @@ async fn serve_track(
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = library.authorize(q.token, &headers) {
-        return refusal.into_response();
-    }
-    let path = match library.file_of(&track) {
+    let path = match library.authorized_file(q.token, &headers, &track) {
         Ok(path) => path,
         Err(refusal) => return refusal.into_response(),
     };

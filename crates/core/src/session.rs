@@ -20,7 +20,7 @@ use whatssound_audio::{Clock, Volume};
 use whatssound_client::ConnectionStatus;
 use whatssound_protocol::Invite;
 use whatssound_room::wire::Activity;
-use whatssound_room::{Action, IntentId, Position, TrackId, TrackMeta, TrackSource, UserId};
+use whatssound_room::{Action, IntentId, TrackId, UserId};
 
 use crate::hosting::{HostedRoom, HostingConfig, HostingError, Relay};
 use crate::player::{OutputKind, Player, PlayerConfig, PlayerEvent};
@@ -312,14 +312,7 @@ impl Session {
 
     async fn upload(&self, path: &Path) -> Result<(), SessionError> {
         let up = crate::uploads::upload(&self.invite.ws, &self.invite.token, path).await?;
-        let track = TrackMeta {
-            title: up.title,
-            artist: up.artist,
-            album: up.album,
-            duration_ms: up.duration_ms,
-            source: TrackSource::Upload { id: up.id },
-        };
-        self.act(Action::Enqueue { track, position: Position::Append }).await
+        self.act(up.enqueue()).await
     }
 
     pub fn set_typing(&self, typing: bool) {

@@ -41,6 +41,20 @@ pub struct Uploaded {
     pub duration_ms: Option<u64>,
 }
 
+impl Uploaded {
+    /// The intent that offers this upload to the room (at the end of the queue).
+    pub fn enqueue(self) -> whatssound_room::Action {
+        let track = whatssound_room::TrackMeta {
+            title: self.title,
+            artist: self.artist,
+            album: self.album,
+            duration_ms: self.duration_ms,
+            source: TrackSource::Upload { id: self.id },
+        };
+        whatssound_room::Action::Enqueue { track, position: whatssound_room::Position::Append }
+    }
+}
+
 /// Where the upload `id` is kept on the host, if the id is well formed.
 pub fn upload_path(uploads: &Path, id: &str) -> Option<PathBuf> {
     TrackSource::is_valid_upload_id(id).then(|| uploads.join(id))
