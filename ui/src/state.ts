@@ -73,12 +73,10 @@ export const REACTION_MS = 3000;
 const MAX_REACTIONS = 24;
 const IDLE: Op = { state: "idle" };
 
-export function initialState(): AppState {
+/** Everything that belongs to one room, as it is before (or after) being in one. */
+function roomless() {
   return {
-    room: { state: "loading" },
     ended: null,
-    start: null,
-    hostFiles: [],
     leave: IDLE,
     invite: IDLE,
     adding: IDLE,
@@ -87,14 +85,23 @@ export function initialState(): AppState {
     sync: null,
     buffering: null,
     reactions: [],
-    nextId: 1,
-    settings: { state: "loading" },
-    devices: { state: "loading" },
-    dialog: null,
     seekDraft: null,
     reorder: null,
     dropHover: false,
     copied: false,
+  } satisfies Partial<AppState>;
+}
+
+export function initialState(): AppState {
+  return {
+    ...roomless(),
+    room: { state: "loading" },
+    start: null,
+    hostFiles: [],
+    nextId: 1,
+    settings: { state: "loading" },
+    devices: { state: "loading" },
+    dialog: null,
     coverFailed: null,
   };
 }
@@ -106,23 +113,7 @@ export function currentView(s: AppState): RoomView | null {
 
 /** Back to the start screen, forgetting everything about the room. */
 function outOfRoom(s: AppState): AppState {
-  return {
-    ...s,
-    room: { state: "ready", data: null },
-    ended: null,
-    leave: IDLE,
-    invite: IDLE,
-    adding: IDLE,
-    notice: null,
-    connection: null,
-    sync: null,
-    buffering: null,
-    reactions: [],
-    seekDraft: null,
-    reorder: null,
-    dropHover: false,
-    copied: false,
-  };
+  return { ...s, ...roomless(), room: { state: "ready", data: null } };
 }
 
 function enterRoom(s: AppState, view: RoomView): AppState {
