@@ -4,8 +4,8 @@
 //! Timing comes from cpal's own timestamps. Each callback says when it was called and when its
 //! first frame will reach the DAC (`playback`), on the stream's clock; their difference is the
 //! device latency, so the first frame sounds at `clock.now() + (playback − callback)` on *our*
-//! clock. One such reading jitters by a few ms (and spikes at xruns), which is fine: the sync
-//! engine filters them over many periods rather than trusting any one.
+//! clock. One such reading jitters by a few ms, wanders, and spikes at xruns, so none is trusted
+//! alone: [`CallbackTimer`](crate::callback_timer) fits the line the frames really sound on.
 //!
 //! The callback does no locking and no allocation: the render writes into a scratch buffer made
 //! before the stream starts, converted to whatever sample format and channel count the device
@@ -20,6 +20,7 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{BufferSize, FromSample, OutputCallbackInfo, SampleFormat, SizedSample, StreamConfig};
 
+use crate::callback_timer::CallbackTimer;
 use crate::clock::{Clock, Nanos};
 use crate::output::{Output, OutputError, Playing, Render};
 
@@ -133,8 +134,16 @@ impl DeviceOutput {
     fn build(self, render: Box<dyn Render>, first: Arc<AtomicI64>, errors: Arc<AtomicU64>) -> Result<cpal::Stream, OutputError> {
         let out_channels = usize::from(self.config.channels.max(1));
         let rate = self.config.sample_rate;
-        let mut feed =
-            Feed { render, clock: self.clock, rate, scratch: vec![0.0; SCRATCH_FRAMES * 2], first, timer: CallbackTimer::new(rate) };
+        let mut feed = Feed {
+            render,
+            clock: self.clock,
+            rate,
+            scratch: vec![0.0; SCRATCH_FRAMES * 2],
+            first,
+            timer: CallbackTimer::new(rate),
+            errors: errors.clone(),
+            errors_seen: 0,
+        };
         // Errors arrive from the audio thread, sometimes hundreds after one xrun: count them; the
         // player reports the count instead of flooding a log.
         let on_error = move |_e: cpal::Error| {
@@ -174,80 +183,23 @@ struct Feed {
     scratch: Vec<f32>,
     first: Arc<AtomicI64>,
     timer: CallbackTimer,
-}
-
-/// Smooths when each callback's first frame sounds. A device plays frames at a steady rate, so
-/// the instant of frame `n` is a line: `base + n / rate`. Each callback's reading (jittering by
-/// 1–3 ms on ALSA-over-PulseAudio) is compared with that line, and the line is moved by the median
-/// of the last [`CallbackTimer::WINDOW`] differences: jitter cancels, while the device's own rate
-/// error (a slow slope in the differences) and real shifts (an xrun loses frames) are followed.
-#[derive(Debug)]
-struct CallbackTimer {
-    rate: i64,
-    base: Option<Nanos>,
-    frames: i64,
-    residuals: [Nanos; CallbackTimer::WINDOW],
-    len: usize,
-    next: usize,
-    warmup: u8,
-    settled: bool,
-}
-
-impl CallbackTimer {
-    const WINDOW: usize = 31;
-    /// A median this far off the line means the stream itself moved (an xrun): start a new line.
-    const REBASE_ABOVE: Nanos = 20_000_000;
-
-    fn new(rate: u32) -> Self {
-        CallbackTimer {
-            rate: i64::from(rate.max(1)),
-            base: None,
-            frames: 0,
-            residuals: [0; Self::WINDOW],
-            len: 0,
-            next: 0,
-            warmup: 4,
-            settled: false,
-        }
-    }
-
-    /// The smoothed instant the first of this callback's `frames` frames sounds, given its
-    /// reading; `None` until the line has been drawn through a full window, because until then
-    /// the readings are too few (and the stream too young) to place audio by.
-    fn sounds_at(&mut self, measured: Nanos, frames: usize) -> Option<Nanos> {
-        // The first callbacks only prefill the device's buffer and report latencies that are not
-        // yet true (0, 10, 21 ms on ALSA-over-PulseAudio): the line starts after them.
-        if self.warmup > 0 {
-            self.warmup -= 1;
-            return None;
-        }
-        let base = *self.base.get_or_insert(measured);
-        let predicted = base + (i128::from(self.frames) * 1_000_000_000 / i128::from(self.rate)) as Nanos;
-        self.frames += frames as i64;
-        self.residuals[self.next] = measured - predicted;
-        self.next = (self.next + 1) % Self::WINDOW;
-        self.len = (self.len + 1).min(Self::WINDOW);
-        let mut sorted = self.residuals;
-        let sorted = &mut sorted[..self.len];
-        sorted.sort_unstable();
-        let median = sorted[self.len / 2];
-        if median.abs() > Self::REBASE_ABOVE {
-            self.base = Some(measured - (i128::from(self.frames - frames as i64) * 1_000_000_000 / i128::from(self.rate)) as Nanos);
-            self.len = 0;
-            self.next = 0;
-            return Some(measured);
-        }
-        self.settled |= self.len == Self::WINDOW;
-        self.settled.then_some(predicted + median)
-    }
+    /// The stream's error count, and how many of those the timer has seen: an xrun restarts the
+    /// stream, which breaks the line its frames sound on.
+    errors: Arc<AtomicU64>,
+    errors_seen: u64,
 }
 
 impl Feed {
     fn fill<T: SizedSample + FromSample<f32>>(&mut self, out: &mut [T], out_channels: usize, info: &OutputCallbackInfo) {
         let ts = info.timestamp();
         let latency = ts.playback.checked_duration_since(ts.callback).unwrap_or_default();
-        let measured = self.clock.now() + i64::try_from(latency.as_nanos()).unwrap_or(0);
-        let Some(mut sounds_at) = self.timer.sounds_at(measured, out.len() / out_channels.max(1)) else {
+        let latency = i64::try_from(latency.as_nanos()).unwrap_or(0);
+        let errors = self.errors.load(Ordering::Relaxed);
+        if errors != self.errors_seen {
+            self.errors_seen = errors;
+            self.timer.restart();
+        }
+        let Some(mut sounds_at) = self.timer.sounds_at(self.clock.now(), latency, out.len() / out_channels.max(1)) else {
             // The first second of a stream: silence while its timing settles (a user hears the
             // track start ~1 s after joining, on time, rather than at once and off).
             out.fill(T::EQUILIBRIUM);
@@ -287,35 +239,6 @@ fn map_frame<T: FromSample<f32>>(frame: &mut [T], l: f32, r: f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn callback_jitter_is_smoothed_and_a_shift_is_followed() {
-        // 1,000-frame callbacks at 48 kHz (20.833 ms apart) whose readings jitter by up to ±3 ms.
-        let mut timer = CallbackTimer::new(48_000);
-        let period = 1_000 * 1_000_000_000 / 48_000;
-        let jitter = [0, 3_000_000, -2_000_000, 1_000_000, -3_000_000, 2_500_000, -500_000];
-        let truth = |n: i64| 5_000_000_000 + n * period;
-        let mut worst = 0;
-        // Prefill callbacks with wild readings are passed through and do not start the line.
-        for wild in [0, 10_000_000, 21_000_000, 3_000_000] {
-            assert_eq!(timer.sounds_at(wild, 1_000), None);
-        }
-        for n in 0..200 {
-            let got = timer.sounds_at(truth(n) + jitter[n as usize % jitter.len()], 1_000);
-            assert_eq!(got.is_some(), n >= 30, "instants only once a window of readings is in (callback {n})");
-            let got = got.unwrap_or(truth(n));
-            if n >= 31 {
-                worst = worst.max((got - truth(n)).abs());
-            }
-        }
-        assert!(worst < 600_000, "smoothed to within 0.6 ms of the truth: {worst} ns");
-        // An xrun: from now on every frame sounds 40 ms later. Followed within one window.
-        let mut last = 0;
-        for n in 200..260 {
-            last = timer.sounds_at(truth(n) + 40_000_000 + jitter[n as usize % jitter.len()], 1_000).unwrap() - truth(n);
-        }
-        assert!((last - 40_000_000).abs() < 3_100_000, "{last}");
-    }
 
     #[test]
     fn frames_map_to_any_device_layout() {

@@ -9,7 +9,8 @@
 //!   the host's timeline names at that period's output instant, jumping or trimming to get there.
 //! - [`output`]: the [`Output`] trait and [`PacedOutput`] (null or WAV file, paced in real time,
 //!   reporting when its first frame sounded); a [`Render`] fills each period; [`Volume`].
-//! - [`device`]: [`DeviceOutput`], the sound device through cpal, timed by cpal's own timestamps.
+//! - [`device`]: [`DeviceOutput`], the sound device through cpal, timed by cpal's own timestamps,
+//!   smoothed by `callback_timer` (a least-squares line through ~10 s of readings).
 //! - [`resample`]: a track's rate to the output's (rubato FFT), with its delay removed so frame
 //!   arithmetic stays exact.
 //! - [`ring`]: the wait-free hand-over from the decoder to the output ([`Feed`] → [`RingRender`]),
@@ -20,6 +21,7 @@
 //! - [`playout`]: which frame should sound when, and the correction (a jump beyond a few ms,
 //!   else a trim of at most ±500 ppm spread as single dropped or repeated frames).
 
+mod callback_timer;
 pub mod clock;
 pub mod decode;
 pub mod device;

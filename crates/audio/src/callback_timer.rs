@@ -1,0 +1,268 @@
+//! When each sound-device callback's first frame really sounds.
+//!
+//! A device plays frames at a steady rate, so the instants its frames sound lie on a line:
+//! `base + n / rate`, broken only where an xrun loses or inserts audio. Each callback gives two
+//! readings: when it was called, and cpal's latency (`playback − callback`) to the speaker. Their
+//! sum is that line plus error, and the error is not only jitter: on ALSA-over-PulseAudio the
+//! latency comes from libpulse's interpolating smoother, which wanders in ramps of several
+//! milliseconds over seconds and snaps back (measured on a remap sink: a ±4 ms sawtooth with a
+//! period of about 5 s, while the same stream's callbacks kept a straight line). A short median
+//! follows such a ramp as if the audio had moved, and the engine then "corrects" audio that was
+//! on time. So [`CallbackTimer`] takes the two apart: the callback instants, which the device's
+//! consumption paces, are fitted with a least-squares line (its slope is the device's own rate
+//! error), and the latency is averaged over the whole window (~20 s), where the ramps cancel. A
+//! real step — readings standing far off the model for a whole short window — starts over.
+
+use crate::clock::Nanos;
+
+/// Readings kept: ~20 s of 1,024-frame callbacks at 48 kHz.
+const WINDOW: usize = 960;
+/// Readings before any instant is given (about 0.7 s): fewer say too little to place audio by.
+const READY: usize = 31;
+/// Recent deviations from the model, whose median detects a step.
+const SHORT: usize = 31;
+/// A median deviation this large means the stream itself moved (an xrun): start over.
+const STEP_ABOVE: Nanos = 10_000_000;
+/// Readings further than this from the first fit are left out of the second (wild single readings).
+const OUTLIER: f64 = 8e6;
+/// No slope is fitted over less than this many seconds of callbacks: over a shorter span their
+/// jitter would read as a rate error of hundreds of ppm.
+const SLOPE_AFTER_SECS: f64 = 2.0;
+
+/// Smooths callback readings into the instants frames sound (see the module docs).
+#[derive(Debug)]
+pub(crate) struct CallbackTimer {
+    rate: i64,
+    /// The callback instant the nominal line starts from, and the frames played since.
+    base: Option<Nanos>,
+    frames: i64,
+    /// Per reading: frame index (since `base`), callback instant minus the nominal line, latency.
+    xs: [i64; WINDOW],
+    calls: [Nanos; WINDOW],
+    latencies: [Nanos; WINDOW],
+    len: usize,
+    next: usize,
+    /// Recent deviations of readings from the model.
+    recent: [Nanos; SHORT],
+    recent_len: usize,
+    recent_next: usize,
+    warmup: u8,
+    ready: bool,
+}
+
+impl CallbackTimer {
+    pub(crate) fn new(rate: u32) -> Self {
+        CallbackTimer {
+            rate: i64::from(rate.max(1)),
+            base: None,
+            frames: 0,
+            xs: [0; WINDOW],
+            calls: [0; WINDOW],
+            latencies: [0; WINDOW],
+            len: 0,
+            next: 0,
+            recent: [0; SHORT],
+            recent_len: 0,
+            recent_next: 0,
+            // The first callbacks only prefill the device's buffer and report latencies that are
+            // not yet true (0, 10, 21 ms on ALSA-over-PulseAudio): the line starts after them.
+            warmup: 4,
+            ready: false,
+        }
+    }
+
+    /// Forgets the readings after the stream broke (an xrun): the next ones start a new line,
+    /// after a short warm-up of their own, as the device refills.
+    pub(crate) fn restart(&mut self) {
+        self.base = None;
+        self.frames = 0;
+        self.len = 0;
+        self.next = 0;
+        self.recent_len = 0;
+        self.recent_next = 0;
+        self.warmup = 2;
+    }
+
+    /// The smoothed instant the first of this callback's `frames` frames sounds, given when the
+    /// callback was called and the latency it reported; `None` until enough readings are in.
+    pub(crate) fn sounds_at(&mut self, called_at: Nanos, latency: Nanos, frames: usize) -> Option<Nanos> {
+        if self.warmup > 0 {
+            self.warmup -= 1;
+            return None;
+        }
+        let base = *self.base.get_or_insert(called_at);
+        let x = self.frames;
+        let nominal = base + self.frames_to_ns(x);
+        self.frames += frames as i64;
+        self.xs[self.next] = x;
+        self.calls[self.next] = called_at - nominal;
+        self.latencies[self.next] = latency;
+        self.next = (self.next + 1) % WINDOW;
+        self.len = (self.len + 1).min(WINDOW);
+        self.ready |= self.len >= READY;
+        if !self.ready {
+            return None;
+        }
+        let modelled = nominal + self.call_line_at(x) + self.mean_latency();
+        if self.stepped(called_at + latency - modelled) {
+            // Start over from this reading; until the window refills, the model is short but true.
+            self.base = Some(called_at - self.frames_to_ns(x));
+            self.len = 0;
+            self.next = 0;
+            self.recent_len = 0;
+            self.recent_next = 0;
+            return Some(called_at + latency);
+        }
+        Some(modelled)
+    }
+
+    fn frames_to_ns(&self, frames: i64) -> Nanos {
+        (i128::from(frames) * 1_000_000_000 / i128::from(self.rate)) as Nanos
+    }
+
+    /// Records a deviation; true when the recent ones agree the stream has moved.
+    fn stepped(&mut self, deviation: Nanos) -> bool {
+        self.recent[self.recent_next] = deviation;
+        self.recent_next = (self.recent_next + 1) % SHORT;
+        self.recent_len = (self.recent_len + 1).min(SHORT);
+        if self.recent_len < SHORT {
+            return false;
+        }
+        // A stack copy sorted: 31 values, no allocation on the audio thread.
+        let mut sorted = self.recent;
+        sorted.sort_unstable();
+        sorted[SHORT / 2].abs() > STEP_ABOVE
+    }
+
+    /// The fitted callback residual at frame `x`: least squares over the window, then again
+    /// without the readings far off the first fit (a late wake-up). Coordinates are relative to
+    /// `x`, in seconds and nanoseconds, so f64 keeps them exact enough.
+    fn call_line_at(&self, x: i64) -> Nanos {
+        let points = || {
+            self.xs[..self.len].iter().zip(&self.calls[..self.len]).map(move |(&px, &py)| ((px - x) as f64 / self.rate as f64, py as f64))
+        };
+        let Some((a, b)) = fit(points(), |_, _| true) else { return 0 };
+        let refit = fit(points(), |px, py| (py - (a + b * px)).abs() <= OUTLIER).unwrap_or((a, b));
+        refit.0.round() as Nanos
+    }
+
+    /// The mean latency over the window, without readings far from the first mean.
+    fn mean_latency(&self) -> Nanos {
+        let latencies = &self.latencies[..self.len];
+        let Some(first) = mean(latencies.iter().map(|&l| l as f64)) else { return 0 };
+        mean(latencies.iter().map(|&l| l as f64).filter(|l| (l - first).abs() <= OUTLIER)).unwrap_or(first).round() as Nanos
+    }
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (n, sum) = values.fold((0usize, 0.0), |(n, sum), v| (n + 1, sum + v));
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// Least squares of `y = a + b·x` over the points `keep` accepts, as `(a, b)`. No slope when the
+/// points span less than [`SLOPE_AFTER_SECS`]: then `a` is their mean.
+fn fit(points: impl Iterator<Item = (f64, f64)> + Clone, keep: impl Fn(f64, f64) -> bool) -> Option<(f64, f64)> {
+    let (mut n, mut sx, mut sy, mut lo, mut hi) = (0.0, 0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY);
+    for (x, y) in points.clone().filter(|&(x, y)| keep(x, y)) {
+        n += 1.0;
+        sx += x;
+        sy += y;
+        lo = lo.min(x);
+        hi = hi.max(x);
+    }
+    if n == 0.0 {
+        return None;
+    }
+    let (mx, my) = (sx / n, sy / n);
+    if hi - lo < SLOPE_AFTER_SECS {
+        return Some((my, 0.0));
+    }
+    let (mut sxx, mut sxy) = (0.0, 0.0);
+    for (x, y) in points.filter(|&(x, y)| keep(x, y)) {
+        sxx += (x - mx) * (x - mx);
+        sxy += (x - mx) * (y - my);
+    }
+    let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    Some((my - b * mx, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PERIOD_FRAMES: usize = 1_024;
+
+    fn period_ns(n: i64) -> Nanos {
+        n * PERIOD_FRAMES as i64 * 1_000_000_000 / 48_000
+    }
+
+    const LATENCY: Nanos = 43_000_000;
+
+    #[test]
+    fn callback_jitter_is_smoothed_and_a_shift_is_followed() {
+        let mut timer = CallbackTimer::new(48_000);
+        let jitter = [0, 3_000_000, -2_000_000, 1_000_000, -3_000_000, 2_500_000, -500_000];
+        let called = |n: i64| 5_000_000_000 + period_ns(n);
+        let truth = |n: i64| called(n) + LATENCY;
+        // Prefill callbacks with wild readings are passed through and do not start the line.
+        for wild in [0, 10_000_000, 21_000_000, 3_000_000] {
+            assert_eq!(timer.sounds_at(wild, wild, PERIOD_FRAMES), None);
+        }
+        let mut worst = 0;
+        for n in 0..300 {
+            let j = jitter[n as usize % jitter.len()];
+            let got = timer.sounds_at(called(n) + j / 3, LATENCY + j, PERIOD_FRAMES);
+            assert_eq!(got.is_some(), n >= 30, "instants only once enough readings are in (callback {n})");
+            if n >= 31 {
+                worst = worst.max((got.unwrap_or(0) - truth(n)).abs());
+            }
+        }
+        assert!(worst < 600_000, "smoothed to within 0.6 ms of the truth: {worst} ns");
+        // An xrun: from now on every frame sounds 40 ms later. Followed within a short window.
+        let mut last = 0;
+        for n in 300..340 {
+            let j = jitter[n as usize % jitter.len()];
+            last = timer.sounds_at(called(n) + 40_000_000 + j / 3, LATENCY + j, PERIOD_FRAMES).unwrap_or(0) - truth(n);
+        }
+        assert!((last - 40_000_000).abs() < 3_100_000, "{last}");
+    }
+
+    #[test]
+    fn after_an_xrun_the_new_line_is_taken_at_once() {
+        let mut timer = CallbackTimer::new(48_000);
+        let called = |n: i64| 2_000_000_000 + period_ns(n);
+        for n in 0..200 {
+            timer.sounds_at(called(n), LATENCY, PERIOD_FRAMES);
+        }
+        // The stream restarts 6 ms later: too small a step to detect, but the device said so.
+        timer.restart();
+        let got: Vec<Option<Nanos>> = (200..204).map(|n| timer.sounds_at(called(n) + 6_000_000, LATENCY, PERIOD_FRAMES)).collect();
+        assert_eq!(got[..2], [None, None], "a short warm-up while the device refills");
+        assert_eq!(got[2..], [Some(called(202) + 6_000_000 + LATENCY), Some(called(203) + 6_000_000 + LATENCY)]);
+    }
+
+    #[test]
+    fn a_wandering_latency_report_is_averaged_out_and_the_device_rate_kept() {
+        // As measured on PulseAudio: the device consumes 650 ppm fast against our clock, callbacks
+        // jitter by a millisecond, and the latency reading ramps up 7 ms over 5 s and snaps back.
+        let mut timer = CallbackTimer::new(48_000);
+        let called = |n: i64| 1_000_000_000 + period_ns(n) - period_ns(n) * 650 / 1_000_000;
+        let cycle = 5 * 48_000 / PERIOD_FRAMES as i64;
+        let sawtooth = |n: i64| (n % cycle) * 7_000_000 / cycle - 3_500_000;
+        let jitter = [0, 1_000_000, -700_000, 300_000, -1_000_000];
+        let mut worst_late = 0;
+        let mut worst_early = 0;
+        for n in 0..1_500 {
+            let got = timer.sounds_at(called(n) + jitter[n as usize % jitter.len()], LATENCY + sawtooth(n), PERIOD_FRAMES);
+            let error = (got.unwrap_or(0) - called(n) - LATENCY).abs();
+            match n {
+                // The first seconds, before the window spans even one ramp.
+                40..=500 => worst_early = worst_early.max(error),
+                501.. => worst_late = worst_late.max(error),
+                _ => {}
+            }
+        }
+        assert!(worst_early < 3_600_000, "never worse than following the ramp: {worst_early} ns");
+        assert!(worst_late < 500_000, "the ±3.5 ms ramps average out to under 0.5 ms: {worst_late} ns");
+    }
+}
