@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use tauri::{AppHandle, State};
-use whatssound_core::Relay;
 use whatssound_core::session::Session;
 use whatssound_core::view::RoomView;
 use whatssound_room::Action;
@@ -22,9 +21,8 @@ pub async fn host_room(app: AppHandle, state: State<'_, AppState>, name: String,
         return Err(bad_input("give the room a name"));
     }
     let files: Vec<PathBuf> = files.into_iter().map(PathBuf::from).collect();
-    let relay = state.settings().relay.map(|r| Relay { url: r.url, key: Some(r.key).filter(|k| !k.is_empty()) });
-    let listen = "127.0.0.1:0".parse().map_err(|_| bad_input("bad listen address"))?;
-    state.enter(&app, |config| Session::host(config, &name, &files, listen, relay.clone())).await
+    let venue = state.settings().venue()?;
+    state.enter(&app, |config| Session::host(config, &name, &files, venue.clone())).await
 }
 
 /// Joins a room by invite.

@@ -128,10 +128,11 @@ pub fn run() -> anyhow::Result<()> {
                         Err(e) => return tracing::warn!("could not make the demo track: {e}"),
                     };
                     let state = handle.state::<AppState>();
-                    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+                    // The demo is on this machine's embedded hub, shared as the settings say.
+                    let venue = whatssound_core::session::Venue { relay: None, ..state.settings().venue().unwrap_or_default() };
                     let files = [track];
                     let started =
-                        state.enter(&handle, |config| whatssound_core::session::Session::host(config, "Demo", &files, listen, None)).await;
+                        state.enter(&handle, |config| whatssound_core::session::Session::host(config, "Demo", &files, venue.clone())).await;
                     if let Err(e) = started {
                         tracing::warn!("could not host the demo room: {e}");
                     }

@@ -5,6 +5,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
+use std::net::SocketAddr;
+
+use whatssound_core::Relay as CoreRelay;
+use whatssound_core::hosting::check_ws_base;
+use whatssound_core::session::Venue;
+
 use crate::error::{AppError, ErrorKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
@@ -27,11 +33,26 @@ pub struct Settings {
     pub offset_ms: f64,
     /// Where hosted rooms run: `None` is the embedded hub on this machine.
     pub relay: Option<Relay>,
+    /// Where the embedded hub listens: `None` is this machine only (127.0.0.1, a free port);
+    /// `0.0.0.0:7667` lets other machines join on port 7667.
+    pub listen: Option<String>,
+    /// The ws:// or wss:// address invites name, when listeners reach this machine another way
+    /// (a forwarded port, a TLS reverse proxy).
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { display_name: "Me".into(), avatar: None, output_device: None, volume: 0.8, offset_ms: 0.0, relay: None }
+        Settings {
+            display_name: "Me".into(),
+            avatar: None,
+            output_device: None,
+            volume: 0.8,
+            offset_ms: 0.0,
+            relay: None,
+            listen: None,
+            public_url: None,
+        }
     }
 }
 
@@ -40,9 +61,38 @@ impl Settings {
         dir.join("settings.json")
     }
 
-    /// The saved settings; defaults when there are none yet or the file is unreadable.
+    /// The saved settings; defaults when there are none yet or the file is unreadable. A file
+    /// saved by an older version lacks newer fields: those take their defaults, the rest is kept.
     pub fn load(dir: &Path) -> Settings {
-        std::fs::read(Settings::path(dir)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+        let saved = std::fs::read(Settings::path(dir)).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        let (Some(serde_json::Value::Object(saved)), Ok(serde_json::Value::Object(mut merged))) =
+            (saved, serde_json::to_value(Settings::default()))
+        else {
+            return Settings::default();
+        };
+        merged.extend(saved);
+        serde_json::from_value(serde_json::Value::Object(merged)).unwrap_or_default()
+    }
+
+    /// Where rooms this app hosts run, and how listeners reach them.
+    pub fn venue(&self) -> Result<Venue, AppError> {
+        let listen = match self.listen.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+            None => Venue::default().listen,
+            Some(l) => l.parse::<SocketAddr>().map_err(|_| {
+                AppError::new(ErrorKind::BadInput, format!("the listen address {l:?} is not an address and port, like 0.0.0.0:7667"))
+            })?,
+        };
+        let public_url = match self.public_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            None => None,
+            Some(u) => Some(check_ws_base(u).map_err(|_| {
+                AppError::new(
+                    ErrorKind::BadInput,
+                    format!("the public address {u:?} is not a ws:// or wss:// address with no path, like wss://music.example.org"),
+                )
+            })?),
+        };
+        let relay = self.relay.as_ref().map(|r| CoreRelay { url: r.url.clone(), key: Some(r.key.clone()).filter(|k| !k.is_empty()) });
+        Ok(Venue { listen, public_url, relay })
     }
 
     /// Checks and saves (atomically: a temporary file, then a rename).
@@ -62,7 +112,13 @@ impl Settings {
         {
             return Err(AppError::new(ErrorKind::BadInput, "a relay URL starts with ws:// or wss://"));
         }
-        let clean = Settings { display_name: name.to_owned(), ..self.clone() };
+        let venue = self.venue()?;
+        let clean = Settings {
+            display_name: name.to_owned(),
+            listen: self.listen.as_deref().map(str::trim).filter(|l| !l.is_empty()).map(|_| venue.listen.to_string()),
+            public_url: venue.public_url,
+            ..self.clone()
+        };
         let storage =
             |e: std::io::Error| AppError::new(ErrorKind::Storage, format!("could not save the settings in {}: {e}", dir.display()));
         std::fs::create_dir_all(dir).map_err(storage)?;
@@ -91,11 +147,27 @@ mod tests {
             (Settings { volume: 2.0, ..Settings::default() }, "volume"),
             (Settings { offset_ms: 5_000.0, ..Settings::default() }, "offset"),
             (Settings { relay: Some(Relay { url: "http://x".into(), key: String::new() }), ..Settings::default() }, "ws://"),
+            (Settings { listen: Some("everywhere".into()), ..Settings::default() }, "0.0.0.0:7667"),
+            (Settings { public_url: Some("https://x/room".into()), ..Settings::default() }, "wss://"),
         ] {
             let err = bad.save(&dir).unwrap_err();
             assert_eq!(err.kind, ErrorKind::BadInput);
             assert!(err.message.contains(needle), "{}", err.message);
         }
+        // Sharing on the network: the listen address and public URL are kept, tidied.
+        let shared = Settings { listen: Some(" 0.0.0.0:7667 ".into()), public_url: Some("wss://music.example.org/".into()), ..saved };
+        let saved = shared.save(&dir).unwrap();
+        assert_eq!((saved.listen.as_deref(), saved.public_url.as_deref()), (Some("0.0.0.0:7667"), Some("wss://music.example.org")));
+        let venue = Settings::load(&dir).venue().unwrap();
+        assert_eq!(venue.listen, "0.0.0.0:7667".parse().unwrap());
+        assert_eq!(Settings { listen: Some(String::new()), ..Settings::default() }.venue().unwrap(), Venue::default());
+        // A file from before these settings existed keeps the name it has.
+        std::fs::write(
+            dir.join("settings.json"),
+            r#"{"displayName":"Old","avatar":null,"outputDevice":null,"volume":0.5,"offsetMs":0,"relay":null}"#,
+        )
+        .unwrap();
+        assert_eq!(Settings::load(&dir).display_name, "Old");
         std::fs::write(dir.join("settings.json"), "{broken").unwrap();
         assert_eq!(Settings::load(&dir), Settings::default(), "an unreadable file falls back to defaults");
         let _ = std::fs::remove_dir_all(&dir);

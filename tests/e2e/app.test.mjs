@@ -169,12 +169,40 @@ after(async () => {
   for (const child of running.reverse()) await stop(child);
 });
 
+/** The settings dialog's open state, read in the page. */
+function settingsOpen() {
+  return browser.execute(() => document.querySelector('[data-testid="settings"]') !== null);
+}
+
 test("the app hosts a room; a CLI listener joins, chats both ways, sees tracks added, votes and a skip", async () => {
+  // Settings first: a name, and the room shared with other computers on a port of our choosing.
+  const port = await freePort();
+  await (await $("settings-open")).waitForDisplayed({ timeout: WAIT });
+  await (await $("settings-open")).click();
+  await (await browser.$("#set-name")).waitForDisplayed({ timeout: WAIT });
+  await (await browser.$("#set-name")).setValue("Hana");
+  await (await $("set-share")).click();
+  await (await $("set-listen")).waitForDisplayed({ timeout: WAIT });
+  await (await $("set-listen")).setValue(`0.0.0.0:${port}`);
+  await shot("0-settings");
+  await (await $("settings-save")).click();
+  await until("the settings saved and closed", async () => !(await settingsOpen()));
+  // They come back as saved, and Esc closes the dialog.
+  await (await $("settings-open")).click();
+  await (await $("set-listen")).waitForDisplayed({ timeout: WAIT });
+  assert.equal(await (await browser.$("#set-name")).getValue(), "Hana");
+  assert.equal(await (await $("set-listen")).getValue(), `0.0.0.0:${port}`);
+  await browser.keys("Escape");
+  await until("Esc closing the settings", async () => !(await settingsOpen()));
+
   await (await $("host-name")).waitForDisplayed({ timeout: WAIT });
   await (await $("host-name")).setValue("E2E Jam");
   await (await $("host-start")).click();
   await until("the invite", async () => (await valueOf("invite-text")).startsWith("whatssound://join?"));
   const invite = (await valueOf("invite-text")).trim();
+  const ws = new URL(invite.replace("whatssound://", "http://x/")).searchParams.get("ws") ?? "";
+  assert.ok(ws.endsWith(`:${port}`) && !ws.includes("0.0.0.0"), `the invite names this machine on the chosen port: ${ws}`);
+  await until("the host's name in the people list", async () => (await texts("person")).some((t) => t.includes("Hana")));
   await shot("1-hosting");
 
   // (1) A listener joins: the app's presence list shows it.
@@ -215,6 +243,46 @@ test("the app hosts a room; a CLI listener joins, chats both ways, sees tracks a
   await line(ann, (v) => v.event === "queue_diff" && v.diff?.op === "delete" && v.diff.id === trackId, "the skipped track leaving the queue");
   await until("the skipped track gone from the app", async () => !(await texts("queue-item")).some((t) => t.includes("Window Song")));
   await shot("6-voted-and-skipped");
+
+  // A reaction from the CLI floats up in the app.
+  const reacted = await run(["send", invite, "--data-dir", join(work, "ann"), "react", "🎉"]);
+  assert.equal(reacted.code, 0, reacted.err);
+  await until("the reaction floating", async () =>
+    browser.execute(() => [...document.querySelectorAll(".float-layer .float")].some((e) => e.textContent === "🎉")),
+  );
+  await shot("6b-reaction");
+
+  // The host drags a track up the queue by its handle; the listener sees the reorder.
+  const tunes = ["Tune A", "Tune B", "Tune C"].map((t, i) => tone(join(work, `${t}.wav`), 20, 220 + 110 * i));
+  assert.equal(await browser.execute(async (p) => (await window.__whatssound.addTracks(p)).status, tunes), "ok");
+  await until("three tunes queued in the app", async () => {
+    const q = await texts("queue-item");
+    return ["Tune A", "Tune B", "Tune C"].every((n) => q.some((t) => t.includes(n)));
+  });
+  const ids = await browser.execute(() =>
+    Object.fromEntries([...document.querySelectorAll('[data-testid="queue-item"]')].map((e) => [e.querySelector(".q-title")?.textContent ?? "", e.getAttribute("data-track-id")])),
+  );
+  const idOf = (name) => Object.entries(ids).find(([t]) => t.includes(name))?.[1];
+  const [b, c] = [idOf("Tune B"), idOf("Tune C")];
+  assert.ok(b && c, JSON.stringify(ids));
+  const handle = await browser.$(`[data-action="reorder"][data-track-id="${c}"]`);
+  const above = await browser.$(`[data-testid="queue-item"][data-track-id="${b}"]`);
+  const { height } = await above.getSize();
+  await browser
+    .action("pointer", { parameters: { pointerType: "mouse" } })
+    .move({ origin: handle })
+    .down({ button: 0 })
+    .move({ origin: handle, y: -8, duration: 100 })
+    .move({ origin: above, y: -Math.floor(height / 2) + 2, duration: 200 })
+    .up({ button: 0 })
+    .perform();
+  const moved = await line(ann, (v) => v.event === "queue_diff" && v.diff?.op === "reorder" && v.diff.id === c, "the reorder at the CLI");
+  assert.ok(moved.diff.to < moved.diff.from, JSON.stringify(moved.diff));
+  await until("Tune C above Tune B in the app", async () => {
+    const q = await texts("queue-item");
+    return q.findIndex((t) => t.includes("Tune C")) < q.findIndex((t) => t.includes("Tune B"));
+  });
+  await shot("6c-reordered");
   await stop(ann);
 });
 
@@ -247,5 +315,9 @@ test("the app joins a CLI host's room, shows reconnecting while the host is down
     return !banner.includes("Reconnecting") && chat.some((t) => t.includes("before the outage")) && queue.some((t) => t.includes("Host Song"));
   });
   await shot("9-host-back");
+
+  // The host ends the room (SIGTERM closes it for everyone): the app says so instead of retrying.
   await stop(host);
+  await until("the room-ended screen", async () => (await texts("room-ended")).some((t) => t.includes("Room ended")));
+  await shot("10-room-ended");
 });

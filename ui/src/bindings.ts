@@ -168,6 +168,16 @@ export type Settings = {
 	offsetMs: number | null,
 	/**  Where hosted rooms run: `None` is the embedded hub on this machine. */
 	relay: Relay | null,
+	/**
+	 *  Where the embedded hub listens: `None` is this machine only (127.0.0.1, a free port);
+	 *  `0.0.0.0:7667` lets other machines join on port 7667.
+	 */
+	listen: string | null,
+	/**
+	 *  The ws:// or wss:// address invites name, when listeners reach this machine another way
+	 *  (a forwarded port, a TLS reverse proxy).
+	 */
+	publicUrl: string | null,
 };
 
 export type SyncChanged = SyncView;

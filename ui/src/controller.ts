@@ -1,7 +1,7 @@
 // Turns what a person does in the DOM (clicks, forms, typing, dragging) into actions and
 // requests. Views stay pure: they only mark elements with data-action / data-form / data-field.
 import type { Settings } from "./bindings";
-import { dropTarget, validateSettings } from "./derive";
+import { DEFAULT_LISTEN, dropTarget, validateSettings } from "./derive";
 import { decodeRequest, type Request, type Responded } from "./requests";
 import { currentView, type Action, type AppState } from "./state";
 import { TypingTracker } from "./typing";
@@ -170,6 +170,8 @@ export class Controller {
       displayName: draft.displayName.trim(),
       avatar: draft.avatar?.trim() || null,
       relay: draft.relay ? { url: draft.relay.url.trim(), key: draft.relay.key } : null,
+      listen: draft.listen?.trim() || (draft.listen === null ? null : DEFAULT_LISTEN),
+      publicUrl: draft.publicUrl?.trim() || null,
     };
     const invalid = validateSettings(settings);
     if (invalid) this.deps.dispatch({ type: "settingsInvalid", message: invalid });
@@ -190,6 +192,9 @@ export class Controller {
       case "relayUrl": return { relay: { ...relay, url: v } };
       case "relayKey": return { relay: { ...relay, key: v } };
       case "where": return { relay: v === "relay" ? relay : null };
+      case "share": return el instanceof HTMLInputElement && el.checked ? { listen: draft.listen ?? DEFAULT_LISTEN } : { listen: null, publicUrl: null };
+      case "listen": return { listen: v };
+      case "publicUrl": return { publicUrl: v || null };
       default: return null;
     }
   }
@@ -199,7 +204,7 @@ export class Controller {
     if (!(el instanceof HTMLInputElement || el instanceof HTMLSelectElement)) return;
     if (el.dataset.testid === "chat-input") return this.typing.input(el.value);
     if (el.dataset.testid === "seek") return this.deps.dispatch({ type: "seekDraft", positionMs: Number(el.value) });
-    const patch = el.dataset.field && el.type !== "radio" ? this.settingsPatch(el) : null;
+    const patch = el.dataset.field && el.type !== "radio" && el.type !== "checkbox" ? this.settingsPatch(el) : null;
     if (patch) this.deps.dispatch({ type: "settingsEdited", patch });
   }
 
@@ -207,7 +212,7 @@ export class Controller {
     const el = e.target;
     if (!(el instanceof HTMLInputElement || el instanceof HTMLSelectElement)) return;
     if (el.dataset.testid === "seek") return void this.deps.run({ cmd: "seek", positionMs: Math.round(Number(el.value)) });
-    if (el instanceof HTMLSelectElement || el.type === "radio") {
+    if (el instanceof HTMLSelectElement || el.type === "radio" || el.type === "checkbox") {
       const patch = this.settingsPatch(el);
       if (patch) this.deps.dispatch({ type: "settingsEdited", patch });
     }

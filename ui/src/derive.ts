@@ -109,12 +109,21 @@ export function dropTarget(mids: number[], y: number, from: number): number {
   return slot > from ? slot - 1 : slot;
 }
 
+/** Where the embedded hub listens when other computers may join: every interface, a fixed port. */
+export const DEFAULT_LISTEN = "0.0.0.0:7667";
+
 /** Settings as they may be saved, or the reason they may not. */
 export function validateSettings(draft: Settings): string | null {
   if (!draft.displayName.trim()) return "Enter a display name.";
   if (!Number.isFinite(draft.offsetMs)) return "The latency offset must be a number of milliseconds.";
   if (draft.relay && !/^(wss?|https?):\/\/\S+$/i.test(draft.relay.url.trim())) {
     return "Enter the relay's URL (ws://, wss://, http:// or https://).";
+  }
+  if (draft.listen !== null && !/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\]):\d{1,5}$/i.test(draft.listen.trim())) {
+    return "Enter the listen address as an IP address and port, like 0.0.0.0:7667.";
+  }
+  if (draft.publicUrl !== null && draft.publicUrl.trim() !== "" && !/^wss?:\/\/[^/\s]+\/?$/i.test(draft.publicUrl.trim())) {
+    return "Enter the public address as ws:// or wss:// and a host, with no path, like wss://music.example.org.";
   }
   return null;
 }

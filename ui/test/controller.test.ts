@@ -117,6 +117,33 @@ describe("controller", () => {
     });
   });
 
+  it("lets other computers join on a listen address, with a public address for invites", () => {
+    const t = setup(run(ok({ cmd: "currentRoom" }, null), ok({ cmd: "getSettings" }, settings), { type: "openSettings" }));
+    expect(t.root.querySelector("#set-listen")).toBeNull();
+    const share = (checked: boolean) => {
+      const box = t.root.querySelector("[data-testid=set-share]") as HTMLInputElement;
+      box.checked = checked;
+      box.dispatchEvent(new Event("change", { bubbles: true }));
+    };
+    const type = (sel: string, value: string) => {
+      const el = t.root.querySelector(sel) as HTMLInputElement;
+      el.value = value;
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+    };
+    share(true);
+    expect((t.root.querySelector("#set-listen") as HTMLInputElement).value).toBe("0.0.0.0:7667");
+    type("#set-public", "wss://old.example");
+    // Unticking goes back to this computer only, forgetting the public address.
+    share(false);
+    expect(t.root.querySelector("#set-listen")).toBeNull();
+    share(true);
+    expect((t.root.querySelector("#set-public") as HTMLInputElement).value).toBe("");
+    type("#set-listen", "0.0.0.0:9000");
+    type("#set-public", " wss://music.example.org ");
+    t.click("[data-testid=settings-save]");
+    expect(t.requests.at(-1)).toEqual({ cmd: "saveSettings", settings: { ...settings, listen: "0.0.0.0:9000", publicUrl: "wss://music.example.org" } });
+  });
+
   it("refuses to save invalid settings and says why", () => {
     const t = setup(run(ok({ cmd: "currentRoom" }, null), ok({ cmd: "getSettings" }, settings), { type: "openSettings" }));
     const name = t.root.querySelector("#set-name") as HTMLInputElement;

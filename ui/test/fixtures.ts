@@ -65,6 +65,8 @@ export const settings: Settings = {
   volume: 0.8,
   offsetMs: 0,
   relay: null,
+  listen: null,
+  publicUrl: null,
 };
 
 export function ok<K extends Cmd>(req: RequestOf<K>, data: Replies[K]): Action {

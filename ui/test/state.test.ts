@@ -177,5 +177,9 @@ describe("settings", () => {
     expect(validateSettings({ ...settings, displayName: " " })).toMatch(/name/);
     expect(validateSettings({ ...settings, relay: { url: "nope", key: "" } })).toMatch(/URL/);
     expect(validateSettings({ ...settings, relay: { url: "wss://relay.example/realtime/v1", key: "" } })).toBeNull();
+    expect(validateSettings({ ...settings, listen: "0.0.0.0:7667", publicUrl: "wss://music.example.org/" })).toBeNull();
+    expect(validateSettings({ ...settings, listen: "[::]:7667" })).toBeNull();
+    expect(validateSettings({ ...settings, listen: "my computer" })).toMatch(/listen address/);
+    expect(validateSettings({ ...settings, listen: "0.0.0.0:7667", publicUrl: "https://x/y" })).toMatch(/public address/);
   });
 });

@@ -108,11 +108,12 @@ impl HostedRoom {
         let host_identity = identity::from_hex(&record.host_key).ok_or(()).map_err(bad_key)?;
         let admin = identity::from_hex(&record.admin_key).ok_or(()).map_err(bad_key)?;
 
-        let (ws, token, embedded) = match &config.relay {
+        let (ws, reach, token, embedded) = match &config.relay {
             None => {
                 let listener = TcpListener::bind(config.listen).await.map_err(|error| HostingError::Bind { addr: config.listen, error })?;
                 let local = listener.local_addr().map_err(|error| HostingError::Bind { addr: config.listen, error })?;
                 let ws = ws_base(local);
+                let reach = reach_base(local);
                 let access = Access::Room(RoomAccess {
                     room: record.room.clone(),
                     host_token: record.host_token.clone(),
@@ -127,7 +128,7 @@ impl HostedRoom {
                 let serving = tokio::spawn(whatssound_hub::serve_with(listener, hub.clone(), media::router(media.clone()), async move {
                     let _ = stopped.await;
                 }));
-                (ws, Some(record.host_token.clone()), Some(EmbeddedHub { hub, media, stop, serving }))
+                (ws, reach, Some(record.host_token.clone()), Some(EmbeddedHub { hub, media, stop, serving }))
             }
             Some(relay) => {
                 let base = check_ws_base(relay.url.trim_end_matches('/').trim_end_matches("/realtime/v1"))?;
@@ -136,7 +137,7 @@ impl HostedRoom {
                 let key = relay.key.clone().unwrap_or_else(|| "-".into());
                 record.host_token = key.clone();
                 record.listener_token = key;
-                (base, relay.key.clone(), None)
+                (base.clone(), base, relay.key.clone(), None)
             }
         };
         let host_config = HostConfig {
@@ -152,7 +153,7 @@ impl HostedRoom {
             check_urls: true,
         };
         let (room, events) = HostRoom::start(host_config).await?;
-        let invite_ws = public.unwrap_or_else(|| ws.clone());
+        let invite_ws = public.unwrap_or(reach);
         Ok((HostedRoom { room, record, data_dir: config.data_dir, ws, invite_ws, embedded }, events))
     }
 
@@ -274,6 +275,30 @@ pub fn ws_base(local: SocketAddr) -> String {
     format!("ws://{host}:{}", local.port())
 }
 
+/// The URL other machines use, for invites: a hub listening on every interface is named by this
+/// machine's own network address (the one its default route leaves from), so an invite works
+/// across the LAN without `--public-url`; one on a single address is named by that address.
+pub fn reach_base(local: SocketAddr) -> String {
+    if !local.ip().is_unspecified() {
+        return ws_base(local);
+    }
+    match lan_address(local.is_ipv6()) {
+        Some(ip) => ws_base(SocketAddr::new(ip, local.port())),
+        None => ws_base(local),
+    }
+}
+
+/// This machine's address on the network its default route leads to. Connecting a UDP socket
+/// sends nothing; it only asks the kernel which interface would be used. `None` without a route.
+fn lan_address(v6: bool) -> Option<std::net::IpAddr> {
+    // Documentation addresses (RFC 5737 / RFC 3849): routed like any other, never answered.
+    let (bind, probe) = if v6 { ("[::]:0", "[2001:db8::1]:9") } else { ("0.0.0.0:0", "192.0.2.1:9") };
+    let socket = std::net::UdpSocket::bind(bind).ok()?;
+    socket.connect(probe).ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
+}
+
 /// A `ws://` or `wss://` base URL with no path, without its trailing slash.
 pub fn check_ws_base(url: &str) -> Result<String, HostingError> {
     let trimmed = url.trim_end_matches('/');
@@ -298,5 +323,18 @@ mod tests {
         assert_eq!(ws_base("0.0.0.0:7667".parse().unwrap()), "ws://127.0.0.1:7667");
         assert_eq!(ws_base("[::]:80".parse().unwrap()), "ws://[::1]:80");
         assert_eq!(ws_base("10.0.0.2:5".parse().unwrap()), "ws://10.0.0.2:5");
+    }
+
+    #[test]
+    fn invites_name_an_address_other_machines_can_use() {
+        // One address: that one. Every interface: this machine's network address, or loopback
+        // on a machine with no route anywhere — never 0.0.0.0.
+        assert_eq!(reach_base("10.0.0.2:5".parse().unwrap()), "ws://10.0.0.2:5");
+        assert_eq!(reach_base("127.0.0.1:5".parse().unwrap()), "ws://127.0.0.1:5");
+        let all = reach_base("0.0.0.0:7667".parse().unwrap());
+        assert!(all.starts_with("ws://") && all.ends_with(":7667") && !all.contains("0.0.0.0"), "{all}");
+        if let Some(ip) = lan_address(false) {
+            assert_eq!(all, format!("ws://{ip}:7667"));
+        }
     }
 }

@@ -150,24 +150,42 @@ pub fn room_id_from_name(name: &str) -> String {
     if id.is_empty() { "room".into() } else { id }
 }
 
+/// Where a hosted room runs and how listeners reach it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Venue {
+    /// Where the embedded hub listens: `127.0.0.1:0` for this machine only (any free port),
+    /// `0.0.0.0:7667` for other machines too.
+    pub listen: SocketAddr,
+    /// What invites name when listeners come another way (port forwarding, a TLS proxy).
+    pub public_url: Option<String>,
+    /// Run on this relay instead of the embedded hub.
+    pub relay: Option<Relay>,
+}
+
+impl Default for Venue {
+    /// This machine only.
+    fn default() -> Self {
+        Venue { listen: SocketAddr::from(([127, 0, 0, 1], 0)), public_url: None, relay: None }
+    }
+}
+
 impl Session {
-    /// Hosts a room on this machine (the embedded hub on `listen`, or `relay`), queues `files` and
+    /// Hosts a room (on this machine's embedded hub, or the venue's relay), queues `files` and
     /// starts playing, then joins it.
     pub async fn host(
         config: SessionConfig,
         room_name: &str,
         files: &[PathBuf],
-        listen: SocketAddr,
-        relay: Option<Relay>,
+        venue: Venue,
     ) -> Result<(Session, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
         let room = room_id_from_name(room_name);
         let hosting = HostingConfig {
             data_dir: config.data_dir.join("rooms").join(&room),
             room: Some(room),
             name: config.name.clone(),
-            listen,
-            public_url: None,
-            relay,
+            listen: venue.listen,
+            public_url: venue.public_url,
+            relay: venue.relay,
             limits: whatssound_hub::Limits::default(),
             new_invite: false,
             clock: config.clock.clone(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 use whatssound_audio::{MonotonicClock, Volume};
-use whatssound_core::session::{Session, SessionConfig, SessionError, SessionEvent};
+use whatssound_core::session::{Session, SessionConfig, SessionError, SessionEvent, Venue};
 use whatssound_core::view::RoomView;
 use whatssound_room::Action;
 
@@ -57,9 +57,8 @@ async fn until_view(events: &mut UnboundedReceiver<SessionEvent>, want: impl Fn(
 async fn a_hosted_room_and_a_joined_one_show_each_other_and_answer_actions() {
     let base = temp("both");
     let song = tone(&base, "Opening.wav");
-    let any_port = "127.0.0.1:0".parse().unwrap();
     let (mut host, mut host_events) =
-        Session::host(config(base.join("host"), "Hana"), "Friday Jam", &[song], any_port, None).await.unwrap();
+        Session::host(config(base.join("host"), "Hana"), "Friday Jam", &[song], Venue::default()).await.unwrap();
     let view = until_view(&mut host_events, |v| v.invite.is_some() && !v.queue.is_empty()).await;
     assert_eq!(view.name, "Friday-Jam");
     assert_eq!(view.now_playing.as_ref().unwrap().title, "Opening");

@@ -36,7 +36,41 @@ function input(attrs: Record<string, string | number | boolean | null>): HTMLEle
   return h("input", attrs);
 }
 
-function whereFieldset(relay: Settings["relay"]): HTMLElement {
+/** Who can reach rooms on the embedded hub: this computer only, or others on a listen address. */
+function reachFields(d: Settings): HTMLElement {
+  const shared = d.listen !== null;
+  return h(
+    "div",
+    { class: "reach" },
+    h(
+      "label",
+      { class: "check" },
+      input({ type: "checkbox", id: "set-share", checked: shared, "data-controlled": true, "data-field": "share", "data-testid": "set-share", "aria-label": "Let other computers join" }),
+      "Let other computers join",
+    ),
+    shared
+      ? h(
+          "div",
+          { class: "field-row" },
+          field(
+            "Listen address",
+            "set-listen",
+            input({ id: "set-listen", type: "text", placeholder: "0.0.0.0:7667", value: d.listen ?? "", spellcheck: false, "data-field": "listen", "data-testid": "set-listen", "aria-label": "Listen address", "aria-describedby": "set-listen-hint" }),
+            "Address and port; open the port on your router for listeners outside your network.",
+          ),
+          field(
+            "Public address (optional)",
+            "set-public",
+            input({ id: "set-public", type: "text", placeholder: "wss://music.example.org", value: d.publicUrl ?? "", spellcheck: false, "data-field": "publicUrl", "data-testid": "set-public", "aria-label": "Public address", "aria-describedby": "set-public-hint" }),
+            "What invites name, when listeners reach you through a forwarded port or a TLS proxy.",
+          ),
+        )
+      : h("p", { class: "hint" }, "Only apps on this computer can join."),
+  );
+}
+
+function whereFieldset(d: Settings): HTMLElement {
+  const relay = d.relay;
   const radio = (value: string, checked: boolean, label: string) =>
     h(
       "label",
@@ -57,7 +91,7 @@ function whereFieldset(relay: Settings["relay"]): HTMLElement {
           field("Relay URL", "set-relay-url", input({ id: "set-relay-url", type: "url", placeholder: "wss://relay.example/realtime/v1", value: relay.url, "data-field": "relayUrl", "aria-label": "Relay URL" })),
           field("Relay key", "set-relay-key", input({ id: "set-relay-key", type: "password", value: relay.key, autocomplete: "off", "data-field": "relayKey", "aria-label": "Relay key" })),
         )
-      : null,
+      : reachFields(d),
   );
 }
 
@@ -85,7 +119,7 @@ function form(s: AppState, d: Settings, dialog: SettingsDialog): HTMLElement {
         "Positive plays earlier (for speakers that sound late).",
       ),
     ),
-    whereFieldset(d.relay),
+    whereFieldset(d),
     dialog.invalid ? errorBlock(dialog.invalid, null) : null,
     opError(dialog.save),
     h(
