@@ -28,6 +28,9 @@ const OUTLIER: f64 = 8e6;
 /// No slope is fitted over less than this many seconds of callbacks: over a shorter span their
 /// jitter would read as a rate error of hundreds of ppm.
 const SLOPE_AFTER_SECS: f64 = 2.0;
+/// Until then, the callbacks of the last this many seconds give the line's place: recent enough
+/// that the device's own rate error (which a mean over more would lag behind) moves it little.
+const RECENT_SECS: f64 = 1.0;
 
 /// Smooths callback readings into the instants frames sound (see the module docs).
 #[derive(Debug)]
@@ -160,7 +163,7 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 /// Least squares of `y = a + b·x` over the points `keep` accepts, as `(a, b)`. No slope when the
-/// points span less than [`SLOPE_AFTER_SECS`]: then `a` is their mean.
+/// points span less than [`SLOPE_AFTER_SECS`]: then `a` is the mean of the last [`RECENT_SECS`].
 fn fit(points: impl Iterator<Item = (f64, f64)> + Clone, keep: impl Fn(f64, f64) -> bool) -> Option<(f64, f64)> {
     let (mut n, mut sx, mut sy, mut lo, mut hi) = (0.0, 0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY);
     for (x, y) in points.clone().filter(|&(x, y)| keep(x, y)) {
@@ -175,7 +178,9 @@ fn fit(points: impl Iterator<Item = (f64, f64)> + Clone, keep: impl Fn(f64, f64)
     }
     let (mx, my) = (sx / n, sy / n);
     if hi - lo < SLOPE_AFTER_SECS {
-        return Some((my, 0.0));
+        let recent = points.filter(|&(x, y)| x >= hi - RECENT_SECS && keep(x, y)).map(|(_, y)| y);
+        let (k, sum) = recent.fold((0.0, 0.0), |(k, sum), y| (k + 1.0, sum + y));
+        return Some((if k > 0.0 { sum / k } else { my }, 0.0));
     }
     let (mut sxx, mut sxy) = (0.0, 0.0);
     for (x, y) in points.filter(|&(x, y)| keep(x, y)) {
