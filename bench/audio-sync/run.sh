@@ -6,6 +6,7 @@
 #   bench/audio-sync/run.sh [RUNS] [FORMATS] [SCENARIOS]
 #   bench/audio-sync/run.sh 10 "flac ogg wav mp3" "join seek change"     # the defaults
 #   LONG=300 bench/audio-sync/run.sh 1 flac join                           # a 5-minute run
+#   TRACE=1 bench/audio-sync/run.sh 2 flac join       # also log each listener's device callbacks
 #
 # Each run: a host (`--output null`) plays two 60 s signals (chirp bursts from the kit's
 # gen_signal.py at 44.1 kHz, so listeners resample to the device's 48 kHz), queued in that order;
@@ -61,8 +62,11 @@ for fmt in $formats; do
       if [ -n "$action" ]; then
         act="(sleep 7; date +%s%3N > '$out/event_ms'; '$cli' send --data-dir '$out/admin' '$admin' $action >/dev/null 2>&1) & "
       fi
-      a="echo \$MEASURE_START_AT_MS > '$out/start_ms'; $act exec '$cli' listen '$invite' --name a --data-dir '$out/a' --output default --debug-clock-skew-ms 40 --debug-clock-drift-ppm 50"
-      b="exec '$cli' listen '$invite' --name b --data-dir '$out/b' --output default --debug-clock-skew-ms -25 --debug-clock-drift-ppm -50"
+      # TRACE=1: each listener logs its device callbacks (WHATSSOUND_DEVICE_TRACE) beside its output.
+      ta=""; tb=""
+      if [ -n "${TRACE:-}" ]; then ta="WHATSSOUND_DEVICE_TRACE='$out/a.trace'"; tb="WHATSSOUND_DEVICE_TRACE='$out/b.trace'"; fi
+      a="echo \$MEASURE_START_AT_MS > '$out/start_ms'; $act $ta exec '$cli' listen '$invite' --name a --data-dir '$out/a' --output default --debug-clock-skew-ms 40 --debug-clock-drift-ppm 50"
+      b="$tb exec '$cli' listen '$invite' --name b --data-dir '$out/b' --output default --debug-clock-skew-ms -25 --debug-clock-drift-ppm -50"
       MAX_SECS="$secs" OUT_DIR="$out/kit" KEEP=1 "$kit/measure_offset.sh" "$a" "$b" >"$out/kit.log" 2>&1 || true
       kill "$host" 2>/dev/null; wait "$host" 2>/dev/null || true
       cp "$out/kit/A.log" "$out/a.jsonl" 2>/dev/null || true

@@ -51,6 +51,9 @@ pub(crate) struct CallbackTimer {
     recent_next: usize,
     warmup: u8,
     ready: bool,
+    /// The model the last instant came from: the device's rate against our clock (ppm, once a
+    /// slope is fitted) and its mean latency.
+    model: Option<(i64, Nanos)>,
 }
 
 impl CallbackTimer {
@@ -71,11 +74,12 @@ impl CallbackTimer {
             // not yet true (0, 10, 21 ms on ALSA-over-PulseAudio): the line starts after them.
             warmup: 4,
             ready: false,
+            model: None,
         }
     }
 
     /// Forgets the readings after the stream broke (an xrun): the next ones start a new line,
-    /// after a short warm-up of their own, as the device refills.
+    /// after a short warm-up of their own (placed by their raw readings) as the device refills.
     pub(crate) fn restart(&mut self) {
         self.base = None;
         self.frames = 0;
@@ -91,7 +95,9 @@ impl CallbackTimer {
     pub(crate) fn sounds_at(&mut self, called_at: Nanos, latency: Nanos, frames: usize) -> Option<Nanos> {
         if self.warmup > 0 {
             self.warmup -= 1;
-            return None;
+            // After a restart the audio goes on: the raw reading places it until the line is back
+            // (one wild period is no more than the engine's median filter already ignores).
+            return self.ready.then_some(called_at + latency);
         }
         let base = *self.base.get_or_insert(called_at);
         let x = self.frames;
@@ -106,7 +112,12 @@ impl CallbackTimer {
         if !self.ready {
             return None;
         }
-        let modelled = nominal + self.call_line_at(x) + self.mean_latency();
+        let (at, slope) = self.call_line_at(x);
+        let latency = self.mean_latency();
+        // Callbacks falling behind the nominal line (a positive slope, ns per second) mean a
+        // device playing slower than nominal.
+        self.model = slope.map(|b| (-(b / 1e3).round() as i64, latency));
+        let modelled = nominal + at + latency;
         if self.stepped(called_at + latency - modelled) {
             // Start over from this reading; until the window refills, the model is short but true.
             self.base = Some(called_at - self.frames_to_ns(x));
@@ -137,16 +148,22 @@ impl CallbackTimer {
         sorted[SHORT / 2].abs() > STEP_ABOVE
     }
 
-    /// The fitted callback residual at frame `x`: least squares over the window, then again
-    /// without the readings far off the first fit (a late wake-up). Coordinates are relative to
-    /// `x`, in seconds and nanoseconds, so f64 keeps them exact enough.
-    fn call_line_at(&self, x: i64) -> Nanos {
+    /// The device's rate against our clock (ppm) and its mean latency, once a slope is fitted.
+    pub(crate) fn model(&self) -> Option<(i64, Nanos)> {
+        self.model
+    }
+
+    /// The fitted callback residual at frame `x`, and the fit's slope (ns per second) when the
+    /// readings span enough to fit one: least squares over the window, then again without the
+    /// readings far off the first fit (a late wake-up). Coordinates are relative to `x`, in
+    /// seconds and nanoseconds, so f64 keeps them exact enough.
+    fn call_line_at(&self, x: i64) -> (Nanos, Option<f64>) {
         let points = || {
             self.xs[..self.len].iter().zip(&self.calls[..self.len]).map(move |(&px, &py)| ((px - x) as f64 / self.rate as f64, py as f64))
         };
-        let Some((a, b)) = fit(points(), |_, _| true) else { return 0 };
-        let refit = fit(points(), |px, py| (py - (a + b * px)).abs() <= OUTLIER).unwrap_or((a, b));
-        refit.0.round() as Nanos
+        let Some((a, b)) = fit(points(), |_, _| true) else { return (0, None) };
+        let (a, b) = fit(points(), |px, py| (py - (a + b * px)).abs() <= OUTLIER).unwrap_or((a, b));
+        (a.round() as Nanos, (b != 0.0).then_some(b))
     }
 
     /// The mean latency over the window, without readings far from the first mean.
@@ -242,7 +259,11 @@ mod tests {
         // The stream restarts 6 ms later: too small a step to detect, but the device said so.
         timer.restart();
         let got: Vec<Option<Nanos>> = (200..204).map(|n| timer.sounds_at(called(n) + 6_000_000, LATENCY, PERIOD_FRAMES)).collect();
-        assert_eq!(got[..2], [None, None], "a short warm-up while the device refills");
+        assert_eq!(
+            got[..2],
+            [Some(called(200) + 6_000_000 + LATENCY), Some(called(201) + 6_000_000 + LATENCY)],
+            "raw readings while the device refills"
+        );
         assert_eq!(got[2..], [Some(called(202) + 6_000_000 + LATENCY), Some(called(203) + 6_000_000 + LATENCY)]);
     }
 
@@ -268,6 +289,9 @@ mod tests {
             }
         }
         assert!(worst_early < 3_600_000, "never worse than following the ramp: {worst_early} ns");
+        let (rate_ppm, latency) = timer.model().unwrap_or_default();
+        assert!((620..=680).contains(&rate_ppm), "the device's rate is reported: {rate_ppm} ppm");
+        assert!((latency - LATENCY).abs() < 500_000, "and its mean latency: {latency} ns");
         assert!(worst_late < 500_000, "the ±3.5 ms ramps average out to under 0.5 ms: {worst_late} ns");
     }
 }

@@ -13,7 +13,7 @@
 //! `Send` on every platform.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use cpal::{BufferSize, FromSample, OutputCallbackInfo, SampleFormat, SizedSample
 
 use crate::callback_timer::CallbackTimer;
 use crate::clock::{Clock, Nanos};
-use crate::output::{Output, OutputError, Playing, Render};
+use crate::output::{DeviceStats, Output, OutputError, Playing, Render};
 
 /// What the render sees: stereo at the device's rate; the callback maps it to the device's layout.
 const RENDER_CHANNELS: u16 = 2;
@@ -36,6 +36,9 @@ pub struct DeviceOutput {
     config: StreamConfig,
     format: SampleFormat,
     name: String,
+    /// Where to log every callback's readings, for studying a device's timing
+    /// (`WHATSSOUND_DEVICE_TRACE`; see [`trace`]).
+    trace: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for DeviceOutput {
@@ -67,7 +70,8 @@ impl DeviceOutput {
         let name = device.description().map(|d| d.name().to_string()).unwrap_or_else(|_| "default".into());
         let (config, format) = choose_config(&device)?;
         let config = StreamConfig { buffer_size: BufferSize::Fixed(period), ..config };
-        Ok(DeviceOutput { clock, device, config, format, name })
+        let trace = std::env::var_os("WHATSSOUND_DEVICE_TRACE").filter(|p| !p.is_empty()).map(std::path::PathBuf::from);
+        Ok(DeviceOutput { clock, device, config, format, name, trace })
     }
 
     pub fn name(&self) -> &str {
@@ -101,13 +105,13 @@ impl Output for DeviceOutput {
     fn start(self: Box<Self>, render: Box<dyn Render>) -> Result<Playing, OutputError> {
         let stop = Arc::new(AtomicBool::new(false));
         let first_frame_at = Arc::new(AtomicI64::new(i64::MIN));
-        let errors = Arc::new(AtomicU64::new(0));
+        let device = Arc::new(DeviceStats::default());
         let (ready_tx, ready_rx) = mpsc::channel();
-        let (stop_flag, first, errs) = (stop.clone(), first_frame_at.clone(), errors.clone());
+        let (stop_flag, first, stats) = (stop.clone(), first_frame_at.clone(), device.clone());
         let thread = std::thread::Builder::new()
             .name("whatssound-device".into())
             .spawn(move || {
-                let stream = match self.build(render, first, errs) {
+                let stream = match self.build(render, first, stats) {
                     Ok(stream) => stream,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -123,7 +127,7 @@ impl Output for DeviceOutput {
             })
             .map_err(OutputError::Thread)?;
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok(Playing::new(stop, first_frame_at, errors, thread)),
+            Ok(Ok(())) => Ok(Playing::new(stop, first_frame_at, device, thread)),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(OutputError::Panicked),
         }
@@ -131,7 +135,7 @@ impl Output for DeviceOutput {
 }
 
 impl DeviceOutput {
-    fn build(self, render: Box<dyn Render>, first: Arc<AtomicI64>, errors: Arc<AtomicU64>) -> Result<cpal::Stream, OutputError> {
+    fn build(self, render: Box<dyn Render>, first: Arc<AtomicI64>, stats: Arc<DeviceStats>) -> Result<cpal::Stream, OutputError> {
         let out_channels = usize::from(self.config.channels.max(1));
         let rate = self.config.sample_rate;
         let mut feed = Feed {
@@ -141,13 +145,20 @@ impl DeviceOutput {
             scratch: vec![0.0; SCRATCH_FRAMES * 2],
             first,
             timer: CallbackTimer::new(rate),
-            errors: errors.clone(),
+            stats: stats.clone(),
             errors_seen: 0,
+            trace: match &self.trace {
+                Some(path) => Some(
+                    trace::start(path)
+                        .map_err(|e| OutputError::NoDevice(format!("cannot write the device trace {}: {e}", path.display())))?,
+                ),
+                None => None,
+            },
         };
         // Errors arrive from the audio thread, sometimes hundreds after one xrun: count them; the
         // player reports the count instead of flooding a log.
         let on_error = move |_e: cpal::Error| {
-            errors.fetch_add(1, Ordering::Relaxed);
+            stats.errors.fetch_add(1, Ordering::Relaxed);
         };
         let device = self.device;
         let config = self.config;
@@ -183,10 +194,11 @@ struct Feed {
     scratch: Vec<f32>,
     first: Arc<AtomicI64>,
     timer: CallbackTimer,
-    /// The stream's error count, and how many of those the timer has seen: an xrun restarts the
-    /// stream, which breaks the line its frames sound on.
-    errors: Arc<AtomicU64>,
+    /// What the callbacks tell about the device. Its error count matters to the timer too: an
+    /// xrun restarts the stream, which breaks the line its frames sound on.
+    stats: Arc<DeviceStats>,
     errors_seen: u64,
+    trace: Option<trace::Writer>,
 }
 
 impl Feed {
@@ -194,17 +206,26 @@ impl Feed {
         let ts = info.timestamp();
         let latency = ts.playback.checked_duration_since(ts.callback).unwrap_or_default();
         let latency = i64::try_from(latency.as_nanos()).unwrap_or(0);
-        let errors = self.errors.load(Ordering::Relaxed);
+        let errors = self.stats.errors.load(Ordering::Relaxed);
         if errors != self.errors_seen {
             self.errors_seen = errors;
             self.timer.restart();
         }
-        let Some(mut sounds_at) = self.timer.sounds_at(self.clock.now(), latency, out.len() / out_channels.max(1)) else {
+        let called_at = self.clock.now();
+        let sounds = self.timer.sounds_at(called_at, latency, out.len() / out_channels.max(1));
+        if let Some(trace) = &mut self.trace {
+            let _ = trace.push([called_at, latency, (out.len() / out_channels.max(1)) as i64, sounds.unwrap_or(i64::MIN)]);
+        }
+        let Some(mut sounds_at) = sounds else {
             // The first second of a stream: silence while its timing settles (a user hears the
             // track start ~1 s after joining, on time, rather than at once and off).
             out.fill(T::EQUILIBRIUM);
             return;
         };
+        if let Some((rate_ppm, latency)) = self.timer.model() {
+            self.stats.rate_ppm.store(rate_ppm, Ordering::Relaxed);
+            self.stats.latency_ns.store(latency, Ordering::Relaxed);
+        }
         if self.first.load(Ordering::Relaxed) == i64::MIN {
             self.first.store(sounds_at, Ordering::Release);
         }
@@ -218,6 +239,40 @@ impl Feed {
             }
             sounds_at += frames as Nanos * 1_000_000_000 / rate;
         }
+    }
+}
+
+mod trace {
+    //! A log of every callback's readings — `called_at latency frames sounds_at` (ns, frames;
+    //! `sounds_at` is the timer's answer, `-` before it has one) — for studying how far a
+    //! device's timestamps can be trusted. The callback only pushes into a wait-free ring made
+    //! beforehand; a thread of its own writes the file, and stops when the stream is dropped.
+
+    use std::io::Write;
+    use std::path::Path;
+    use std::time::Duration;
+
+    pub type Writer = rtrb::Producer<[i64; 4]>;
+
+    pub fn start(path: &Path) -> std::io::Result<Writer> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+        // A minute of 1,024-frame callbacks between drains would still fit.
+        let (writer, mut reader) = rtrb::RingBuffer::<[i64; 4]>::new(1 << 14);
+        std::thread::Builder::new().name("whatssound-device-trace".into()).spawn(move || {
+            loop {
+                let done = reader.is_abandoned();
+                while let Ok([called, latency, frames, sounds]) = reader.pop() {
+                    let sounds = if sounds == i64::MIN { "-".to_owned() } else { sounds.to_string() };
+                    let _ = writeln!(file, "{called} {latency} {frames} {sounds}");
+                }
+                let _ = file.flush();
+                if done {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })?;
+        Ok(writer)
     }
 }
 

@@ -37,7 +37,7 @@ pub use clock::{Clock, ClockOffset, Exchange, MonotonicClock, Nanos, SkewedClock
 pub use decode::{DecodeError, Decoder};
 pub use device::{DeviceOutput, device_names};
 pub use engine::{EngineControl, EngineStats, SyncRender, Timeline, engine};
-pub use output::{Gain, Output, OutputError, PacedOutput, Playing, Render, Volume};
+pub use output::{DeviceStats, Gain, Output, OutputError, PacedOutput, Playing, Render, Volume};
 pub use playout::{Correction, FrameTrim, Playout, PlayoutConfig, target_frame};
 pub use probe::{Cover, ProbeError, TrackInfo, cover_of_file, probe_bytes, probe_file};
 pub use resample::{ResampleError, Resampler};

@@ -46,12 +46,31 @@ pub trait Output: Send {
     fn start(self: Box<Self>, render: Box<dyn Render>) -> Result<Playing, OutputError>;
 }
 
+/// What a sound device's callbacks tell about it, written by the audio thread (atomics only) and
+/// read by anyone. Outputs with no device leave it at its default: no errors, nothing known.
+#[derive(Debug)]
+pub struct DeviceStats {
+    /// Errors the device reported (xruns and the like).
+    pub errors: AtomicU64,
+    /// How much faster than nominal the device plays against our clock, in ppm (`i64::MIN`: not
+    /// yet known). A sound card's crystal is tens of ppm off; a sound server can be hundreds.
+    pub rate_ppm: AtomicI64,
+    /// The device's mean latency to the speaker, ns (`i64::MIN`: not yet known).
+    pub latency_ns: AtomicI64,
+}
+
+impl Default for DeviceStats {
+    fn default() -> Self {
+        DeviceStats { errors: AtomicU64::new(0), rate_ppm: AtomicI64::new(i64::MIN), latency_ns: AtomicI64::new(i64::MIN) }
+    }
+}
+
 /// A running output.
 #[derive(Debug)]
 pub struct Playing {
     stop: Arc<AtomicBool>,
     first_frame_at: Arc<AtomicI64>,
-    errors: Arc<AtomicU64>,
+    device: Arc<DeviceStats>,
     thread: Option<JoinHandle<Result<(), OutputError>>>,
 }
 
@@ -59,15 +78,25 @@ impl Playing {
     pub(crate) fn new(
         stop: Arc<AtomicBool>,
         first_frame_at: Arc<AtomicI64>,
-        errors: Arc<AtomicU64>,
+        device: Arc<DeviceStats>,
         thread: JoinHandle<Result<(), OutputError>>,
     ) -> Self {
-        Playing { stop, first_frame_at, errors, thread: Some(thread) }
+        Playing { stop, first_frame_at, device, thread: Some(thread) }
     }
 
     /// Errors the device reported while playing (xruns and the like); 0 for outputs with no device.
     pub fn device_errors(&self) -> u64 {
-        self.errors.load(Ordering::Relaxed)
+        self.device.errors.load(Ordering::Relaxed)
+    }
+
+    /// The device's rate against our clock, ppm, once its callbacks have shown it.
+    pub fn device_rate_ppm(&self) -> Option<i64> {
+        Some(self.device.rate_ppm.load(Ordering::Relaxed)).filter(|r| *r != i64::MIN)
+    }
+
+    /// The device's mean latency to the speaker, ns, once known.
+    pub fn device_latency_ns(&self) -> Option<i64> {
+        Some(self.device.latency_ns.load(Ordering::Relaxed)).filter(|l| *l != i64::MIN)
     }
 
     /// The clock instant the first frame sounded (or will), once playback began.

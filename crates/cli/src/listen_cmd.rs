@@ -118,6 +118,12 @@ pub fn play_stats(s: &PlayStats) -> serde_json::Map<String, serde_json::Value> {
     fields.insert("trimmed_frames".into(), json!(s.trimmed_frames));
     fields.insert("underruns".into(), json!(s.underruns));
     fields.insert("device_errors".into(), json!(s.device_errors));
+    if let Some(ppm) = s.device_rate_ppm {
+        fields.insert("device_ppm".into(), json!(ppm));
+    }
+    if let Some(ns) = s.device_latency_ns {
+        fields.insert("device_latency_ms".into(), json!((ns as f64 / 1e3).round() / 1e3));
+    }
     fields
 }
 

@@ -72,6 +72,9 @@ pub struct PlayStats {
     pub underruns: u64,
     /// Errors the sound device reported (xruns and the like).
     pub device_errors: u64,
+    /// The sound device's rate against our clock (ppm) and mean latency (ns), once known.
+    pub device_rate_ppm: Option<i64>,
+    pub device_latency_ns: Option<i64>,
     /// The local instant the current track's first placed frame sounded, once it has.
     pub started_at: Option<i64>,
 }
@@ -196,6 +199,8 @@ impl Player {
             trimmed_frames: get(|s| s.trimmed_frames.load(Ordering::Relaxed)),
             underruns: get(|s| s.underruns.load(Ordering::Relaxed)),
             device_errors: self.playing.as_ref().map_or(0, Playing::device_errors),
+            device_rate_ppm: self.playing.as_ref().and_then(Playing::device_rate_ppm),
+            device_latency_ns: self.playing.as_ref().and_then(Playing::device_latency_ns),
             started_at: engine.as_deref().and_then(EngineStats::started_at),
         }
     }
