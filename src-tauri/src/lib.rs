@@ -5,6 +5,7 @@
 //! - [`events`]: what the UI is told (the room, the connection, sync, buffering, reactions, the
 //!   room's end), each a core session event under a UI name.
 //! - [`error`]: [`AppError`], the one error the UI receives: a kind and a readable sentence.
+//! - [`links`]: `whatssound://` invites from the desktop, and one running app that follows them.
 //! - [`settings`]: name, avatar, output device, volume, latency offset and relay, kept as JSON.
 //! - [`state`]: the session in a room, and the forwarding of its events.
 //!
@@ -14,6 +15,7 @@
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod links;
 pub mod settings;
 pub mod state;
 
@@ -95,7 +97,7 @@ pub fn run() -> anyhow::Result<()> {
     let demo = std::env::args().any(|a| a == "--demo");
     // A `whatssound://` link opened from the desktop starts the app with the link as an argument
     // (the .deb registers the app as the scheme's handler): join that room at once.
-    let link = std::env::args().find(|a| a.starts_with("whatssound://"));
+    let link = links::invite_in(std::env::args());
     if !has_display() {
         eprintln!("whatssound: no display found (DISPLAY and WAYLAND_DISPLAY are unset): hosting the demo room headless instead");
         return demo::headless(&data_dir);
@@ -105,20 +107,18 @@ pub fn run() -> anyhow::Result<()> {
         _ => None,
     };
     let builder = bindings();
-    tauri::Builder::default()
-        .plugin(tauri_plugin_dialog::init())
+    let mut app = tauri::Builder::default();
+    // First, so that a second start hands its link over before it sets anything else up.
+    if links::can_be_single() {
+        app = app.plugin(links::single_instance());
+    }
+    app.plugin(tauri_plugin_dialog::init())
         .invoke_handler(builder.invoke_handler())
         .manage(AppState::new(data_dir.clone(), forced))
         .setup(move |app| {
             builder.mount_events(app);
             if let Some(invite) = link.clone() {
-                let handle = app.handle().clone();
-                tauri::async_runtime::spawn(async move {
-                    let state = handle.state::<AppState>();
-                    if let Err(e) = state.enter(&handle, |config| whatssound_core::session::Session::join(config, &invite)).await {
-                        tracing::warn!("could not join the room the link names: {e}");
-                    }
-                });
+                links::open(app.handle().clone(), invite);
             } else if demo {
                 let handle = app.handle().clone();
                 let dir = data_dir.clone();

@@ -321,3 +321,27 @@ test("the app joins a CLI host's room, shows reconnecting while the host is down
   await until("the room-ended screen", async () => (await texts("room-ended")).some((t) => t.includes("Room ended")));
   await shot("10-room-ended");
 });
+
+/** The child's exit code, or an error if it is still running after `ms`. */
+function exited(child, ms, what) {
+  return new Promise((ok, fail) => {
+    if (child.exitCode !== null) return ok(child.exitCode);
+    const timer = setTimeout(() => fail(new Error(`${what} still running after ${ms} ms`)), ms);
+    child.once("exit", (code) => (clearTimeout(timer), ok(code)));
+  });
+}
+
+test("an invite link opened while the app runs is followed by the running app, not a second one", async () => {
+  await (await browser.$('[data-action="back-to-start"]')).click();
+  await (await $("join-invite")).waitForDisplayed({ timeout: WAIT });
+  const port = await freePort();
+  const host = start(CLI, ["host", "--listen", `127.0.0.1:${port}`, "--data-dir", join(work, "link-host"), tone(join(work, "Link Song.wav"), 30, 550)]);
+  const ready = await line(host, (v) => v.event === "ready", "the host's ready line");
+  // The desktop opens a link by starting the app with it; this second start hands the link to the
+  // running app over the session bus and exits.
+  const second = start(APP, [ready.invite], { WHATSSOUND_DATA_DIR: join(work, "app"), WHATSSOUND_OUTPUT: "null" });
+  assert.equal(await exited(second, WAIT, "the second start"), 0);
+  await until("the linked room in the running app", async () => (await texts("queue-item")).some((t) => t.includes("Link Song")));
+  await shot("11-link-followed");
+  await stop(host);
+});
