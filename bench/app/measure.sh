@@ -9,7 +9,7 @@
 set -euo pipefail
 target="${CARGO_TARGET_DIR:-$HOME/.cache/whatssound/target}"
 app="${1:-$target/release/whatssound}"
-[ -x "$app" ] || { echo "no app at $app: cd ui && npx tauri build --bundles deb" >&2; exit 1; }
+[ -x "$app" ] || { echo "no app at $app: ui/node_modules/.bin/tauri build --bundles deb (from the repo root)" >&2; exit 1; }
 export WHATSSOUND_DATA_DIR="$(mktemp -d)" WHATSSOUND_OUTPUT=null
 inner="$WHATSSOUND_DATA_DIR/inner.sh"
 cat > "$inner" <<'INNER'
@@ -38,5 +38,5 @@ INNER
 APP="$app" xvfb-run -a -s "-screen 0 1280x800x24" bash "$inner"
 strip -o "$WHATSSOUND_DATA_DIR/stripped" "$app"
 echo "binary_mib $(du -m "$app" | cut -f1) stripped_mib $(du -m "$WHATSSOUND_DATA_DIR/stripped" | cut -f1)"
-for deb in "$target"/release/bundle/deb/*.deb; do [ -f "$deb" ] && echo "deb $(basename "$deb") $(du -k "$deb" | cut -f1) KiB"; done
+for deb in "$(dirname "$app")"/bundle/deb/*.deb; do [ -f "$deb" ] && echo "deb $(basename "$deb") $(du -k "$deb" | cut -f1) KiB"; done
 rm -rf "$WHATSSOUND_DATA_DIR"
