@@ -244,12 +244,17 @@ test("the app hosts a room; a CLI listener joins, chats both ways, sees tracks a
   await until("the skipped track gone from the app", async () => !(await texts("queue-item")).some((t) => t.includes("Window Song")));
   await shot("6-voted-and-skipped");
 
-  // A reaction from the CLI floats up in the app.
+  // A reaction from the CLI floats up in the app. A float lives 3 s, so the page notes every one
+  // that appears from before the send on, rather than the test hoping to look in time.
+  await browser.execute(() => {
+    window.__floats = [];
+    new MutationObserver((changes) => {
+      for (const c of changes) for (const n of c.addedNodes) if (n instanceof Element && n.matches(".float")) window.__floats.push(n.textContent);
+    }).observe(document.body, { childList: true, subtree: true });
+  });
   const reacted = await run(["send", invite, "--data-dir", join(work, "ann"), "react", "🎉"]);
   assert.equal(reacted.code, 0, reacted.err);
-  await until("the reaction floating", async () =>
-    browser.execute(() => [...document.querySelectorAll(".float-layer .float")].some((e) => e.textContent === "🎉")),
-  );
+  await until("the reaction floating", async () => browser.execute(() => window.__floats.includes("🎉")));
   await shot("6b-reaction");
 
   // The host drags a track up the queue by its handle; the listener sees the reorder.
@@ -265,18 +270,28 @@ test("the app hosts a room; a CLI listener joins, chats both ways, sees tracks a
   const idOf = (name) => Object.entries(ids).find(([t]) => t.includes(name))?.[1];
   const [b, c] = [idOf("Tune B"), idOf("Tune C")];
   assert.ok(b && c, JSON.stringify(ids));
-  const handle = await browser.$(`[data-action="reorder"][data-track-id="${c}"]`);
-  const above = await browser.$(`[data-testid="queue-item"][data-track-id="${b}"]`);
-  const { height } = await above.getSize();
-  await browser
-    .action("pointer", { parameters: { pointerType: "mouse" } })
-    .move({ origin: handle })
-    .down({ button: 0 })
-    .move({ origin: handle, y: -8, duration: 100 })
-    .move({ origin: above, y: -Math.floor(height / 2) + 2, duration: 200 })
-    .up({ button: 0 })
-    .perform();
-  const moved = await line(ann, (v) => v.event === "queue_diff" && v.diff?.op === "reorder" && v.diff.id === c, "the reorder at the CLI");
+  await shot("6c-before-drag");
+  const isReorder = (v) => v.event === "queue_diff" && v.diff?.op === "reorder" && v.diff.id === c;
+  // A drag is a gesture, not a click: if the page re-rendered under the pointer mid-gesture (the
+  // room's events keep arriving), the gesture is made again, up to three times.
+  for (let attempt = 0; attempt < 3 && !ann.lines.some(isReorder); attempt++) {
+    const handle = await browser.$(`[data-action="reorder"][data-track-id="${c}"]`);
+    const above = await browser.$(`[data-testid="queue-item"][data-track-id="${b}"]`);
+    const { height } = await above.getSize();
+    await browser
+      .action("pointer", { parameters: { pointerType: "mouse" } })
+      .move({ origin: handle })
+      .down({ button: 0 })
+      .pause(50)
+      .move({ origin: handle, y: -8, duration: 100 })
+      .move({ origin: above, y: -Math.floor(height / 2) + 3, duration: 300 })
+      .pause(50)
+      .up({ button: 0 })
+      .perform();
+    await browser.releaseActions().catch(() => {});
+    await browser.waitUntil(async () => ann.lines.some(isReorder), { timeout: 4_000 }).catch(() => {});
+  }
+  const moved = await line(ann, isReorder, "the reorder at the CLI");
   assert.ok(moved.diff.to < moved.diff.from, JSON.stringify(moved.diff));
   await until("Tune C above Tune B in the app", async () => {
     const q = await texts("queue-item");
