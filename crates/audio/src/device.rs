@@ -212,14 +212,12 @@ impl Feed {
             self.timer.restart();
         }
         let called_at = self.clock.now();
-        let sounds = self.timer.sounds_at(called_at, latency, out.len() / out_channels.max(1));
-        if let Some(trace) = &mut self.trace {
-            let _ = trace.push([called_at, latency, (out.len() / out_channels.max(1)) as i64, sounds.unwrap_or(i64::MIN)]);
-        }
-        let Some(mut sounds_at) = sounds else {
+        let frames = out.len() / out_channels.max(1);
+        let Some(sounds_at) = self.timer.sounds_at(called_at, latency, frames) else {
             // The first second of a stream: silence while its timing settles (a user hears the
             // track start ~1 s after joining, on time, rather than at once and off).
             out.fill(T::EQUILIBRIUM);
+            self.log([called_at, latency, frames as i64, i64::MIN, i64::MIN]);
             return;
         };
         if let Some((rate_ppm, latency)) = self.timer.model() {
@@ -230,40 +228,53 @@ impl Feed {
             self.first.store(sounds_at, Ordering::Release);
         }
         let rate = i64::from(self.rate.max(1));
+        let mut at = sounds_at;
         for piece in out.chunks_mut(SCRATCH_FRAMES * out_channels) {
             let frames = piece.len() / out_channels;
             let stereo = &mut self.scratch[..frames * 2];
-            self.render.render(stereo, sounds_at);
+            self.render.render(stereo, at);
             for (frame, lr) in piece.chunks_exact_mut(out_channels).zip(stereo.chunks_exact(2)) {
                 map_frame(frame, lr[0], lr[1]);
             }
-            sounds_at += frames as Nanos * 1_000_000_000 / rate;
+            at += frames as Nanos * 1_000_000_000 / rate;
+        }
+        // The track frame that sounded at `sounds_at`: where the render ended, less this period
+        // (a trimmed frame makes it one off, 0.02 ms).
+        let played = self.render.frame().map_or(i64::MIN, |f| f - frames as i64);
+        self.log([called_at, latency, frames as i64, sounds_at, played]);
+    }
+
+    /// Adds a line to the device trace, if one is being kept (a wait-free push; a full ring drops it).
+    fn log(&mut self, line: [i64; 5]) {
+        if let Some(trace) = &mut self.trace {
+            let _ = trace.push(line);
         }
     }
 }
 
 mod trace {
-    //! A log of every callback's readings — `called_at latency frames sounds_at` (ns, frames;
-    //! `sounds_at` is the timer's answer, `-` before it has one) — for studying how far a
-    //! device's timestamps can be trusted. The callback only pushes into a wait-free ring made
+    //! A log of every callback's readings — `called_at latency frames sounds_at played` (ns,
+    //! frames; `sounds_at` is the timer's answer and `played` the track frame the engine put
+    //! there, `-` while there is none) — for studying how far a device's timestamps can be
+    //! trusted. The callback only pushes into a wait-free ring made
     //! beforehand; a thread of its own writes the file, and stops when the stream is dropped.
 
     use std::io::Write;
     use std::path::Path;
     use std::time::Duration;
 
-    pub type Writer = rtrb::Producer<[i64; 4]>;
+    pub type Writer = rtrb::Producer<[i64; 5]>;
 
     pub fn start(path: &Path) -> std::io::Result<Writer> {
         let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
         // A minute of 1,024-frame callbacks between drains would still fit.
-        let (writer, mut reader) = rtrb::RingBuffer::<[i64; 4]>::new(1 << 14);
+        let (writer, mut reader) = rtrb::RingBuffer::<[i64; 5]>::new(1 << 14);
         std::thread::Builder::new().name("whatssound-device-trace".into()).spawn(move || {
             loop {
                 let done = reader.is_abandoned();
-                while let Ok([called, latency, frames, sounds]) = reader.pop() {
-                    let sounds = if sounds == i64::MIN { "-".to_owned() } else { sounds.to_string() };
-                    let _ = writeln!(file, "{called} {latency} {frames} {sounds}");
+                let shown = |v: i64| if v == i64::MIN { "-".to_owned() } else { v.to_string() };
+                while let Ok([called, latency, frames, sounds, played]) = reader.pop() {
+                    let _ = writeln!(file, "{called} {latency} {frames} {} {}", shown(sounds), shown(played));
                 }
                 let _ = file.flush();
                 if done {

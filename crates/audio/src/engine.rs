@@ -244,6 +244,10 @@ impl Render for SyncRender {
         }
         self.play(out);
     }
+
+    fn frame(&self) -> Option<i64> {
+        self.aligned.then_some(self.next_frame)
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,12 @@ use crate::wav;
 pub trait Render: Send + 'static {
     /// Fill `out` (interleaved) with the frames whose first will sound at `sounds_at`.
     fn render(&mut self, out: &mut [f32], sounds_at: Nanos);
+
+    /// The stream frame the next period starts from, for a render that follows a track (device
+    /// traces log it, to compare where the audio was with where the recording heard it).
+    fn frame(&self) -> Option<i64> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +169,10 @@ impl<R: Render> Render for Gain<R> {
         if gain < 1.0 {
             out.iter_mut().for_each(|s| *s *= gain);
         }
+    }
+
+    fn frame(&self) -> Option<i64> {
+        self.inner.frame()
     }
 }
 

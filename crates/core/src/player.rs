@@ -119,6 +119,10 @@ impl Render for Deck {
             None => out.fill(0.0),
         }
     }
+
+    fn frame(&self) -> Option<i64> {
+        self.current.as_ref().and_then(|deck| deck.frame())
+    }
 }
 
 /// The running player.
