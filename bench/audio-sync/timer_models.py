@@ -78,10 +78,6 @@ def evaluate(run, variants):
     return w, res
 if __name__=="__main__":
     runs=sorted(glob.glob(sys.argv[1]+"/flac-join-*"))
-    variants={
-      'current': model_current,
-      'sum_median31': None,
-    }
     import functools
     variants={
       'current': model_current,

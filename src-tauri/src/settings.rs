@@ -1,12 +1,10 @@
 //! The app's settings, kept as JSON in its data dir.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use specta::Type;
-
-use std::net::SocketAddr;
-
 use whatssound_core::Relay as CoreRelay;
 use whatssound_core::hosting::check_ws_base;
 use whatssound_core::session::Venue;
@@ -76,13 +74,13 @@ impl Settings {
 
     /// Where rooms this app hosts run, and how listeners reach them.
     pub fn venue(&self) -> Result<Venue, AppError> {
-        let listen = match self.listen.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        let listen = match given(&self.listen) {
             None => Venue::default().listen,
             Some(l) => l.parse::<SocketAddr>().map_err(|_| {
                 AppError::new(ErrorKind::BadInput, format!("the listen address {l:?} is not an address and port, like 0.0.0.0:7667"))
             })?,
         };
-        let public_url = match self.public_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        let public_url = match given(&self.public_url) {
             None => None,
             Some(u) => Some(check_ws_base(u).map_err(|_| {
                 AppError::new(
@@ -115,7 +113,7 @@ impl Settings {
         let venue = self.venue()?;
         let clean = Settings {
             display_name: name.to_owned(),
-            listen: self.listen.as_deref().map(str::trim).filter(|l| !l.is_empty()).map(|_| venue.listen.to_string()),
+            listen: given(&self.listen).map(|_| venue.listen.to_string()),
             public_url: venue.public_url,
             ..self.clone()
         };
@@ -127,6 +125,11 @@ impl Settings {
         std::fs::rename(&tmp, Settings::path(dir)).map_err(storage)?;
         Ok(clean)
     }
+}
+
+/// A text setting as given: trimmed, and `None` when blank.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]

@@ -83,11 +83,16 @@ impl CallbackTimer {
     pub(crate) fn restart(&mut self) {
         self.base = None;
         self.frames = 0;
+        self.forget_readings();
+        self.warmup = 2;
+    }
+
+    /// Empties the long and the short window (the line they drew no longer holds).
+    fn forget_readings(&mut self) {
         self.len = 0;
         self.next = 0;
         self.recent_len = 0;
         self.recent_next = 0;
-        self.warmup = 2;
     }
 
     /// The smoothed instant the first of this callback's `frames` frames sounds, given when the
@@ -121,10 +126,7 @@ impl CallbackTimer {
         if self.stepped(called_at + latency - modelled) {
             // Start over from this reading; until the window refills, the model is short but true.
             self.base = Some(called_at - self.frames_to_ns(x));
-            self.len = 0;
-            self.next = 0;
-            self.recent_len = 0;
-            self.recent_next = 0;
+            self.forget_readings();
             return Some(called_at + latency);
         }
         Some(modelled)
