@@ -238,10 +238,12 @@ impl Feed {
             }
             at += frames as Nanos * 1_000_000_000 / rate;
         }
-        // The track frame that sounded at `sounds_at`: where the render ended, less this period
-        // (a trimmed frame makes it one off, 0.02 ms).
-        let played = self.render.frame().map_or(i64::MIN, |f| f - frames as i64);
-        self.log([called_at, latency, frames as i64, sounds_at, played]);
+        if self.trace.is_some() {
+            // The track frame that sounded at `sounds_at`: where the render ended, less this
+            // period (a trimmed frame makes it one off, 0.02 ms).
+            let played = self.render.frame().map_or(i64::MIN, |f| f - frames as i64);
+            self.log([called_at, latency, frames as i64, sounds_at, played]);
+        }
     }
 
     /// Adds a line to the device trace, if one is being kept (a wait-free push; a full ring drops it).
@@ -256,8 +258,8 @@ mod trace {
     //! A log of every callback's readings — `called_at latency frames sounds_at played` (ns,
     //! frames; `sounds_at` is the timer's answer and `played` the track frame the engine put
     //! there, `-` while there is none) — for studying how far a device's timestamps can be
-    //! trusted. The callback only pushes into a wait-free ring made
-    //! beforehand; a thread of its own writes the file, and stops when the stream is dropped.
+    //! trusted. The callback only pushes into a wait-free ring made beforehand; a thread of its
+    //! own writes the file, and stops when the stream is dropped.
 
     use std::io::Write;
     use std::path::Path;
