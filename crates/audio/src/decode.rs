@@ -64,7 +64,8 @@ impl Decoder {
         Decoder::open(Box::new(std::io::Cursor::new(bytes)), extension, name.to_owned())
     }
 
-    fn open(source: Box<dyn MediaSource>, extension: Option<&str>, name: String) -> Result<Self, DecodeError> {
+    /// Any source of a track's bytes (one still downloading: [`crate::ArrivingReader`]).
+    pub fn open(source: Box<dyn MediaSource>, extension: Option<&str>, name: String) -> Result<Self, DecodeError> {
         let unsupported = |reason: String| DecodeError::Unsupported { name: name.clone(), reason };
         let format = open_format(source, extension).map_err(unsupported)?;
         let track = format.default_track(TrackType::Audio).ok_or_else(|| unsupported("no audio track".into()))?;

@@ -5,6 +5,8 @@
 //!   line why it cannot be played.
 //! - [`decode`]: [`Decoder`] turns a track into interleaved `f32`, a packet at a time, skipping
 //!   damaged packets and refusing what is not audio.
+//! - [`arriving`]: a download the decoder reads while it grows ([`Arrival`] writes,
+//!   [`ArrivingReader`]s wait for bytes not yet here), so a track plays before it is all fetched.
 //! - [`engine`]: [`SyncRender`], the output side of synced playback: each period it plays the frame
 //!   the host's timeline names at that period's output instant, jumping or trimming to get there.
 //! - [`output`]: the [`Output`] trait and [`PacedOutput`] (null or WAV file, paced in real time,
@@ -21,6 +23,7 @@
 //! - [`playout`]: which frame should sound when, and the correction (a jump beyond a few ms,
 //!   else a trim of at most ±500 ppm spread as single dropped or repeated frames).
 
+pub mod arriving;
 mod callback_timer;
 pub mod clock;
 pub mod decode;
@@ -33,6 +36,7 @@ pub mod resample;
 pub mod ring;
 pub mod wav;
 
+pub use arriving::{Arrival, ArrivingBytes, ArrivingReader, arriving};
 pub use clock::{Clock, ClockOffset, Exchange, MonotonicClock, Nanos, SkewedClock};
 pub use decode::{DecodeError, Decoder};
 pub use device::{DeviceOutput, device_names};

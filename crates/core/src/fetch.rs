@@ -14,9 +14,11 @@ pub enum FetchError {
     Http { url: String, reason: String },
     #[error("{url}: the server answered {status}: {body}")]
     Status { url: String, status: u16, body: String },
-    #[error("could not cache {path}: {error}")]
-    Cache { path: String, error: std::io::Error },
 }
+
+/// A download that sends nothing for this long has failed: a host that vanished without closing
+/// the connection must not leave a track waiting for ever.
+const STALL: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Progress of one download, for the UI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,12 +34,35 @@ pub fn media_url(ws_base: &str, track: &str, token: &str) -> String {
     format!("{http}/media/{}?token={}", enc(track), enc(token))
 }
 
-/// Fetches `url` (cached as `cache/key`), reporting progress as bytes arrive.
+/// How a download ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetched {
+    /// Every byte arrived (and is cached).
+    Whole,
+    /// The receiver stopped wanting it; nothing was cached.
+    Stopped,
+}
+
+/// Fetches `url` whole (cached as `cache/key`), reporting progress as bytes arrive.
 pub async fn fetch(url: &str, cache_dir: &Path, key: &str, mut progress: impl FnMut(Progress)) -> Result<Vec<u8>, FetchError> {
+    let mut bytes = Vec::new();
+    stream(url, cache_dir, key, |data, p| {
+        bytes.extend_from_slice(data);
+        progress(p);
+        true
+    })
+    .await?;
+    Ok(bytes)
+}
+
+/// Streams `url` to `chunk` as it arrives (a cached copy, if any, in one piece), with the progress
+/// so far; `chunk` returns whether it still wants the rest. A whole download is cached as
+/// `cache/key`. Only a 200's body reaches `chunk`: any other answer is an error naming the status.
+pub async fn stream(url: &str, cache_dir: &Path, key: &str, mut chunk: impl FnMut(&[u8], Progress) -> bool) -> Result<Fetched, FetchError> {
     let cached = cache_path(cache_dir, key);
     if let Ok(bytes) = tokio::fs::read(&cached).await {
-        progress(Progress { bytes: bytes.len() as u64, total: Some(bytes.len() as u64) });
-        return Ok(bytes);
+        let n = bytes.len() as u64;
+        return Ok(if chunk(&bytes, Progress { bytes: n, total: Some(n) }) { Fetched::Whole } else { Fetched::Stopped });
     }
     let http = |reason: String| FetchError::Http { url: redact(url), reason };
     let uri: hyper::Uri = url.parse().map_err(|e| http(format!("not a URL: {e}")))?;
@@ -51,24 +76,92 @@ pub async fn fetch(url: &str, cache_dir: &Path, key: &str, mut progress: impl Fn
     let status = response.status().as_u16();
     let total = response.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let mut body = response.into_body();
-    let mut bytes = Vec::with_capacity(usize::try_from(total.unwrap_or(0)).unwrap_or(0));
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| http(e.to_string()))?;
+    if status != 200 {
+        // The body of a refusal is its reason (the host's media server answers in one line).
+        let mut text = Vec::new();
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(data) = frame.data_ref() {
+                text.extend_from_slice(&data[..data.len().min(4096 - text.len())]);
+            }
+            if text.len() == 4096 {
+                break;
+            }
+        }
+        let body = String::from_utf8_lossy(&text).trim().to_owned();
+        return Err(FetchError::Status { url: redact(url), status, body });
+    }
+    let mut cache = CacheFile::create(cache_dir, &cached).await;
+    let mut bytes = 0u64;
+    loop {
+        let stalled = || http(format!("nothing arrived for {} s; is the host still there?", STALL.as_secs()));
+        let Some(frame) = tokio::time::timeout(STALL, body.frame()).await.map_err(|_| stalled())? else { break };
+        let frame = frame.map_err(|e| http(format!("the download broke off after {bytes} bytes ({})", error_chain(&e))))?;
         if let Some(data) = frame.data_ref() {
-            bytes.extend_from_slice(data);
-            progress(Progress { bytes: bytes.len() as u64, total });
+            bytes += data.len() as u64;
+            if !chunk(data, Progress { bytes, total }) {
+                return Ok(Fetched::Stopped);
+            }
+            cache.write(data).await;
         }
     }
-    if status != 200 {
-        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
-        return Err(FetchError::Status { url: redact(url), status, body: text });
+    if total.is_some_and(|t| t != bytes) {
+        return Err(http(format!("the download ended at {bytes} of {} bytes", total.unwrap_or(0))));
     }
-    let cache_err = |error| FetchError::Cache { path: cached.display().to_string(), error };
-    tokio::fs::create_dir_all(cache_dir).await.map_err(cache_err)?;
-    let tmp = cached.with_extension("part");
-    tokio::fs::write(&tmp, &bytes).await.map_err(cache_err)?;
-    tokio::fs::rename(&tmp, &cached).await.map_err(cache_err)?;
-    Ok(bytes)
+    cache.keep().await;
+    Ok(Fetched::Whole)
+}
+
+/// A download's copy on disk, written as it arrives and named only once whole. The cache is a
+/// saving, not a need: if the disk is full or read-only the track still plays, with a warning.
+struct CacheFile {
+    file: Option<tokio::fs::File>,
+    part: PathBuf,
+    whole: PathBuf,
+}
+
+impl CacheFile {
+    async fn create(dir: &Path, whole: &Path) -> Self {
+        let part = whole.with_extension("part");
+        let file = match tokio::fs::create_dir_all(dir).await {
+            Ok(()) => tokio::fs::File::create(&part).await,
+            Err(e) => Err(e),
+        };
+        let file = file.map_err(|e| tracing::warn!("not caching {}: {e}", whole.display())).ok();
+        CacheFile { file, part, whole: whole.to_owned() }
+    }
+
+    async fn write(&mut self, data: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        if let Some(file) = self.file.as_mut()
+            && let Err(e) = file.write_all(data).await
+        {
+            tracing::warn!("not caching {}: {e}", self.whole.display());
+            self.file = None;
+            let _ = tokio::fs::remove_file(&self.part).await;
+        }
+    }
+
+    async fn keep(mut self) {
+        use tokio::io::AsyncWriteExt;
+        let Some(mut file) = self.file.take() else { return };
+        let done = match file.flush().await {
+            Ok(()) => tokio::fs::rename(&self.part, &self.whole).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = done {
+            tracing::warn!("not caching {}: {e}", self.whole.display());
+            let _ = tokio::fs::remove_file(&self.part).await;
+        }
+    }
+}
+
+impl Drop for CacheFile {
+    fn drop(&mut self) {
+        // An unfinished copy must not be mistaken for the track later.
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.part);
+        }
+    }
 }
 
 /// An error and its causes on one line (hyper's own message is only "client error (Connect)").

@@ -15,8 +15,8 @@ use std::time::Duration;
 use rtrb::{Consumer, Producer, RingBuffer};
 use tokio::sync::mpsc;
 use whatssound_audio::{
-    Clock, Decoder, DeviceOutput, EngineControl, EngineStats, Gain, Nanos, Output, PacedOutput, Playing, PlayoutConfig, Render, Resampler,
-    SyncRender, Timeline, Volume, engine,
+    ArrivingBytes, Clock, Decoder, DeviceOutput, EngineControl, EngineStats, Gain, Nanos, Output, PacedOutput, Playing, PlayoutConfig,
+    Render, Resampler, SyncRender, Timeline, Volume, arriving, engine,
 };
 use whatssound_room::{Change, Playback, QueueDiff, TrackId, TrackSource};
 
@@ -142,6 +142,8 @@ pub struct Player {
     events: mpsc::UnboundedSender<PlayerEvent>,
     /// Where each queued track's audio comes from (from snapshots and queue diffs).
     sources: HashMap<TrackId, (TrackSource, Option<u64>)>,
+    /// The current track's download, which a seek reads again.
+    download: Option<(TrackId, ArrivingBytes)>,
 }
 
 impl std::fmt::Debug for Player {
@@ -179,6 +181,7 @@ impl Player {
             stop_decoding: Arc::new(AtomicBool::new(false)),
             events,
             sources: HashMap::new(),
+            download: None,
         };
         Ok((player, rx))
     }
@@ -310,48 +313,72 @@ impl Player {
                 self.events.send(PlayerEvent::Unplayable { track: track.clone(), reason: "the output is not taking new tracks".into() });
             return;
         }
+        let bytes = self.download(&track, url, duration_ms);
+        let events = self.events.clone();
+        std::thread::spawn(move || {
+            let name = track.to_string();
+            // Opening reads the first packets, so it waits for them here, off the runtime.
+            let opened =
+                Decoder::open(Box::new(bytes.reader()), extension.as_deref(), name).map_err(|e| e.to_string()).and_then(|d| {
+                    match d.rate() {
+                        rate if rate == out_rate => Ok((d, None)),
+                        rate => Resampler::new(rate, out_rate, usize::from(CHANNELS)).map(|r| (d, Some(r))).map_err(|e| e.to_string()),
+                    }
+                });
+            let result = match opened {
+                Ok((decoder, resampler)) => {
+                    let _ = events.send(PlayerEvent::Ready { track: track.clone(), rate: decoder.rate() });
+                    decode_into(decoder, resampler, ring_tx, &stop, start_frame).map_err(|e| e.to_string())
+                }
+                Err(reason) => Err(reason),
+            };
+            if let Err(reason) = result
+                && !stop.load(Ordering::Acquire)
+            {
+                // A failed download is the cause; the decoder only saw its bytes stop.
+                let reason = bytes.failure().unwrap_or(reason);
+                let _ = events.send(PlayerEvent::Unplayable { track, reason });
+            }
+        });
+    }
+
+    /// The track's bytes: the download already under way for it (a seek reads the same bytes
+    /// again), or a new one, streamed into memory and the cache as they arrive.
+    fn download(&mut self, track: &TrackId, url: String, duration_ms: Option<u64>) -> ArrivingBytes {
+        if let Some((t, bytes)) = &self.download
+            && t == track
+            && bytes.failure().is_none()
+        {
+            return bytes.clone();
+        }
+        let (arrival, bytes) = arriving();
+        self.download = Some((track.clone(), bytes.clone()));
         let events = self.events.clone();
         let cache = self.config.cache_dir.clone();
         let key = fetch::cache_key(&url);
+        let track = track.clone();
         tokio::spawn(async move {
-            let progress_events = events.clone();
-            let t = track.clone();
-            let bytes = match fetch::fetch(&url, &cache, &key, |p| {
+            let streamed = fetch::stream(&url, &cache, &key, |data, p| {
+                if p.bytes == data.len() as u64 {
+                    arrival.expect(p.total);
+                }
+                arrival.append(data);
                 let buffered_ms = duration_ms
                     .zip(p.total)
                     .filter(|(_, total)| *total > 0)
                     .map(|(ms, total)| (u128::from(ms) * u128::from(p.bytes) / u128::from(total)) as u64);
-                let _ = progress_events.send(PlayerEvent::Buffering { track: t.clone(), progress: p, buffered_ms });
+                let _ = events.send(PlayerEvent::Buffering { track: track.clone(), progress: p, buffered_ms });
+                // Nobody is left to read on: the track changed.
+                !arrival.abandoned()
             })
-            .await
-            {
-                Ok(b) => b,
-                Err(e) => {
-                    let _ = events.send(PlayerEvent::Unplayable { track, reason: e.to_string() });
-                    return;
-                }
-            };
-            let name = track.to_string();
-            let decoder = match Decoder::open_bytes(bytes, extension.as_deref(), &name) {
-                Ok(d) => d,
-                Err(e) => {
-                    let _ = events.send(PlayerEvent::Unplayable { track, reason: e.to_string() });
-                    return;
-                }
-            };
-            let resampler = match decoder.rate() {
-                rate if rate == out_rate => None,
-                rate => match Resampler::new(rate, out_rate, usize::from(CHANNELS)) {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        let _ = events.send(PlayerEvent::Unplayable { track, reason: e.to_string() });
-                        return;
-                    }
-                },
-            };
-            let _ = events.send(PlayerEvent::Ready { track: track.clone(), rate: decoder.rate() });
-            std::thread::spawn(move || decode_into(decoder, resampler, ring_tx, &stop, start_frame));
+            .await;
+            match streamed {
+                Ok(fetch::Fetched::Whole) => arrival.finish(),
+                Ok(fetch::Fetched::Stopped) => {}
+                Err(e) => arrival.fail(e.to_string()),
+            }
         });
+        bytes
     }
 
     /// Stops the output (finishing a WAV file).
@@ -367,7 +394,13 @@ impl Player {
 /// The decode thread: keeps the ring full — decoded, mapped to stereo, resampled to the output rate.
 /// Decoding is hundreds of times faster than real time, so a deck that starts mid-track decodes
 /// from the beginning and discards the first `skip_frames` output frames (no container seeking).
-fn decode_into(mut decoder: Decoder, mut resampler: Option<Resampler>, mut ring: Producer<f32>, stop: &AtomicBool, skip_frames: i64) {
+fn decode_into(
+    mut decoder: Decoder,
+    mut resampler: Option<Resampler>,
+    mut ring: Producer<f32>,
+    stop: &AtomicBool,
+    skip_frames: i64,
+) -> Result<(), String> {
     let mut skip = usize::try_from(skip_frames.max(0)).unwrap_or(0) * usize::from(CHANNELS);
     let mut decoded = Vec::new();
     let mut stereo = Vec::new();
@@ -375,10 +408,10 @@ fn decode_into(mut decoder: Decoder, mut resampler: Option<Resampler>, mut ring:
     let channels = decoder.channels();
     loop {
         if stop.load(Ordering::Acquire) {
-            return;
+            return Ok(());
         }
         decoded.clear();
-        let more = matches!(decoder.next_packet(&mut decoded), Ok(true));
+        let more = decoder.next_packet(&mut decoded).map_err(|e| e.to_string())?;
         stereo.clear();
         for frame in decoded.chunks(channels) {
             let l = frame[0];
@@ -393,9 +426,7 @@ fn decode_into(mut decoder: Decoder, mut resampler: Option<Resampler>, mut ring:
                 } else {
                     r.push(&stereo, &mut resampled).and_then(|()| r.finish(&mut resampled))
                 };
-                if done.is_err() {
-                    return;
-                }
+                done.map_err(|e| e.to_string())?;
                 &resampled
             }
             None => &stereo,
@@ -405,7 +436,7 @@ fn decode_into(mut decoder: Decoder, mut resampler: Option<Resampler>, mut ring:
         let mut rest = &ready[dropped..];
         while !rest.is_empty() {
             if stop.load(Ordering::Acquire) {
-                return;
+                return Ok(());
             }
             let (done, _) = ring.push_partial_slice(rest);
             rest = &rest[done.len()..];
@@ -414,21 +445,11 @@ fn decode_into(mut decoder: Decoder, mut resampler: Option<Resampler>, mut ring:
             }
         }
         if !more {
-            return;
+            return Ok(());
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::fetch::cache_key;
-
-    #[test]
-    fn cache_keys_ignore_the_token_and_tell_hosts_and_tracks_apart() {
-        let a = cache_key("http://127.0.0.1:7667/media/t1?token=old");
-        assert_eq!(a, cache_key("http://127.0.0.1:7667/media/t1?token=new"));
-        assert_ne!(a, cache_key("http://127.0.0.1:7668/media/t1?token=old"));
-        assert_ne!(a, cache_key("http://127.0.0.1:7667/media/t2?token=old"));
-        assert!(a.ends_with("-t1"));
-    }
-}
+#[path = "player_tests.rs"]
+mod tests;
