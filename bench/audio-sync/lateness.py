@@ -7,6 +7,9 @@ by that much here; compare the two listeners, or subtract it.
 
 usage: lateness.py RUN_DIR SIGNAL.wav      (RUN_DIR holds kit/rec.wav; SIGNAL is what was played)
 """
+import sys
+
+import numpy as np
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 run, ref = sys.argv[1], sys.argv[2]

@@ -17,8 +17,10 @@ use crate::clock::Nanos;
 
 /// Readings kept: ~20 s of 1,024-frame callbacks at 48 kHz.
 const WINDOW: usize = 960;
-/// Readings before any instant is given (about 0.7 s): fewer say too little to place audio by.
-const READY: usize = 31;
+/// Half a second of readings before any instant is given: fewer say too little to place audio by,
+/// and more only delay the first sound (counted in time, as a device's period sets how many
+/// readings that is).
+const READY_MS: i64 = 500;
 /// Recent deviations from the model, whose median detects a step.
 const SHORT: usize = 31;
 /// A median deviation this large means the stream itself moved (an xrun): start over.
@@ -113,7 +115,7 @@ impl CallbackTimer {
         self.latencies[self.next] = latency;
         self.next = (self.next + 1) % WINDOW;
         self.len = (self.len + 1).min(WINDOW);
-        self.ready |= self.len >= READY;
+        self.ready |= self.frames * 1000 >= self.rate * READY_MS;
         if !self.ready {
             return None;
         }
@@ -236,8 +238,9 @@ mod tests {
         for n in 0..300 {
             let j = jitter[n as usize % jitter.len()];
             let got = timer.sounds_at(called(n) + j / 3, LATENCY + j, PERIOD_FRAMES);
-            assert_eq!(got.is_some(), n >= 30, "instants only once enough readings are in (callback {n})");
-            if n >= 31 {
+            // 24 callbacks of 1,024 frames are the first to span half a second.
+            assert_eq!(got.is_some(), n >= 23, "instants only once enough readings are in (callback {n})");
+            if n >= 24 {
                 worst = worst.max((got.unwrap_or(0) - truth(n)).abs());
             }
         }

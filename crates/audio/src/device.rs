@@ -59,12 +59,17 @@ impl DeviceOutput {
     /// `period` frames. A fixed buffer of 1024–2048 frames keeps a busy machine free of xruns.
     pub fn open(clock: Arc<dyn Clock>, name: Option<&str>, period: u32) -> Result<Self, OutputError> {
         let host = cpal::default_host();
-        let device = match name {
+        // PulseAudio clients play to `PULSE_SINK` when it is set (libpulse does so for every
+        // program); cpal's own PulseAudio client does not, so it is looked up here.
+        let pulse_sink =
+            (host.id() == cpal::HostId::PulseAudio).then(|| std::env::var("PULSE_SINK").ok()).flatten().filter(|s| !s.is_empty());
+        let device = match name.map(str::to_owned).or(pulse_sink) {
             None => host.default_output_device().ok_or_else(|| OutputError::NoDevice("the system has no default output device".into()))?,
             Some(want) => host
                 .output_devices()
                 .map_err(|e| OutputError::NoDevice(e.to_string()))?
-                .find(|d| d.description().is_ok_and(|desc| desc.name() == want))
+                // By the name a settings list shows, or by the system's own id (a sink's name).
+                .find(|d| d.description().is_ok_and(|desc| desc.name() == want) || d.id().is_ok_and(|id| id.id() == want))
                 .ok_or_else(|| OutputError::NoDevice(format!("there is no output device called {want:?}")))?,
         };
         let name = device.description().map(|d| d.name().to_string()).unwrap_or_else(|_| "default".into());

@@ -15,7 +15,7 @@ use rtrb::{Consumer, Producer, RingBuffer};
 
 use crate::clock::Nanos;
 use crate::output::Render;
-use crate::playout::{Correction, FrameTrim, Playout, PlayoutConfig};
+use crate::playout::{Correction, FrameTrim, Playout, PlayoutConfig, TimelineRate};
 
 /// The timeline to follow, from the control side.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,6 +99,7 @@ pub struct SyncRender {
     playout: Playout,
     trim: FrameTrim,
     ppm: f64,
+    timeline_rate: TimelineRate,
     /// Whether playback has been placed on the current timeline yet (see [`SyncRender::align`]).
     aligned: bool,
     stats: Arc<EngineStats>,
@@ -120,6 +121,7 @@ pub fn engine(samples: Consumer<f32>, rate: u32, channels: usize, config: Playou
         playout: Playout::new(config),
         trim: FrameTrim::default(),
         ppm: 0.0,
+        timeline_rate: TimelineRate::default(),
         aligned: false,
         stats,
     };
@@ -191,6 +193,7 @@ impl Render for SyncRender {
             if self.timeline.is_none_or(|old| old.anchor_frame != t.anchor_frame || old.playing != t.playing) {
                 self.playout.reset();
                 self.aligned = false;
+                self.timeline_rate.break_off();
             }
             self.timeline = Some(t);
         }
@@ -200,10 +203,11 @@ impl Render for SyncRender {
         };
         let frames = (out.len() / self.channels) as i64;
         let target = timeline.target(sounds_at, self.rate);
+        let feed_ppm = self.timeline_rate.observe(target, usize::try_from(frames).unwrap_or(0));
         if !self.aligned && self.align(out, target, sounds_at) {
             return;
         }
-        match self.playout.update(self.next_frame, target, self.rate) {
+        match self.playout.update(self.next_frame, target, self.rate, feed_ppm) {
             Correction::Jump { to_frame } => {
                 self.stats.jumps.fetch_add(1, Ordering::Relaxed);
                 self.ppm = 0.0;

@@ -120,3 +120,24 @@ fn paused_plays_silence_and_an_empty_ring_counts_underruns() {
     run(&mut render, 0, 3);
     assert_eq!(control.stats.underruns.load(Ordering::Relaxed), 1, "1,000 frames cannot fill three 480-frame periods");
 }
+
+#[test]
+fn a_device_slower_than_the_clock_is_followed_from_the_start_without_jumps() {
+    // The device plays 400 ppm slow against the local clock, so each 10 ms period's first frame
+    // sounds 4 µs later than nominal: the timeline runs 400 ppm ahead of the frames played. The
+    // engine must keep up by trimming at that rate, without the error first growing to drive it.
+    let (mut control, mut render) = engine(ramp(RATE as usize * 8), RATE, 1, PlayoutConfig::default(), 0);
+    control.set(timeline(0, 0));
+    let mut out = vec![0.0f32; PERIOD];
+    let mut worst_after_2s: Nanos = 0;
+    for n in 0..600 {
+        render.render(&mut out, n * 10_004_000);
+        if n >= 200 {
+            worst_after_2s = worst_after_2s.max(control.stats.error_ns.load(Ordering::Relaxed).abs());
+        }
+    }
+    assert_eq!(control.stats.jumps.load(Ordering::Relaxed), 0, "never far enough off to jump");
+    assert!(worst_after_2s < 150_000, "within 0.15 ms from 2 s on: {worst_after_2s} ns");
+    let trimmed = control.stats.trimmed_frames.load(Ordering::Relaxed);
+    assert!((100..=125).contains(&trimmed), "about 400 ppm of 288,000 frames dropped: {trimmed}");
+}

@@ -42,7 +42,7 @@ pub use decode::{DecodeError, Decoder};
 pub use device::{DeviceOutput, device_names};
 pub use engine::{EngineControl, EngineStats, SyncRender, Timeline, engine};
 pub use output::{DeviceStats, Gain, Output, OutputError, PacedOutput, Playing, Render, Volume};
-pub use playout::{Correction, FrameTrim, Playout, PlayoutConfig, target_frame};
+pub use playout::{Correction, FrameTrim, Playout, PlayoutConfig, TimelineRate, target_frame};
 pub use probe::{Cover, ProbeError, TrackInfo, cover_of_file, probe_bytes, probe_file};
 pub use resample::{ResampleError, Resampler};
 pub use ring::{Feed, RingRender, RingStats, ring};

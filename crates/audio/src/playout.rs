@@ -106,8 +106,9 @@ impl Playout {
     }
 
     /// One callback's measurement: the frame that will sound at the callback's output instant, and
-    /// the frame that should ([`target_frame`]), at `rate` Hz.
-    pub fn update(&mut self, actual_frame: i64, target: i64, rate: u32) -> Correction {
+    /// the frame that should ([`target_frame`]), at `rate` Hz; `feed_ppm` is the rate the timeline
+    /// is known to run at against the output ([`TimelineRate`]), trimmed at before any error shows.
+    pub fn update(&mut self, actual_frame: i64, target: i64, rate: u32, feed_ppm: f64) -> Correction {
         let error = (target - actual_frame) as i128 * 1_000_000_000 / i128::from(rate.max(1));
         let error = error.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as Nanos;
         // One wild callback (an xrun) must not trigger a jump: a huge error only counts once the
@@ -134,13 +135,52 @@ impl Playout {
         if let Some(dt) = elapsed {
             self.learnt_ppm = (self.learnt_ppm + ppm * dt / self.config.integral_secs).clamp(-max, max);
         }
-        Correction::Trim { ppm: (ppm + self.learnt_ppm).clamp(-max, max) }
+        Correction::Trim { ppm: (ppm + self.learnt_ppm + feed_ppm).clamp(-max, max) }
     }
 
     /// Forget the history (after a seek or a track change the old errors mean nothing).
     pub fn reset(&mut self) {
         self.errors.clear();
         self.updates = 0;
+    }
+}
+
+/// How much faster than the output's frames the timeline runs, in ppm: the output's own rate
+/// error and the host clock's drift together, read from how far the target moves between
+/// callbacks. Known, it is trimmed at from the start, so the error never has to grow to drive
+/// the trim (a proportional trim needs a standing error of rate × settle time: 600 ppm × 2 s =
+/// 1.2 ms; the slow integral takes ten seconds to take that over). Kept across tracks: it belongs
+/// to the device and the clocks.
+#[derive(Debug, Clone, Default)]
+pub struct TimelineRate {
+    /// The last callback's target and how many frames it played.
+    last: Option<(i64, usize)>,
+    ppm: f64,
+}
+
+/// Each callback moves the estimate this much of the way (about a second of callbacks): one
+/// callback's reading is whole frames, so it is off by up to 1/period (650 ppm at 1,536).
+const RATE_GAIN: f64 = 1.0 / 32.0;
+/// A reading beyond this is a seek, a new line in the callback timer or a clock step, not a rate.
+const RATE_PLAUSIBLE_PPM: f64 = 2_000.0;
+
+impl TimelineRate {
+    /// A callback that plays `frames` frames from its `target`; the rate so far.
+    pub fn observe(&mut self, target: i64, frames: usize) -> f64 {
+        if let Some((last, played)) = self.last.filter(|(_, played)| *played > 0) {
+            let reading = ((target - last) as f64 - played as f64) / played as f64 * 1e6;
+            // Whole-frame targets make one reading off by up to a frame in `played`.
+            if reading.abs() < RATE_PLAUSIBLE_PPM + 1e6 / played as f64 {
+                self.ppm += (reading - self.ppm) * RATE_GAIN;
+            }
+        }
+        self.last = Some((target, frames));
+        self.ppm
+    }
+
+    /// The next target does not follow from the last (a new timeline).
+    pub fn break_off(&mut self) {
+        self.last = None;
     }
 }
 
@@ -192,7 +232,7 @@ mod tests {
         let mut last = Correction::Wait;
         for (i, j) in jitter.iter().enumerate() {
             let target = 48_000 + i as i64 * 1_024;
-            last = p.update(target - 48 + j, target, rate);
+            last = p.update(target - 48 + j, target, rate, 0.0);
         }
         let Correction::Trim { ppm } = last else { panic!("{last:?}") };
         assert!(ppm > 300.0 && ppm <= 500.0, "{ppm}");
@@ -204,9 +244,9 @@ mod tests {
     fn a_seek_sized_error_jumps_then_starts_over() {
         let mut p = Playout::new(PlayoutConfig { window: 3, ..PlayoutConfig::default() });
         for _ in 0..2 {
-            assert_eq!(p.update(0, 48_000, 48_000), Correction::Wait);
+            assert_eq!(p.update(0, 48_000, 48_000, 0.0), Correction::Wait);
         }
-        assert_eq!(p.update(0, 48_000, 48_000), Correction::Jump { to_frame: 48_000 });
+        assert_eq!(p.update(0, 48_000, 48_000, 0.0), Correction::Jump { to_frame: 48_000 });
         assert_eq!(p.filtered_error(), None, "history cleared after a jump");
     }
 
@@ -216,22 +256,22 @@ mod tests {
         let mut p = Playout::new(config);
         // 1 ms behind (48 frames) just after a start: jumped away once the window agrees.
         for _ in 0..2 {
-            assert_eq!(p.update(0, 48, 48_000), Correction::Wait);
+            assert_eq!(p.update(0, 48, 48_000, 0.0), Correction::Wait);
         }
-        assert_eq!(p.update(0, 48, 48_000), Correction::Jump { to_frame: 48 });
+        assert_eq!(p.update(0, 48, 48_000, 0.0), Correction::Jump { to_frame: 48 });
         // Settled: the same error is now trimmed.
         for _ in 0..6 {
-            p.update(0, 0, 48_000);
+            p.update(0, 0, 48_000, 0.0);
         }
-        p.update(0, 48, 48_000);
-        p.update(0, 48, 48_000);
-        assert!(matches!(p.update(0, 48, 48_000), Correction::Trim { ppm } if ppm > 0.0));
+        p.update(0, 48, 48_000, 0.0);
+        p.update(0, 48, 48_000, 0.0);
+        assert!(matches!(p.update(0, 48, 48_000, 0.0), Correction::Trim { ppm } if ppm > 0.0));
         // A reset (seek, track change) settles again.
         p.reset();
         for _ in 0..2 {
-            p.update(0, 48, 48_000);
+            p.update(0, 48, 48_000, 0.0);
         }
-        assert_eq!(p.update(0, 48, 48_000), Correction::Jump { to_frame: 48 });
+        assert_eq!(p.update(0, 48, 48_000, 0.0), Correction::Jump { to_frame: 48 });
     }
 
     /// Plays `secs` of 1,024-frame periods on an output that consumes `device_ppm` faster than
@@ -245,7 +285,7 @@ mod tests {
             // A trim of +1 drops a frame (playback moves on one more), −1 repeats one.
             actual += 1_024 + i64::from(trim.frames(1_024, ppm));
             target += 1_024.0 * (1.0 - device_ppm * 1e-6);
-            if let Correction::Trim { ppm: p2 } = p.update(actual, target.round() as i64, 48_000) {
+            if let Correction::Trim { ppm: p2 } = p.update(actual, target.round() as i64, 48_000, 0.0) {
                 ppm = p2;
             }
         }
@@ -266,10 +306,25 @@ mod tests {
     }
 
     #[test]
+    fn the_timeline_rate_is_read_through_whole_frame_targets_and_ignores_jumps() {
+        let mut rate = TimelineRate::default();
+        let mut ppm = 0.0;
+        // 1,536-frame callbacks; the timeline runs 250 ppm fast, so targets step by 1,536.384 frames
+        // (whole frames each time); a seek of 30 s in the middle is not a rate.
+        for n in 0..400i64 {
+            let seek = if n >= 200 { 1_440_000 } else { 0 };
+            ppm = rate.observe((n as f64 * 1_536.384).floor() as i64 + seek, 1_536);
+        }
+        assert!((ppm - 250.0).abs() < 30.0, "{ppm}");
+        rate.break_off();
+        assert!((rate.observe(0, 1_536) - ppm).abs() < f64::EPSILON, "a new timeline keeps the rate, takes no reading");
+    }
+
+    #[test]
     fn trims_are_capped_and_spread_as_single_frames() {
         let mut p = Playout::new(PlayoutConfig { window: 1, settle_updates: 0, ..PlayoutConfig::default() });
         // 4 ms behind: beyond what 500 ppm removes in 2 s (1 ms), so the cap holds.
-        assert_eq!(p.update(0, 192, 48_000), Correction::Trim { ppm: 500.0 });
+        assert_eq!(p.update(0, 192, 48_000, 0.0), Correction::Trim { ppm: 500.0 });
         let mut trim = FrameTrim::default();
         let per_callback: Vec<i32> = (0..200).map(|_| trim.frames(1_024, 500.0)).collect();
         let dropped: i32 = per_callback.iter().sum();
