@@ -36,8 +36,7 @@ pub struct DeviceOutput {
     config: StreamConfig,
     format: SampleFormat,
     name: String,
-    /// Where to log every callback's readings, for studying a device's timing
-    /// (`WHATSSOUND_DEVICE_TRACE`; see [`trace`]).
+    /// Where to log every callback's readings, for studying a device's timing (see [`trace`]).
     trace: Option<std::path::PathBuf>,
 }
 
@@ -75,8 +74,12 @@ impl DeviceOutput {
         let name = device.description().map(|d| d.name().to_string()).unwrap_or_else(|_| "default".into());
         let (config, format) = choose_config(&device)?;
         let config = StreamConfig { buffer_size: BufferSize::Fixed(period), ..config };
-        let trace = std::env::var_os("WHATSSOUND_DEVICE_TRACE").filter(|p| !p.is_empty()).map(std::path::PathBuf::from);
-        Ok(DeviceOutput { clock, device, config, format, name, trace })
+        Ok(DeviceOutput { clock, device, config, format, name, trace: None })
+    }
+
+    /// Logs every callback's readings to `path` while playing, when given.
+    pub fn traced(self, path: Option<std::path::PathBuf>) -> Self {
+        DeviceOutput { trace: path, ..self }
     }
 
     pub fn name(&self) -> &str {

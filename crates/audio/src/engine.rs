@@ -121,7 +121,7 @@ pub fn engine(samples: Consumer<f32>, rate: u32, channels: usize, config: Playou
         playout: Playout::new(config),
         trim: FrameTrim::default(),
         ppm: 0.0,
-        timeline_rate: TimelineRate::default(),
+        timeline_rate: TimelineRate::new(rate),
         aligned: false,
         stats,
     };
@@ -228,25 +228,32 @@ impl Render for SyncRender {
         if let Some(e) = self.playout.filtered_error() {
             self.stats.error_ns.store(e, Ordering::Relaxed);
         }
-        match self.trim.frames(usize::try_from(frames).unwrap_or(0), self.ppm) {
-            1 => {
-                // Behind: drop one frame before this period.
-                self.next_frame += self.skip(1);
-                self.stats.trimmed_frames.fetch_add(1, Ordering::Relaxed);
-            }
-            -1 if frames > 1 => {
-                // Ahead: play the first frame twice (one frame of the period comes from the ring less).
-                let (first, rest) = out.split_at_mut(self.channels);
-                self.play(first);
-                let (head, tail) = rest.split_at_mut(self.channels);
-                head.copy_from_slice(first);
-                self.play(tail);
-                self.stats.trimmed_frames.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            _ => {}
+        let trims = self.trim.frames(usize::try_from(frames).unwrap_or(0), self.ppm);
+        if trims == 0 {
+            self.play(out);
+            return;
         }
-        self.play(out);
+        // Each trimmed frame starts its own stretch of the period, so they are spread out: behind,
+        // a stretch starts by dropping a frame; ahead, by playing its first frame twice (one frame
+        // less from the ring).
+        let stretches = usize::try_from(trims.unsigned_abs()).unwrap_or(1).min(usize::try_from(frames).unwrap_or(1) / 2).max(1);
+        let stretch = (usize::try_from(frames).unwrap_or(0) / stretches) * self.channels;
+        let mut rest = &mut out[..];
+        for n in 0..stretches {
+            let (piece, tail) = if n + 1 == stretches { (rest, &mut [][..]) } else { rest.split_at_mut(stretch) };
+            if trims > 0 {
+                self.next_frame += self.skip(1);
+                self.play(piece);
+            } else {
+                let (first, others) = piece.split_at_mut(self.channels);
+                self.play(first);
+                let (again, others) = others.split_at_mut(self.channels);
+                again.copy_from_slice(first);
+                self.play(others);
+            }
+            rest = tail;
+        }
+        self.stats.trimmed_frames.fetch_add(stretches as u64, Ordering::Relaxed);
     }
 
     fn frame(&self) -> Option<i64> {

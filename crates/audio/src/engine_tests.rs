@@ -141,3 +141,28 @@ fn a_device_slower_than_the_clock_is_followed_from_the_start_without_jumps() {
     let trimmed = control.stats.trimmed_frames.load(Ordering::Relaxed);
     assert!((100..=125).contains(&trimmed), "about 400 ppm of 288,000 frames dropped: {trimmed}");
 }
+
+#[test]
+fn a_device_800_ppm_fast_is_kept_up_with_by_frames_spread_over_each_period() {
+    // As measured on PulseAudio's null sink: 3,072-frame periods whose first frames sound 800 ppm
+    // sooner than nominal. Past the 500 ppm correction cap, yet followed without jumps.
+    let frames = 3_072usize;
+    let (mut control, mut render) = engine(ramp(RATE as usize * 12), RATE, 1, PlayoutConfig::default(), 0);
+    control.set(timeline(0, 0));
+    let mut out = vec![0.0f32; frames];
+    let period_ns = (frames as f64 * 1e9 / f64::from(RATE) * (1.0 - 800e-6)) as Nanos;
+    let mut worst_after_3s: Nanos = 0;
+    for n in 0..160 {
+        render.render(&mut out, n * period_ns);
+        // Every sample is its own frame index: within a period they rise by one, except where a
+        // single frame was dropped (two) or repeated (none).
+        let odd: Vec<(usize, f32, f32)> =
+            out.windows(2).enumerate().filter(|(_, w)| !(0.0..=2.0).contains(&(w[1] - w[0]))).map(|(i, w)| (i, w[0], w[1])).collect();
+        assert!(odd.is_empty(), "period {n}: only single frames dropped or repeated: {odd:?}");
+        if n >= 50 {
+            worst_after_3s = worst_after_3s.max(control.stats.error_ns.load(Ordering::Relaxed).abs());
+        }
+    }
+    assert_eq!(control.stats.jumps.load(Ordering::Relaxed), 0, "never far enough off to jump");
+    assert!(worst_after_3s < 300_000, "within 0.3 ms from 3 s on: {worst_after_3s} ns");
+}

@@ -48,6 +48,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
                 cache_dir: data_dir.join("cache"),
                 ws_base: invite.ws.clone(),
                 token: invite.token.clone(),
+                device_trace: None,
             };
             let (p, e) = start_player(config)?;
             (Some(p), Some(e))
@@ -102,7 +103,11 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
 }
 
 /// Starts the audio output; a missing sound device gets the way around it.
+/// `WHATSSOUND_DEVICE_TRACE=FILE` logs every sound-device callback (`called_at latency frames
+/// sounds_at played`), for timing studies such as `TRACE=1 bench/audio-sync/run.sh`.
 pub fn start_player(config: PlayerConfig) -> anyhow::Result<(Player, UnboundedReceiver<PlayerEvent>)> {
+    let device_trace = std::env::var_os("WHATSSOUND_DEVICE_TRACE").filter(|p| !p.is_empty()).map(std::path::PathBuf::from);
+    let config = PlayerConfig { device_trace: config.device_trace.or(device_trace), ..config };
     let device = matches!(config.output, OutputKind::Device(_));
     Player::start(config).map_err(|e| match device {
         true => anyhow::anyhow!("could not start the audio output: {e}; use --output null to play without a sound device"),

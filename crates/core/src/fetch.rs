@@ -71,8 +71,8 @@ pub async fn stream(url: &str, cache_dir: &Path, key: &str, mut chunk: impl FnMu
     }
     // TLS through the system's OpenSSL (native-tls), which checks certificates against the
     // system's store, as the realtime client's wss:// does.
-    let client = Client::builder(TokioExecutor::new()).build::<_, http_body_util::Empty<bytes::Bytes>>(hyper_tls::HttpsConnector::new());
-    let response = client.get(uri).await.map_err(|e| http(error_chain(&e)))?;
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build(hyper_tls::HttpsConnector::new());
+    let response = client.get(uri.clone()).await.map_err(|e| http(error_chain(&e)))?;
     let status = response.status().as_u16();
     let total = response.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let mut body = response.into_body();
@@ -92,23 +92,81 @@ pub async fn stream(url: &str, cache_dir: &Path, key: &str, mut chunk: impl FnMu
     }
     let mut cache = CacheFile::create(cache_dir, &cached).await;
     let mut bytes = 0u64;
+    // After a resume a server without ranges sends the whole again: this much of it is known.
+    let mut repeated = 0u64;
+    let mut resumes = 0;
     loop {
-        let stalled = || http(format!("nothing arrived for {} s; is the host still there?", STALL.as_secs()));
-        let Some(frame) = tokio::time::timeout(STALL, body.frame()).await.map_err(|_| stalled())? else { break };
-        let frame = frame.map_err(|e| http(format!("the download broke off after {bytes} bytes ({})", error_chain(&e))))?;
-        if let Some(data) = frame.data_ref() {
-            bytes += data.len() as u64;
-            if !chunk(data, Progress { bytes, total }) {
-                return Ok(Fetched::Stopped);
+        let broke = match tokio::time::timeout(STALL, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let skip = usize::try_from(repeated).unwrap_or(usize::MAX).min(data.len());
+                    repeated -= skip as u64;
+                    let data = &data[skip..];
+                    if data.is_empty() {
+                        continue;
+                    }
+                    bytes += data.len() as u64;
+                    if !chunk(data, Progress { bytes, total }) {
+                        return Ok(Fetched::Stopped);
+                    }
+                    cache.write(data).await;
+                }
+                continue;
             }
-            cache.write(data).await;
+            Ok(None) if total.is_none_or(|t| bytes >= t) => break,
+            Ok(None) => format!("the download ended at {bytes} of {} bytes", total.unwrap_or(0)),
+            Ok(Some(Err(e))) => format!("the download broke off after {bytes} bytes ({})", error_chain(&e)),
+            Err(_) => format!("nothing arrived for {} s; is the host still there?", STALL.as_secs()),
+        };
+        // A connection that drops mid-track (Wi-Fi, a restarting proxy) is picked up where it
+        // broke, a few times, before the track is given up.
+        let mut last = String::new();
+        let mut resumed = None;
+        while resumed.is_none() && resumes < RESUMES {
+            resumes += 1;
+            tokio::time::sleep(RESUME_WAIT * resumes).await;
+            match resume(&client, &uri, bytes).await {
+                Ok(r) => resumed = Some(r),
+                Err(e) => last = e,
+            }
         }
+        let Some((next, skip)) = resumed else { return Err(http(format!("{broke}; resuming failed: {last}"))) };
+        body = next;
+        repeated = skip;
     }
     if total.is_some_and(|t| t != bytes) {
         return Err(http(format!("the download ended at {bytes} of {} bytes", total.unwrap_or(0))));
     }
     cache.keep().await;
     Ok(Fetched::Whole)
+}
+
+/// Attempts, over a whole download, to pick it up again after it broke; they wait 0.25, 0.5, 0.75 s.
+const RESUMES: u32 = 3;
+const RESUME_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
+type HttpClient =
+    Client<hyper_tls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>, http_body_util::Empty<bytes::Bytes>>;
+
+/// Asks again from byte `from` (HTTP Range): the new body, and how many of its first bytes repeat
+/// what already came (all of them up to `from` when the server ignores ranges and answers 200).
+async fn resume(client: &HttpClient, uri: &hyper::Uri, from: u64) -> Result<(hyper::body::Incoming, u64), String> {
+    let request = hyper::Request::get(uri.clone())
+        .header(hyper::header::RANGE, format!("bytes={from}-"))
+        .body(http_body_util::Empty::new())
+        .map_err(|e| e.to_string())?;
+    let response = client.request(request).await.map_err(|e| error_chain(&e))?;
+    match response.status().as_u16() {
+        206 => {
+            let range = response.headers().get(hyper::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !range.starts_with(&format!("bytes {from}-")) {
+                return Err(format!("the server resumed at {range:?}, not at byte {from}"));
+            }
+            Ok((response.into_body(), 0))
+        }
+        200 => Ok((response.into_body(), from)),
+        status => Err(format!("the server answered {status} when asked for the rest")),
+    }
 }
 
 /// A download's copy on disk, written as it arrives and named only once whole. The cache is a

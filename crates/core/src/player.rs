@@ -45,8 +45,7 @@ pub enum OutputKind {
 /// Frames per device buffer. On ALSA-over-PulseAudio 1024–2048 kept a busy 2-core machine free
 /// of xruns where cpal's default (2×512) did not; cpal's own PulseAudio client asks the server
 /// for two of these end to end, and a server-side underrun is not reported to the client at all,
-/// so it gets more room (64 ms): the two-listener device test in a debug build wandered by
-/// 2–5 ms at 1,536.
+/// so it gets more room (64 ms).
 const DEVICE_PERIOD: u32 = 3_072;
 
 #[derive(Debug, Clone)]
@@ -61,6 +60,8 @@ pub struct PlayerConfig {
     /// The room's ws base and the token that opens its media.
     pub ws_base: String,
     pub token: String,
+    /// A file to log the sound device's every callback to (timing studies; see `bench/audio-sync`).
+    pub device_trace: Option<PathBuf>,
 }
 
 /// How the current track is playing against the room's timeline.
@@ -165,7 +166,9 @@ impl Player {
         let output: Box<dyn Output> = match &config.output {
             OutputKind::Null => paced(None),
             OutputKind::Wav(p) => paced(Some(p.clone())),
-            OutputKind::Device(name) => Box::new(DeviceOutput::open(config.clock.clone(), name.as_deref(), DEVICE_PERIOD)?),
+            OutputKind::Device(name) => {
+                Box::new(DeviceOutput::open(config.clock.clone(), name.as_deref(), DEVICE_PERIOD)?.traced(config.device_trace.clone()))
+            }
         };
         let rate = output.rate();
         let deck = Deck { incoming, retired: retired_tx, current: None };
@@ -331,7 +334,7 @@ impl Player {
             let result = match opened {
                 Ok((decoder, resampler)) => {
                     let _ = events.send(PlayerEvent::Ready { track: track.clone(), rate: decoder.rate() });
-                    decode_into(decoder, resampler, ring_tx, &stop, start_frame).map_err(|e| e.to_string())
+                    decode_into(decoder, resampler, ring_tx, &stop, start_frame)
                 }
                 Err(reason) => Err(reason),
             };

@@ -32,21 +32,16 @@ fn temp(name: &str) -> PathBuf {
     dir
 }
 
-/// Serves one request for `body`: its first `head` bytes at once, then, when `go` fires, the rest
-/// (`Some(())`) or nothing, closing the connection short of the announced length (`None`).
-async fn dribble(body: Vec<u8>, head: usize, go: oneshot::Receiver<Option<()>>) -> String {
+/// Serves `body`: to the first request, its first `head` bytes at once, then, when `go` fires, the
+/// rest (`Some(())`) or nothing, closing the connection short of the announced length (`None`).
+/// With `ranges`, later requests get what their `Range: bytes=N-` asks for; without, the server
+/// is gone after the first.
+async fn dribble(body: Vec<u8>, head: usize, go: oneshot::Receiver<Option<()>>, ranges: bool) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/tracks/slow.wav", listener.local_addr().unwrap());
     tokio::spawn(async move {
         let (mut socket, _) = listener.accept().await.unwrap();
-        let mut request = Vec::new();
-        while !request.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            if socket.read(&mut byte).await.unwrap() == 0 {
-                return;
-            }
-            request.push(byte[0]);
-        }
+        request_head(&mut socket).await;
         let headers = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: audio/wav\r\n\r\n", body.len());
         socket.write_all(headers.as_bytes()).await.unwrap();
         socket.write_all(&body[..head]).await.unwrap();
@@ -55,8 +50,43 @@ async fn dribble(body: Vec<u8>, head: usize, go: oneshot::Receiver<Option<()>>) 
             socket.write_all(&body[head..]).await.unwrap();
         }
         let _ = socket.shutdown().await;
+        drop(socket);
+        if !ranges {
+            return;
+        }
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let request = request_head(&mut socket).await;
+            let from: usize = request
+                .lines()
+                .find_map(|l| l.strip_prefix("range: bytes=").or_else(|| l.strip_prefix("Range: bytes=")))
+                .and_then(|r| r.trim_end_matches('-').parse().ok())
+                .unwrap_or(0);
+            let headers = format!(
+                "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {from}-{}/{}\r\n\r\n",
+                body.len() - from,
+                body.len() - 1,
+                body.len()
+            );
+            socket.write_all(headers.as_bytes()).await.unwrap();
+            socket.write_all(&body[from..]).await.unwrap();
+            let _ = socket.shutdown().await;
+        }
     });
     url
+}
+
+/// Reads a request's head (up to the blank line), returned as text.
+async fn request_head(socket: &mut tokio::net::TcpStream) -> String {
+    let mut request = Vec::new();
+    while !request.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        if socket.read(&mut byte).await.unwrap() == 0 {
+            break;
+        }
+        request.push(byte[0]);
+    }
+    String::from_utf8_lossy(&request).into_owned()
 }
 
 /// A player with a null output, told to play `url` from its start, now.
@@ -70,6 +100,7 @@ fn play(url: &str, cache: PathBuf) -> (Player, mpsc::UnboundedReceiver<PlayerEve
         cache_dir: cache,
         ws_base: "ws://127.0.0.1:1".into(),
         token: "unused".into(),
+        device_trace: None,
     };
     let (mut player, events) = Player::start(config).unwrap();
     let track = TrackId("t1".into());
@@ -102,7 +133,7 @@ fn files_in(dir: &std::path::Path) -> Vec<String> {
 async fn a_track_sounds_while_most_of_it_is_still_downloading_and_is_cached_once_whole() {
     let body = wav::sine(48_000, 2, 10.0, 440.0, &wav::Tags::default());
     let (go, wait) = oneshot::channel();
-    let url = dribble(body.clone(), body.len() / 4, wait).await;
+    let url = dribble(body.clone(), body.len() / 4, wait, false).await;
     let cache = temp("slow").join("cache");
     let (player, mut events, track) = play(&url, cache.clone());
 
@@ -135,7 +166,7 @@ async fn a_track_sounds_while_most_of_it_is_still_downloading_and_is_cached_once
 async fn a_download_cut_short_fails_the_track_with_that_reason_and_caches_nothing() {
     let body = wav::sine(48_000, 2, 10.0, 440.0, &wav::Tags::default());
     let (go, wait) = oneshot::channel();
-    let url = dribble(body.clone(), body.len() / 20, wait).await;
+    let url = dribble(body.clone(), body.len() / 20, wait, false).await;
     let cache = temp("cut").join("cache");
     let (player, mut events, track) = play(&url, cache.clone());
 
@@ -147,7 +178,35 @@ async fn a_download_cut_short_fails_the_track_with_that_reason_and_caches_nothin
     };
     assert_eq!(failed, track);
     assert!(reason.starts_with(&format!("{url}: the download broke off after ")), "names the URL and what happened: {reason}");
+    assert!(reason.contains("; resuming failed: "), "and that picking it up again failed: {reason}");
     assert!(!reason.contains("not playable audio"), "the download is the cause, not the bytes: {reason}");
     assert!(files_in(&cache).is_empty(), "no partial copy left to be taken for the track: {:?}", files_in(&cache));
+    player.stop().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_that_breaks_off_is_picked_up_where_it_broke_and_plays_on() {
+    let body = wav::sine(48_000, 2, 10.0, 440.0, &wav::Tags::default());
+    let (go, wait) = oneshot::channel();
+    let url = dribble(body.clone(), body.len() / 10, wait, true).await;
+    let cache = temp("resumed").join("cache");
+    let (player, mut events, _) = play(&url, cache.clone());
+
+    until(&mut events, |e| matches!(e, PlayerEvent::Ready { .. })).await;
+    go.send(None).unwrap();
+    let total = body.len() as u64;
+    let done = until(&mut events, |e| {
+        matches!(e, PlayerEvent::Unplayable { .. }) || matches!(e, PlayerEvent::Buffering { progress, .. } if progress.bytes == total)
+    })
+    .await;
+    assert!(matches!(done, PlayerEvent::Buffering { .. }), "the rest arrived: {done:?}");
+    let cached = cache.join(cache_key(&url));
+    let whole = tokio::time::timeout(Duration::from_secs(5), async {
+        while !cached.exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    whole.await.expect("the resumed track is cached whole");
+    assert_eq!(std::fs::read(&cached).unwrap(), body, "the pieces join up byte for byte");
     player.stop().unwrap();
 }

@@ -264,6 +264,7 @@ impl Session {
                     cache_dir: config.data_dir.join("cache"),
                     ws_base: invite.ws.clone(),
                     token: invite.token.clone(),
+                    device_trace: None,
                 };
                 let (p, e) = Player::start(player_config)?;
                 (Some(p), Some(e))

@@ -48,6 +48,7 @@ async fn play_room(invite: Invite, name: &str, clock: Arc<dyn Clock>, run_for: D
         cache_dir: dir.join("cache"),
         ws_base: invite.ws.clone(),
         token: invite.token.clone(),
+        device_trace: None,
     };
     let (mut player, _player_events) = Player::start(player_config).unwrap();
     let deadline = tokio::time::Instant::now() + run_for;
