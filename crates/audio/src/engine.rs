@@ -229,7 +229,8 @@ impl Render for SyncRender {
             self.stats.error_ns.store(e, Ordering::Relaxed);
         }
         let trims = self.trim.frames(usize::try_from(frames).unwrap_or(0), self.ppm);
-        if trims == 0 {
+        // A stretch needs two frames (one to play twice); a one-frame period plays as it is.
+        if trims == 0 || frames < 2 {
             self.play(out);
             return;
         }

@@ -166,3 +166,16 @@ fn a_device_800_ppm_fast_is_kept_up_with_by_frames_spread_over_each_period() {
     assert_eq!(control.stats.jumps.load(Ordering::Relaxed), 0, "never far enough off to jump");
     assert!(worst_after_3s < 300_000, "within 0.3 ms from 3 s on: {worst_after_3s} ns");
 }
+
+#[test]
+fn one_frame_periods_with_trims_owed_play_on() {
+    // A timeline 1% slower than the output: trims are owed every few hundred one-frame periods,
+    // and a one-frame period has no room to repeat a frame in. It must play on, not panic.
+    let (mut control, mut render) = engine(ramp(RATE as usize), RATE, 1, PlayoutConfig { window: 1, ..PlayoutConfig::default() }, 0);
+    control.set(timeline(0, 0));
+    let mut out = [0.0f32; 1];
+    for n in 0..5_000 {
+        render.render(&mut out, n * 21_040);
+    }
+    assert!(control.stats.underruns.load(Ordering::Relaxed) == 0);
+}
