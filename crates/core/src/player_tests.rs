@@ -125,6 +125,19 @@ async fn until(events: &mut mpsc::UnboundedReceiver<PlayerEvent>, want: impl Fn(
     .expect("the awaited player event within 15 s")
 }
 
+/// The track's cached copy, once it is there (the download renames it whole, a moment after its
+/// last progress event).
+async fn cached_whole(cache: &std::path::Path, url: &str) -> Vec<u8> {
+    let cached = cache.join(cache_key(url));
+    let whole = tokio::time::timeout(Duration::from_secs(5), async {
+        while !cached.exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    whole.await.expect("the whole track is cached");
+    std::fs::read(&cached).unwrap()
+}
+
 fn files_in(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir).map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default()
 }
@@ -150,14 +163,7 @@ async fn a_track_sounds_while_most_of_it_is_still_downloading_and_is_cached_once
     go.send(Some(())).unwrap();
     let total = body.len() as u64;
     until(&mut events, |e| matches!(e, PlayerEvent::Buffering { progress, .. } if progress.bytes == total)).await;
-    let cached = cache.join(cache_key(&url));
-    let whole = tokio::time::timeout(Duration::from_secs(5), async {
-        while !cached.exists() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
-    whole.await.expect("the whole track is cached");
-    assert_eq!(std::fs::read(&cached).unwrap(), body);
+    assert_eq!(cached_whole(&cache, &url).await, body);
     assert_eq!(player.stats().underruns, 0, "the head arrived long before it was due");
     player.stop().unwrap();
 }
@@ -200,13 +206,6 @@ async fn a_download_that_breaks_off_is_picked_up_where_it_broke_and_plays_on() {
     })
     .await;
     assert!(matches!(done, PlayerEvent::Buffering { .. }), "the rest arrived: {done:?}");
-    let cached = cache.join(cache_key(&url));
-    let whole = tokio::time::timeout(Duration::from_secs(5), async {
-        while !cached.exists() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
-    whole.await.expect("the resumed track is cached whole");
-    assert_eq!(std::fs::read(&cached).unwrap(), body, "the pieces join up byte for byte");
+    assert_eq!(cached_whole(&cache, &url).await, body, "the pieces join up byte for byte");
     player.stop().unwrap();
 }
