@@ -112,6 +112,27 @@ fn play(url: &str, cache: PathBuf) -> (Player, mpsc::UnboundedReceiver<PlayerEve
     (player, events, track)
 }
 
+/// A 10 s track served by [`dribble`] (its first `body.len() / head_part` bytes at once) and a
+/// player told to play it: the pieces each test starts from.
+struct Scene {
+    body: Vec<u8>,
+    go: oneshot::Sender<Option<()>>,
+    url: String,
+    cache: PathBuf,
+    player: Player,
+    events: mpsc::UnboundedReceiver<PlayerEvent>,
+    track: TrackId,
+}
+
+async fn scene(name: &str, head_part: usize, ranges: bool) -> Scene {
+    let body = wav::sine(48_000, 2, 10.0, 440.0, &wav::Tags::default());
+    let (go, wait) = oneshot::channel();
+    let url = dribble(body.clone(), body.len() / head_part, wait, ranges).await;
+    let cache = temp(name).join("cache");
+    let (player, events, track) = play(&url, cache.clone());
+    Scene { body, go, url, cache, player, events, track }
+}
+
 async fn until(events: &mut mpsc::UnboundedReceiver<PlayerEvent>, want: impl Fn(&PlayerEvent) -> bool) -> PlayerEvent {
     tokio::time::timeout(Duration::from_secs(15), async {
         loop {
@@ -144,11 +165,7 @@ fn files_in(dir: &std::path::Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_track_sounds_while_most_of_it_is_still_downloading_and_is_cached_once_whole() {
-    let body = wav::sine(48_000, 2, 10.0, 440.0, &wav::Tags::default());
-    let (go, wait) = oneshot::channel();
-    let url = dribble(body.clone(), body.len() / 4, wait, false).await;
-    let cache = temp("slow").join("cache");
-    let (player, mut events, track) = play(&url, cache.clone());
+    let Scene { body, go, url, cache, player, mut events, track } = scene("slow", 4, false).await;
 
     let ready = until(&mut events, |e| matches!(e, PlayerEvent::Ready { .. })).await;
     assert_eq!(ready, PlayerEvent::Ready { track: track.clone(), rate: 48_000 });
@@ -170,11 +187,7 @@ async fn a_track_sounds_while_most_of_it_is_still_downloading_and_is_cached_once
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_cut_short_fails_the_track_with_that_reason_and_caches_nothing() {
-    let body = wav::sine(48_000, 2, 10.0, 440.0, &wav::Tags::default());
-    let (go, wait) = oneshot::channel();
-    let url = dribble(body.clone(), body.len() / 20, wait, false).await;
-    let cache = temp("cut").join("cache");
-    let (player, mut events, track) = play(&url, cache.clone());
+    let Scene { go, url, cache, player, mut events, track, .. } = scene("cut", 20, false).await;
 
     until(&mut events, |e| matches!(e, PlayerEvent::Ready { .. })).await;
     go.send(None).unwrap();
@@ -192,11 +205,7 @@ async fn a_download_cut_short_fails_the_track_with_that_reason_and_caches_nothin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_that_breaks_off_is_picked_up_where_it_broke_and_plays_on() {
-    let body = wav::sine(48_000, 2, 10.0, 440.0, &wav::Tags::default());
-    let (go, wait) = oneshot::channel();
-    let url = dribble(body.clone(), body.len() / 10, wait, true).await;
-    let cache = temp("resumed").join("cache");
-    let (player, mut events, _) = play(&url, cache.clone());
+    let Scene { body, go, url, cache, player, mut events, track: _ } = scene("resumed", 10, true).await;
 
     until(&mut events, |e| matches!(e, PlayerEvent::Ready { .. })).await;
     go.send(None).unwrap();
