@@ -1,0 +1,90 @@
+//! The bed from a Rust test: [`Bed::up`] runs `tests/net/bed.sh up`, and dropping the [`Bed`]
+//! runs `down`, which kills whatever still runs in its namespaces and deletes them — also when
+//! the test panics, since a panic unwinds through the drop.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The bed's script, in this repository.
+pub fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/net/bed.sh")
+}
+
+/// The host's address inside the bed (see the picture in `bed.sh`).
+pub const HOST_IP: &str = "10.77.0.2";
+
+/// Why a bed could not be made. [`BedUnavailable::Unsupported`] means this machine cannot (no
+/// root, no nft, no NFQUEUE): tests skip with its one line. Anything else is a failure.
+#[derive(Debug, thiserror::Error)]
+pub enum BedUnavailable {
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("the network test bed failed to come up: {0}")]
+    Failed(String),
+}
+
+/// A bed that is up; down when dropped.
+#[derive(Debug)]
+pub struct Bed {
+    name: String,
+    impairer: PathBuf,
+    listeners: Vec<String>,
+}
+
+impl Bed {
+    /// Brings up a bed with one home per `(listener, profile)`; `profile` as `bed.sh` takes it
+    /// (`wifi`, `internet@10mbit`, `delay=20,jitter=5`). `impairer` is the `whatssound-netbed`
+    /// binary.
+    pub fn up(impairer: &Path, listeners: &[(&str, &str)]) -> Result<Bed, BedUnavailable> {
+        let run = |args: &[&str]| {
+            Command::new("bash")
+                .arg(script())
+                .args(args)
+                .env("WHATSSOUND_NETBED", impairer)
+                .output()
+                .map_err(|e| BedUnavailable::Unsupported(format!("cannot run bash for the network test bed: {e}; skipped")))
+        };
+        let check = run(&["check"])?;
+        if !check.status.success() {
+            return Err(BedUnavailable::Unsupported(String::from_utf8_lossy(&check.stdout).trim().to_owned()));
+        }
+        // Unique per process and bed, short enough for bed.sh's 12 characters.
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!("wsb{}x{}", std::process::id() % 100_000, NEXT.fetch_add(1, Ordering::Relaxed));
+        let specs: Vec<String> = listeners.iter().map(|(who, profile)| format!("{who}:{profile}")).collect();
+        let mut args = vec!["up".to_owned(), name.clone()];
+        args.extend(specs);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let bed = Bed { name, impairer: impairer.to_owned(), listeners: listeners.iter().map(|(w, _)| (*w).to_owned()).collect() };
+        let out = run(&args)?;
+        if !out.status.success() {
+            return Err(BedUnavailable::Failed(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
+        }
+        Ok(bed)
+    }
+
+    /// The namespace of `role`: `host`, `wan`, or a listener's name.
+    pub fn namespace(&self, role: &str) -> String {
+        format!("{}-{role}", self.name)
+    }
+
+    /// A command that runs `program` inside `role`'s namespace.
+    pub fn command(&self, role: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec"]).arg(self.namespace(role)).arg(program);
+        c
+    }
+
+    /// The address listener `who` has inside its home, and the one its NAT shows the world.
+    pub fn listener_addrs(&self, who: &str) -> Option<(String, String)> {
+        let i = self.listeners.iter().position(|l| l == who)? + 1;
+        Some((format!("192.168.{i}.2"), format!("10.77.{i}.2")))
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").arg(script()).args(["down", &self.name]).env("WHATSSOUND_NETBED", &self.impairer).status();
+    }
+}

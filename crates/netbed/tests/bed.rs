@@ -1,0 +1,128 @@
+//! The bed does what its profiles say, measured from inside with real packets: round trips and
+//! loss through each home's impairer, the NAT's outside address, a home router that lets nothing
+//! in, Wi-Fi stalls, and a teardown that leaves nothing behind. Skipped, with one line, where a
+//! bed cannot be made (no root, no nft, no NFQUEUE).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+use whatssound_netbed::bed::HOST_IP;
+use whatssound_netbed::{Bed, BedUnavailable};
+
+const BIN: &str = env!("CARGO_BIN_EXE_whatssound-netbed");
+
+fn bed(listeners: &[(&str, &str)]) -> Option<Bed> {
+    match Bed::up(Path::new(BIN), listeners) {
+        Ok(bed) => Some(bed),
+        Err(BedUnavailable::Unsupported(why)) => {
+            eprintln!("{why}");
+            None
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// An echo server in `role`'s namespace; killed on drop.
+struct Echo(Child, String);
+
+impl Echo {
+    fn start(bed: &Bed, role: &str, ip: &str) -> Echo {
+        let mut child = bed.command(role, BIN).args(["echo", "--listen", &format!("{ip}:0")]).stdout(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("echo said {line:?}: {e}"));
+        Echo(child, ready["addr"].as_str().unwrap().to_owned())
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn probe(bed: &Bed, role: &str, to: &str, count: u32, interval_ms: u32, linger_ms: u32) -> Value {
+    let out = bed
+        .command(role, BIN)
+        .args(["probe", to, "--count", &count.to_string(), "--interval-ms", &interval_ms.to_string()])
+        .args(["--linger-ms", &linger_ms.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "probe failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn f(v: &Value, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or_else(|| panic!("{key} in {v}"))
+}
+
+#[test]
+fn each_home_gets_its_profile_and_is_seen_through_its_nat() {
+    let Some(bed) = bed(&[("a", "internet"), ("b", "lan")]) else { return };
+    let echo = Echo::start(&bed, "host", HOST_IP);
+    // internet: 44 ± 8 ms up, 36 ± 8 ms down, 1 % loss each way.
+    let a = probe(&bed, "a", &echo.1, 300, 10, 1_000);
+    let median = f(&a, "rtt_median_ms");
+    assert!((76.0..=88.0).contains(&median), "internet round trip median {median} ms: {a}");
+    assert!(f(&a, "rtt_min_ms") >= 64.0, "no packet beats the path's minimum: {a}");
+    assert!(f(&a, "rtt_max_ms") - f(&a, "rtt_min_ms") >= 10.0, "jitter shows: {a}");
+    assert!(f(&a, "loss") < 0.08, "about 2 % lost round trip: {a}");
+    let (_, outside) = bed.listener_addrs("a").unwrap();
+    assert!(a["seen_as"].as_str().unwrap().starts_with(&format!("{outside}:")), "the host sees the NAT: {a}");
+
+    let b = probe(&bed, "b", &echo.1, 50, 5, 300);
+    assert!(f(&b, "rtt_median_ms") < 3.0, "lan round trip: {b}");
+    assert_eq!(f(&b, "loss"), 0.0, "lan loses nothing: {b}");
+    let (_, outside) = bed.listener_addrs("b").unwrap();
+    assert!(b["seen_as"].as_str().unwrap().starts_with(&format!("{outside}:")), "{b}");
+}
+
+#[test]
+fn a_home_router_lets_nothing_in_that_did_not_go_out() {
+    let Some(bed) = bed(&[("a", "lan")]) else { return };
+    let (inside, outside) = bed.listener_addrs("a").unwrap();
+    let echo = Echo::start(&bed, "a", &inside);
+    let port = echo.1.rsplit(':').next().unwrap();
+    // From inside, the listener's own echo answers; from the host, neither address reaches it.
+    let own = probe(&bed, "a", &echo.1, 5, 5, 200);
+    assert_eq!(f(&own, "received"), 5.0, "{own}");
+    for to in [format!("{outside}:{port}"), echo.1.clone()] {
+        let from_host = probe(&bed, "host", &to, 5, 5, 300);
+        assert_eq!(f(&from_host, "received"), 0.0, "{to} answered the host: {from_host}");
+    }
+}
+
+#[test]
+fn wifi_is_quick_but_stalls_now_and_then() {
+    let Some(bed) = bed(&[("a", "wifi")]) else { return };
+    let echo = Echo::start(&bed, "host", HOST_IP);
+    // The first stall comes 2–6 s in; 7 s of probes meet at least one.
+    let a = probe(&bed, "a", &echo.1, 1_400, 5, 500);
+    let median = f(&a, "rtt_median_ms");
+    assert!((3.0..=10.0).contains(&median), "wifi round trip median {median} ms: {a}");
+    assert!(f(&a, "rtt_max_ms") >= 25.0, "a 30 ms stall shows: {a}");
+}
+
+#[test]
+fn taking_the_bed_down_leaves_no_namespace_or_process() {
+    let Some(bed) = bed(&[("a", "bad"), ("b", "wifi")]) else { return };
+    let namespaces = ["host", "wan", "a", "ra", "b", "rb"].map(|role| bed.namespace(role));
+    let mut stray = bed.command("a", "sleep").arg("600").spawn().unwrap();
+    let listed = || String::from_utf8(Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).unwrap();
+    let before = listed();
+    for ns in &namespaces {
+        assert!(before.contains(ns.as_str()), "{ns} missing from {before}");
+    }
+    drop(bed);
+    let status = stray.wait().unwrap();
+    assert!(!status.success(), "the stray process was killed, not left to finish: {status}");
+    let after = listed();
+    for ns in &namespaces {
+        assert!(!after.contains(ns.as_str()), "{ns} left behind: {after}");
+    }
+}
