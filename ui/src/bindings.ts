@@ -185,6 +185,8 @@ export type SyncChanged = SyncView;
 export type SyncView = {
 	offsetMs: number | null,
 	rttMs: number | null,
+	/**  How far the clock estimate may still be off, ± ms (on a path as quick each way). */
+	uncertaintyMs: number | null,
 	/**  How far what sounds is from where the room is (positive: behind). */
 	errorMs: number | null,
 	corrections: number,

@@ -114,12 +114,20 @@ describe("screens", () => {
   });
 
   it("sync indicator text and colour", () => {
-    const sync = { offsetMs: 3, rttMs: 4, errorMs: 0.3, corrections: 1, underruns: 0 };
+    const sync = { offsetMs: 3, rttMs: 4, uncertaintyMs: 0, errorMs: 0.3, corrections: 1, underruns: 0 };
     const good = q(render(reduce(inRoom(), { type: "syncChanged", sync })), "sync");
     expect(good?.textContent).toBe("±0.3 ms");
     expect(good?.classList.contains("good")).toBe(true);
     const bad = q(render(reduce(inRoom(), { type: "syncChanged", sync: { ...sync, errorMs: 8 } })), "sync");
     expect(bad?.classList.contains("bad")).toBe(true);
+  });
+
+  it("sync indicator counts the clock estimate's own uncertainty", () => {
+    const sync = { offsetMs: 3, rttMs: 80, uncertaintyMs: 7.8, errorMs: -0.2, corrections: 1, underruns: 0 };
+    const el = q(render(reduce(inRoom(), { type: "syncChanged", sync })), "sync");
+    expect(el?.textContent).toBe("±8.0 ms");
+    expect(el?.classList.contains("bad")).toBe(true);
+    expect(el?.getAttribute("title")).toContain("known to ±7.8 ms (±40.0 ms at worst");
   });
 
   it("buffering progress for the current track", () => {

@@ -103,6 +103,7 @@ struct Fit {
     /// Host nanoseconds gained per local nanosecond (100 ppm = 1e-4).
     drift: f64,
     round_trip: Nanos,
+    uncertainty: f64,
 }
 
 /// What [`ClockOffset::add`] learned.
@@ -110,8 +111,12 @@ struct Fit {
 pub struct Estimate {
     pub offset: Nanos,
     pub drift_ppm: f64,
-    /// The round trip of the best exchange used (a bound on the error).
+    /// The shortest round trip in the window. Half of it bounds the error whatever the path:
+    /// no two-way exchange can tell how it splits between the two directions.
     pub round_trip: Nanos,
+    /// How far the estimate may move as exchanges come and go (± this), on a path whose
+    /// directions are as quick as each other: what the sync indicator shows.
+    pub uncertainty: Nanos,
     pub samples: usize,
 }
 
@@ -139,6 +144,7 @@ impl ClockOffset {
             offset: f.offset.round() as Nanos,
             drift_ppm: f.drift * 1e6,
             round_trip: f.round_trip,
+            uncertainty: f.uncertainty.round() as Nanos,
             samples: self.window.len(),
         })
     }
@@ -155,33 +161,68 @@ impl ClockOffset {
     }
 }
 
-/// Fits the offset line through the better half of the window (by round trip): queueing delays only
-/// ever add to a round trip, so the short ones are the honest ones. With few samples, the best one
-/// alone gives the offset and no drift is claimed.
+/// Fits the line `host − local = offset + drift · (local − reference)` from each direction's own
+/// floor:
+///
+/// ```text
+/// t1 − t0 = offset(t) + up        t3 − t2 = down − offset(t)
+/// ```
+///
+/// Queueing, Wi-Fi stalls and TCP retransmits only ever add delay, so each direction's quickest
+/// packets lie on a floor line under all the others, and the two floors are the offset line
+/// shifted by each way's fixed delay. Reading the two floors separately needs one quick packet
+/// each way now and then, where an exchange-by-exchange filter (NTP's, or the best half by round
+/// trip) needs both of one exchange's packets to be quick at once: with 20 ± 5 ms each way, the
+/// best half's offsets scatter by ±3 ms, the floors by ±0.2 ms (Moon, Skelly and Towsley's
+/// lower-envelope estimate of clock skew, per direction). What no two-way exchange can see is how
+/// the fixed delay splits between the ways: that asymmetry stays in the estimate, bounded by half
+/// the round trip ([`Estimate::round_trip`]).
+///
+/// 1. The drift is the mean of the two floors' slopes (opposite in sign), each the lower hull's
+///    edge over the middle of the window — claimed only once the window spans 3 s (a join
+///    burst's 0.5 s would turn any jitter into a wild slope).
+/// 2. With the drift taken out, each floor is its direction's minimum, and the offset is half
+///    their difference.
 fn fit(window: &VecDeque<Exchange>) -> Option<Fit> {
-    let mut best: Vec<&Exchange> = window.iter().collect();
-    best.sort_by_key(|e| e.round_trip());
-    let min_rtt = best.first()?.round_trip();
-    let keep = (best.len() / 2).max(1);
-    let best = &best[..keep];
-    let reference = best.iter().map(|e| e.midpoint()).max()?;
-    if best.len() < 4 {
-        let e = best[0];
-        return Some(Fit { reference: e.midpoint(), offset: e.offset() as f64, drift: 0.0, round_trip: min_rtt });
+    let reference = window.iter().map(|e| e.midpoint()).max()?;
+    let min_rtt = window.iter().map(|e| e.round_trip()).min()?;
+    let xs: Vec<f64> = window.iter().map(|e| (e.midpoint() - reference) as f64).collect();
+    let up: Vec<f64> = window.iter().map(|e| (e.t1 - e.t0) as f64).collect();
+    let down: Vec<f64> = window.iter().map(|e| (e.t3 - e.t2) as f64).collect();
+    let span = -xs.iter().cloned().fold(0.0, f64::min);
+    let drift =
+        if span > 3e9 && window.len() >= 8 { ((floor_slope(&xs, &up) - floor_slope(&xs, &down)) / 2.0).clamp(-1e-3, 1e-3) } else { 0.0 };
+    let mut up: Vec<f64> = up.iter().zip(&xs).map(|(y, x)| y - drift * x).collect();
+    let mut down: Vec<f64> = down.iter().zip(&xs).map(|(y, x)| y + drift * x).collect();
+    up.sort_by(f64::total_cmp);
+    down.sort_by(f64::total_cmp);
+    let offset = (up[0] - down[0]) / 2.0;
+    // How sharp the floors are: the distance from each minimum to its direction's 1-in-8 delay.
+    // A floor that many exchanges nearly touch is known well; one that a single lucky packet set
+    // may move by this much when the window next drops or gains its low point.
+    let k = (up.len() / 8).min(up.len() - 1);
+    let uncertainty = ((up[k] - up[0]) + (down[k] - down[0])) / 4.0;
+    Some(Fit { reference, offset, drift, round_trip: min_rtt, uncertainty })
+}
+
+/// The slope of the lower convex hull of `(x, y)` where it passes the middle of the xs: the
+/// line under every point that is highest there (which minimises the points' total height
+/// above it). `xs` come in time order.
+fn floor_slope(xs: &[f64], ys: &[f64]) -> f64 {
+    let mut hull: Vec<(f64, f64)> = Vec::with_capacity(xs.len());
+    for p in xs.iter().cloned().zip(ys.iter().cloned()) {
+        // Andrew's monotone chain, lower half: drop points that the new one shows are above it.
+        while let [.., a, b] = hull[..] {
+            if (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0) <= 0.0 {
+                hull.pop();
+            } else {
+                break;
+            }
+        }
+        hull.push(p);
     }
-    // Least squares of offset against (midpoint − reference), in f64 (spans of minutes in ns fit).
-    let n = best.len() as f64;
-    let xs: Vec<f64> = best.iter().map(|e| (e.midpoint() - reference) as f64).collect();
-    let ys: Vec<f64> = best.iter().map(|e| e.offset() as f64).collect();
-    let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
-    let sxx: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
-    let sxy: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
-    // A span too short to see drift (the join burst is 0.5 s) would turn jitter into a wild
-    // slope; until 3 s and 8 good exchanges the offset alone is used. (At 50 ppm, a mean offset
-    // over 3 s lags by 0.075 ms; listeners exchange four times a second then.)
-    let span = xs.iter().cloned().fold(f64::INFINITY, f64::min).abs();
-    let drift = if sxx > 0.0 && span > 3e9 && best.len() >= 8 { (sxy / sxx).clamp(-1e-3, 1e-3) } else { 0.0 };
-    Some(Fit { reference, offset: my - drift * mx, drift, round_trip: min_rtt })
+    let mid = xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+    hull.windows(2).find(|w| w[1].0 >= mid && w[1].0 > w[0].0).map_or(0.0, |w| (w[1].1 - w[0].1) / (w[1].0 - w[0].0))
 }
 
 #[cfg(test)]

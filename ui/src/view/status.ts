@@ -24,10 +24,15 @@ export function syncIndicator(s: AppState): HTMLElement {
   if (!sync) {
     return h("span", { class: "sync unknown", "data-testid": "sync", title: "Waiting for the first clock estimate", "aria-label": "Sync: not measured yet" }, "Sync —");
   }
-  const errorMs = sync.errorMs ?? 0;
+  // How far from the room this listener may sound: where playback stands against the clock
+  // estimate, plus how far that estimate may itself be off.
+  const errorMs = Math.abs(sync.errorMs ?? 0) + Math.abs(sync.uncertaintyMs ?? 0);
   const text = formatSyncError(errorMs);
+  const rtt = sync.rttMs ?? 0;
   const detail =
-    `Clock offset ${(sync.offsetMs ?? 0).toFixed(1)} ms, round trip ${(sync.rttMs ?? 0).toFixed(1)} ms, ` +
+    `Playback ${(sync.errorMs ?? 0).toFixed(1)} ms from the room's clock, which is known to ±${(sync.uncertaintyMs ?? 0).toFixed(1)} ms ` +
+    `(±${(rtt / 2).toFixed(1)} ms at worst, if the network is slower one way). ` +
+    `Clock offset ${(sync.offsetMs ?? 0).toFixed(1)} ms, round trip ${rtt.toFixed(1)} ms, ` +
     `${sync.corrections} corrections, ${sync.underruns} underruns`;
   return h(
     "span",
