@@ -7,13 +7,19 @@
 #   bench/audio-sync/run.sh 10 "flac ogg wav mp3" "join seek change"     # the defaults
 #   LONG=300 bench/audio-sync/run.sh 1 flac join                           # a 5-minute run
 #   TRACE=1 bench/audio-sync/run.sh 2 flac join       # also log each listener's device callbacks
+#   NET=wifi bench/audio-sync/run.sh 10 flac "join late"  # listeners behind the network test bed
+#   NET_A=delay=30,jitter=2 NET_B=... bench/audio-sync/run.sh ...      # a different path each
 #
 # Each run: a host (`--output null`) plays two 60 s signals (chirp bursts from the kit's
 # gen_signal.py at 44.1 kHz, so listeners resample to the device's 48 kHz), queued in that order;
 # listener A (clock +40 ms, +50 ppm) and listener B (clock −25 ms, −50 ppm) join with
 # `--output default`. Scenario `join` measures from the join; `seek` has the host seek to 30 s
-# 7 s in; `change` has it skip to the second track 7 s in. The recording is cut into 0.5 s
-# windows, each cross-correlated; a window's offset is t(B) − t(A).
+# 7 s in; `change` has it skip to the second track 7 s in; `late` has B join 5 s after A. The
+# recording is cut into 0.5 s windows, each cross-correlated; a window's offset is t(B) − t(A).
+#
+# NET=lan|wifi|internet|bad (or NET_A/NET_B, any tests/net/bed.sh profile) runs each run in a fresh
+# network test bed: the host in its namespace, A and B each behind their own NAT'd, impaired home
+# (needs root; the sound still goes to the kit's PulseAudio, whose socket is a file).
 #
 # Needs: a release whatssound-cli, pulseaudio pulseaudio-utils libasound2-plugins (scripts/setup),
 # python3 with numpy and scipy, and flac, vorbis-tools, lame (to encode the signals).
@@ -28,6 +34,16 @@ long="${LONG:-}"
 [ -x "$cli" ] || { echo "no release build at $cli: cargo build --release -p whatssound-cli" >&2; exit 1; }
 [ -f "$kit/measure_offset.sh" ] || { echo "the audio-sync kit is not at $kit: set AUDIO_SYNC_KIT" >&2; exit 1; }
 for tool in flac oggenc lame python3; do command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }; done
+
+net_a="${NET_A:-${NET:-}}"; net_b="${NET_B:-${NET:-}}"
+bed="$here/../../tests/net/bed.sh"
+bed_name=""
+if [ -n "$net_a$net_b" ]; then
+    [ -n "$net_a" ] && [ -n "$net_b" ] || { echo "set NET, or both NET_A and NET_B" >&2; exit 1; }
+    export WHATSSOUND_NETBED="${WHATSSOUND_NETBED:-$(dirname "$cli")/whatssound-netbed}"
+    why="$(bash "$bed" check)" || { echo "$why" >&2; exit 1; }
+    trap '[ -n "$bed_name" ] && bash "$bed" down "$bed_name"' EXIT
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/whatssound-sync.XXXXXX")"
 results="$here/../results/audio-sync-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
@@ -47,7 +63,14 @@ for fmt in $formats; do
     for run in $(seq 1 "$runs"); do
       out="$work/$fmt-$scenario-$run"
       mkdir -p "$out"
-      "$cli" host --listen 127.0.0.1:0 --data-dir "$out/host" --output null "$work/sig1.$fmt" "$work/sig2.$fmt" >"$out/host.jsonl" 2>"$out/host.log" &
+      in_a=""; in_b=""; in_host=""; listen_at=127.0.0.1:0
+      if [ -n "$net_a" ]; then
+          bed_name="as$$r$run"
+          bash "$bed" up "$bed_name" "a:$net_a" "b:$net_b" >/dev/null
+          in_host="ip netns exec $bed_name-host"; in_a="ip netns exec $bed_name-a"; in_b="ip netns exec $bed_name-b"
+          listen_at=10.77.0.2:0
+      fi
+      $in_host "$cli" host --listen "$listen_at" --data-dir "$out/host" --output null "$work/sig1.$fmt" "$work/sig2.$fmt" >"$out/host.jsonl" 2>"$out/host.log" &
       host=$!
       for _ in $(seq 100); do grep -q '"ready"' "$out/host.jsonl" 2>/dev/null && break; sleep 0.05; done
       invite="$(head -1 "$out/host.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["invite"])')"
@@ -56,6 +79,7 @@ for fmt in $formats; do
       case "$scenario" in
         seek) secs=14; action="seek 30000" ;;
         change) secs=14; action="skip" ;;
+        late) secs=15 ;;
       esac
       [ -n "$long" ] && secs="$long"
       act=""
@@ -65,15 +89,18 @@ for fmt in $formats; do
       # TRACE=1: each listener logs its device callbacks (WHATSSOUND_DEVICE_TRACE) beside its output.
       ta=""; tb=""
       if [ -n "${TRACE:-}" ]; then ta="WHATSSOUND_DEVICE_TRACE='$out/a.trace'"; tb="WHATSSOUND_DEVICE_TRACE='$out/b.trace'"; fi
-      a="echo \$MEASURE_START_AT_MS > '$out/start_ms'; $act $ta exec '$cli' listen '$invite' --name a --data-dir '$out/a' --output default --debug-clock-skew-ms 40 --debug-clock-drift-ppm 50"
-      b="$tb exec '$cli' listen '$invite' --name b --data-dir '$out/b' --output default --debug-clock-skew-ms -25 --debug-clock-drift-ppm -50"
+      late=""; [ "$scenario" = late ] && late="sleep 5;"
+      a="echo \$MEASURE_START_AT_MS > '$out/start_ms'; $act $ta exec $in_a '$cli' listen '$invite' --name a --data-dir '$out/a' --output default --debug-clock-skew-ms 40 --debug-clock-drift-ppm 50"
+      b="$late $tb exec $in_b '$cli' listen '$invite' --name b --data-dir '$out/b' --output default --debug-clock-skew-ms -25 --debug-clock-drift-ppm -50"
       MAX_SECS="$secs" OUT_DIR="$out/kit" KEEP=1 "$kit/measure_offset.sh" "$a" "$b" >"$out/kit.log" 2>&1 || true
       kill "$host" 2>/dev/null; wait "$host" 2>/dev/null || true
       cp "$out/kit/A.log" "$out/a.jsonl" 2>/dev/null || true
+      cp "$out/kit/B.log" "$out/b.jsonl" 2>/dev/null || true
+      if [ -n "$bed_name" ]; then bash "$bed" down "$bed_name"; bed_name=""; fi
       python3 "$here/analyse.py" "$out/kit/rec.wav" "$kit" >"$out/windows.json" 2>/dev/null || echo '{"windows": []}' >"$out/windows.json"
-      python3 - "$out" "$fmt" "$scenario" "$run" >>"$results" <<'PY'
+      python3 - "$out" "$fmt" "$scenario" "$run" "${net_a:-loopback}${net_b:+/$net_b}" >>"$results" <<'PY'
 import json, os, sys
-out, fmt, scenario, run = sys.argv[1:5]
+out, fmt, scenario, run, net = sys.argv[1:6]
 w = json.load(open(f"{out}/windows.json"))["windows"]
 start = int(open(f"{out}/start_ms").read()) if os.path.exists(f"{out}/start_ms") else None
 # The recording began ~1.8 s before MEASURE_START_AT_MS (0.3 s before launch, launch 1.5 s before it).
@@ -89,7 +116,32 @@ for line in open(f"{out}/a.jsonl") if os.path.exists(f"{out}/a.jsonl") else []:
         continue
     if d.get("event") == "playing" and first_sound is None:
         first_sound = d["since_start_ms"]
-print(json.dumps({"format": fmt, "scenario": scenario, "run": int(run), "event_s": event, "first_sound_ms": first_sound, "windows": w}))
+def syncs(path):
+    """The listener's last sync line, and its jump count one second (four sync lines) after it
+    first sounded: the jumps after that are the ones a listener would hear as skips."""
+    last, settled, since_playing = {}, None, None
+    for line in open(path) if os.path.exists(path) else []:
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if d.get("event") == "playing" and since_playing is None:
+            since_playing = 0
+        if d.get("event") == "sync":
+            last = d
+            if since_playing is not None:
+                since_playing += 1
+                if since_playing == 4:
+                    settled = d.get("jumps") or 0
+    last["jumps_after_1s"] = (last.get("jumps") or 0) - settled if settled is not None else None
+    return last
+players = {side: syncs(f"{out}/{side}.jsonl") for side in "ab"}
+def total(key):
+    return sum(p.get(key) or 0 for p in players.values())
+print(json.dumps({"format": fmt, "scenario": scenario, "net": net, "run": int(run), "event_s": event, "first_sound_ms": first_sound,
+                  "jumps": total("jumps"), "jumps_after_1s": total("jumps_after_1s"), "underruns": total("underruns"),
+                  "uncertainty_ms": {s: p.get("uncertainty_ms") for s, p in players.items()},
+                  "round_trip_ms": {s: p.get("round_trip_ms") for s, p in players.items()}, "windows": w}))
 PY
       echo "$fmt $scenario run $run: $(tail -1 "$out/kit.log")" >&2
     done

@@ -36,8 +36,15 @@ impl Running {
 
     /// Starts a command with extra environment variables, without waiting for anything.
     pub fn spawn_with_env(args: &[&str], env: &[(String, String)]) -> Running {
-        let mut child =
-            Command::new(BIN).args(args).envs(env.iter().cloned()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut command = Command::new(BIN);
+        command.args(args).envs(env.iter().cloned());
+        Running::spawn_command(command)
+    }
+
+    /// Starts a prepared command (e.g. one run in another network namespace) whose stdout is
+    /// JSON lines, without waiting for anything.
+    pub fn spawn_command(mut command: Command) -> Running {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
