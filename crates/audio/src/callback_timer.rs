@@ -12,11 +12,43 @@
 //! consumption paces, are fitted with a least-squares line (its slope is the device's own rate
 //! error), and the latency is averaged over the whole window (~20 s), where the ramps cancel. A
 //! real step — readings standing far off the model for a whole short window — starts over.
+//!
+//! How long those windows are depends on where the latency comes from ([`TimerWindows`]): a
+//! smoothed report needs ~20 s to average out; an exact one (cpal's PulseAudio host reads the
+//! server's indices) needs none, and there the device's own rate is what moves — PulseAudio's null
+//! sink on this project's VM ramped from 0 to 800 ppm off the system clock within 15 s, by 40–70
+//! ppm a second. A line fitted over 20 s of such a ramp sounds 0.4–0.6 ms late at its end
+//! (measured on traced runs); one over the last second, 0.01 ms.
 
 use crate::clock::Nanos;
 
 /// Readings kept: ~20 s of 1,024-frame callbacks at 48 kHz.
 const WINDOW: usize = 960;
+
+/// Over how much of the recent past the callback line and the latency are read, by how the
+/// backend reports latency (the table `DeviceOutput` picks from).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TimerWindows {
+    /// The callback line is fitted over the readings of the last this many seconds.
+    pub line_secs: f64,
+    /// The latency is the mean of the last this many seconds.
+    pub latency_secs: f64,
+    /// No slope is fitted over less than this span: shorter, the callbacks' jitter would read as
+    /// a rate error of hundreds of ppm; until then the mean of the last `RECENT_SECS` places it.
+    pub slope_after_secs: f64,
+}
+
+impl TimerWindows {
+    /// Latency read from the sound server's own play and write indices (cpal's PulseAudio host,
+    /// also PipeWire's pulse server): within ±0.3 ms from the first second, so only the device's
+    /// rate is left to follow, and the last second says best where it is now. On traced runs
+    /// the next callback's sounding instant was predicted to 0.055 ms (median; 0.16 ms p95) with
+    /// one-second windows, 0.12 ms (0.35 ms) with two, 0.3 ms with ten.
+    pub const EXACT_LATENCY: TimerWindows = TimerWindows { line_secs: 1.0, latency_secs: 1.0, slope_after_secs: 0.5 };
+    /// Latency smoothed by the client library (ALSA over PulseAudio: libpulse's interpolation
+    /// wanders in ±4 ms ramps over ~5 s): averaged over the whole window, where the ramps cancel.
+    pub const SMOOTHED_LATENCY: TimerWindows = TimerWindows { line_secs: 20.0, latency_secs: 20.0, slope_after_secs: 2.0 };
+}
 /// Half a second of readings before any instant is given: fewer say too little to place audio by,
 /// and more only delay the first sound (counted in time, as a device's period sets how many
 /// readings that is).
@@ -27,10 +59,7 @@ const SHORT: usize = 31;
 const STEP_ABOVE: Nanos = 10_000_000;
 /// Readings further than this from the first fit are left out of the second (wild single readings).
 const OUTLIER: f64 = 8e6;
-/// No slope is fitted over less than this many seconds of callbacks: over a shorter span their
-/// jitter would read as a rate error of hundreds of ppm.
-const SLOPE_AFTER_SECS: f64 = 2.0;
-/// Until then, the callbacks of the last this many seconds give the line's place: recent enough
+/// Until a slope is fitted, the callbacks of the last this many seconds give the line's place: recent enough
 /// that the device's own rate error (which a mean over more would lag behind) moves it little.
 const RECENT_SECS: f64 = 1.0;
 
@@ -38,6 +67,7 @@ const RECENT_SECS: f64 = 1.0;
 #[derive(Debug)]
 pub(crate) struct CallbackTimer {
     rate: i64,
+    windows: TimerWindows,
     /// The callback instant the nominal line starts from, and the frames played since.
     base: Option<Nanos>,
     frames: i64,
@@ -59,9 +89,10 @@ pub(crate) struct CallbackTimer {
 }
 
 impl CallbackTimer {
-    pub(crate) fn new(rate: u32) -> Self {
+    pub(crate) fn new(rate: u32, windows: TimerWindows) -> Self {
         CallbackTimer {
             rate: i64::from(rate.max(1)),
+            windows,
             base: None,
             frames: 0,
             xs: [0; WINDOW],
@@ -120,7 +151,7 @@ impl CallbackTimer {
             return None;
         }
         let (at, slope) = self.call_line_at(x);
-        let latency = self.mean_latency();
+        let latency = self.mean_latency(x);
         // Callbacks falling behind the nominal line (a positive slope, ns per second) mean a
         // device playing slower than nominal.
         self.model = slope.map(|b| (-(b / 1e3).round() as i64, latency));
@@ -162,19 +193,28 @@ impl CallbackTimer {
     /// readings far off the first fit (a late wake-up). Coordinates are relative to `x`, in
     /// seconds and nanoseconds, so f64 keeps them exact enough.
     fn call_line_at(&self, x: i64) -> (Nanos, Option<f64>) {
+        let since = -self.windows.line_secs;
         let points = || {
-            self.xs[..self.len].iter().zip(&self.calls[..self.len]).map(move |(&px, &py)| ((px - x) as f64 / self.rate as f64, py as f64))
+            self.xs[..self.len]
+                .iter()
+                .zip(&self.calls[..self.len])
+                .map(move |(&px, &py)| ((px - x) as f64 / self.rate as f64, py as f64))
+                .filter(move |&(px, _)| px >= since)
         };
-        let Some((a, b)) = fit(points(), |_, _| true) else { return (0, None) };
-        let (a, b) = fit(points(), |px, py| (py - (a + b * px)).abs() <= OUTLIER).unwrap_or((a, b));
+        let after = self.windows.slope_after_secs;
+        let Some((a, b)) = fit(points(), after, |_, _| true) else { return (0, None) };
+        let (a, b) = fit(points(), after, |px, py| (py - (a + b * px)).abs() <= OUTLIER).unwrap_or((a, b));
         (a.round() as Nanos, (b != 0.0).then_some(b))
     }
 
-    /// The mean latency over the window, without readings far from the first mean.
-    fn mean_latency(&self) -> Nanos {
-        let latencies = &self.latencies[..self.len];
-        let Some(first) = mean(latencies.iter().map(|&l| l as f64)) else { return 0 };
-        mean(latencies.iter().map(|&l| l as f64).filter(|l| (l - first).abs() <= OUTLIER)).unwrap_or(first).round() as Nanos
+    /// The mean latency over the latency window before frame `x`, without readings far from the
+    /// first mean.
+    fn mean_latency(&self, x: i64) -> Nanos {
+        let since = x - (self.windows.latency_secs * self.rate as f64) as i64;
+        let latencies =
+            || self.xs[..self.len].iter().zip(&self.latencies[..self.len]).filter(move |(px, _)| **px >= since).map(|(_, &l)| l as f64);
+        let Some(first) = mean(latencies()) else { return 0 };
+        mean(latencies().filter(|l| (l - first).abs() <= OUTLIER)).unwrap_or(first).round() as Nanos
     }
 }
 
@@ -184,8 +224,8 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 /// Least squares of `y = a + b·x` over the points `keep` accepts, as `(a, b)`. No slope when the
-/// points span less than [`SLOPE_AFTER_SECS`]: then `a` is the mean of the last [`RECENT_SECS`].
-fn fit(points: impl Iterator<Item = (f64, f64)> + Clone, keep: impl Fn(f64, f64) -> bool) -> Option<(f64, f64)> {
+/// points span less than `slope_after` seconds: then `a` is the mean of the last [`RECENT_SECS`].
+fn fit(points: impl Iterator<Item = (f64, f64)> + Clone, slope_after: f64, keep: impl Fn(f64, f64) -> bool) -> Option<(f64, f64)> {
     let (mut n, mut sx, mut sy, mut lo, mut hi) = (0.0, 0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY);
     for (x, y) in points.clone().filter(|&(x, y)| keep(x, y)) {
         n += 1.0;
@@ -198,7 +238,7 @@ fn fit(points: impl Iterator<Item = (f64, f64)> + Clone, keep: impl Fn(f64, f64)
         return None;
     }
     let (mx, my) = (sx / n, sy / n);
-    if hi - lo < SLOPE_AFTER_SECS {
+    if hi - lo < slope_after {
         let recent = points.filter(|&(x, y)| x >= hi - RECENT_SECS && keep(x, y)).map(|(_, y)| y);
         let (k, sum) = recent.fold((0.0, 0.0), |(k, sum), y| (k + 1.0, sum + y));
         return Some((if k > 0.0 { sum / k } else { my }, 0.0));
@@ -226,7 +266,7 @@ mod tests {
 
     #[test]
     fn callback_jitter_is_smoothed_and_a_shift_is_followed() {
-        let mut timer = CallbackTimer::new(48_000);
+        let mut timer = CallbackTimer::new(48_000, TimerWindows::SMOOTHED_LATENCY);
         let jitter = [0, 3_000_000, -2_000_000, 1_000_000, -3_000_000, 2_500_000, -500_000];
         let called = |n: i64| 5_000_000_000 + period_ns(n);
         let truth = |n: i64| called(n) + LATENCY;
@@ -256,7 +296,7 @@ mod tests {
 
     #[test]
     fn after_an_xrun_the_new_line_is_taken_at_once() {
-        let mut timer = CallbackTimer::new(48_000);
+        let mut timer = CallbackTimer::new(48_000, TimerWindows::SMOOTHED_LATENCY);
         let called = |n: i64| 2_000_000_000 + period_ns(n);
         for n in 0..200 {
             timer.sounds_at(called(n), LATENCY, PERIOD_FRAMES);
@@ -276,7 +316,7 @@ mod tests {
     fn a_wandering_latency_report_is_averaged_out_and_the_device_rate_kept() {
         // As measured on PulseAudio: the device consumes 650 ppm fast against our clock, callbacks
         // jitter by a millisecond, and the latency reading ramps up 7 ms over 5 s and snaps back.
-        let mut timer = CallbackTimer::new(48_000);
+        let mut timer = CallbackTimer::new(48_000, TimerWindows::SMOOTHED_LATENCY);
         let called = |n: i64| 1_000_000_000 + period_ns(n) - period_ns(n) * 650 / 1_000_000;
         let cycle = 5 * 48_000 / PERIOD_FRAMES as i64;
         let sawtooth = |n: i64| (n % cycle) * 7_000_000 / cycle - 3_500_000;
@@ -298,5 +338,36 @@ mod tests {
         assert!((620..=680).contains(&rate_ppm), "the device's rate is reported: {rate_ppm} ppm");
         assert!((latency - LATENCY).abs() < 500_000, "and its mean latency: {latency} ns");
         assert!(worst_late < 500_000, "the ±3.5 ms ramps average out to under 0.5 ms: {worst_late} ns");
+    }
+
+    #[test]
+    fn an_exact_latency_report_lets_a_ramping_device_rate_be_followed() {
+        // As traced on this VM's PulseAudio null sink: exact latency readings, callbacks jittering
+        // by 0.1 ms, and the device's rate ramping by 50 ppm a second.
+        let period = 3_072usize;
+        let mut calls = Vec::new();
+        let mut t = 1_000_000_000f64;
+        for n in 0..400 {
+            calls.push(t as Nanos + [0, 100_000, -80_000, 40_000][n % 4]);
+            let ppm = 50.0 * (t - 1e9) / 1e9;
+            t += period as f64 * 1e9 / 48_000.0 * (1.0 - ppm * 1e-6);
+        }
+        let worst = |windows| {
+            let mut timer = CallbackTimer::new(48_000, windows);
+            let mut worst: Nanos = 0;
+            for (n, &called) in calls.iter().enumerate() {
+                let got = timer.sounds_at(called, LATENCY, period);
+                // Past the first 5 s, against the sounding instant without the jitter.
+                if n >= 80 {
+                    let truth = called - [0, 100_000, -80_000, 40_000][n % 4] + LATENCY;
+                    worst = worst.max((got.unwrap_or(0) - truth).abs());
+                }
+            }
+            worst
+        };
+        let exact = worst(TimerWindows::EXACT_LATENCY);
+        let smoothed = worst(TimerWindows::SMOOTHED_LATENCY);
+        assert!(exact < 150_000, "the last second's line follows the ramp: {exact} ns");
+        assert!(smoothed > 2 * exact, "a 20 s line lags it ({smoothed} ns), which is why the windows differ");
     }
 }

@@ -190,7 +190,8 @@ fn the_estimate_does_not_step_as_exchanges_come_and_go() {
             last = Some(err);
         }
     });
-    assert!(biggest_step < MS / 4, "the estimate stepped by {biggest_step} ns");
+    // Under the engine's finest jump threshold (0.3 ms, while settling): followed by trimming.
+    assert!(biggest_step < 3 * MS / 10, "the estimate stepped by {biggest_step} ns");
 }
 
 #[test]
@@ -205,4 +206,26 @@ fn an_asymmetric_path_costs_half_its_asymmetry_and_no_more() {
     let off = est.to_host(at).unwrap() - host(at);
     assert!((off - 10 * MS).abs() < MS / 2, "off by {off} ns, where half the asymmetry is 10 ms");
     assert!(est.estimate().unwrap().round_trip / 2 >= off, "half the round trip bounds the error");
+}
+
+#[test]
+fn before_the_drift_is_known_the_recent_floors_hold_the_estimate() {
+    // Wi-Fi-like 3 ± 3 ms each way, 50 ppm apart, four exchanges a second: between 2 s and the
+    // 15 s that claiming a drift waits for (the run stops at 14 s), older exchanges count as slower by the drift they
+    // may hide, so the estimate stays close from the start.
+    for seed in 1..=5u64 {
+        let mut rng = Rng(seed * 32_452_843);
+        let host = |l: Nanos| l + 40 * MS + (l as f64 * 50e-6) as Nanos;
+        let mut est = ClockOffset::new(240);
+        let way = Way { base: 3 * MS, jitter: 3 * MS };
+        let mut worst: Nanos = 0;
+        exchange_over(&mut est, &host, (way, way), 250 * MS, 14, &mut rng, |est, at| {
+            if at > 2_000 * MS {
+                worst = worst.max(error_at(est, &host, at));
+            }
+        });
+        assert_eq!(est.estimate().unwrap().drift_ppm, 0.0, "no drift claimed within 15 s");
+        // The best half by round trip was off by 2.3 ms here (p99 at 5 s, simulated), 0.7 ms now.
+        assert!(worst < MS, "seed {seed}: worst error {worst} ns between 2 and 14 s");
+    }
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{BufferSize, FromSample, OutputCallbackInfo, SampleFormat, SizedSample, StreamConfig};
 
-use crate::callback_timer::CallbackTimer;
+use crate::callback_timer::{CallbackTimer, TimerWindows};
 use crate::clock::{Clock, Nanos};
 use crate::output::{DeviceStats, Output, OutputError, Playing, Render};
 
@@ -38,6 +38,7 @@ pub struct DeviceOutput {
     name: String,
     /// Where to log every callback's readings, for studying a device's timing (see [`trace`]).
     trace: Option<std::path::PathBuf>,
+    windows: TimerWindows,
 }
 
 impl std::fmt::Debug for DeviceOutput {
@@ -74,7 +75,10 @@ impl DeviceOutput {
         let name = device.description().map(|d| d.name().to_string()).unwrap_or_else(|_| "default".into());
         let (config, format) = choose_config(&device)?;
         let config = StreamConfig { buffer_size: BufferSize::Fixed(period), ..config };
-        Ok(DeviceOutput { clock, device, config, format, name, trace: None })
+        // cpal's PulseAudio client reads latency from the server's own indices; other hosts'
+        // reports are treated as smoothed (ALSA over PulseAudio's certainly is).
+        let windows = if host.id() == cpal::HostId::PulseAudio { TimerWindows::EXACT_LATENCY } else { TimerWindows::SMOOTHED_LATENCY };
+        Ok(DeviceOutput { clock, device, config, format, name, trace: None, windows })
     }
 
     /// Logs every callback's readings to `path` while playing, when given.
@@ -152,7 +156,7 @@ impl DeviceOutput {
             rate,
             scratch: vec![0.0; SCRATCH_FRAMES * 2],
             first,
-            timer: CallbackTimer::new(rate),
+            timer: CallbackTimer::new(rate, self.windows),
             stats: stats.clone(),
             errors_seen: 0,
             trace: match &self.trace {
