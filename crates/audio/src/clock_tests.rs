@@ -190,7 +190,7 @@ fn the_estimate_does_not_step_as_exchanges_come_and_go() {
             last = Some(err);
         }
     });
-    // Under the engine's finest jump threshold (0.3 ms, while settling): followed by trimming.
+    // A fraction of a millisecond, which the engine trims away within a second.
     assert!(biggest_step < 3 * MS / 10, "the estimate stepped by {biggest_step} ns");
 }
 
