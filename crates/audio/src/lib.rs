@@ -37,7 +37,7 @@ pub mod ring;
 pub mod wav;
 
 pub use arriving::{Arrival, ArrivingBytes, ArrivingReader, arriving};
-pub use clock::{Clock, ClockOffset, Exchange, MonotonicClock, Nanos, SkewedClock};
+pub use clock::{Clock, ClockOffset, Estimate, Exchange, MonotonicClock, Nanos, SkewedClock};
 pub use decode::{DecodeError, Decoder};
 pub use device::{DeviceOutput, device_names};
 pub use engine::{EngineControl, EngineStats, SyncRender, Timeline, engine};

@@ -193,6 +193,9 @@ fn over_an_external_relay_forged_diffs_are_ignored() {
     assert_eq!(send(&invite, None, &["chat", "still here"]).0, 0);
     let chat = ann.until(|v| v["event"] == "chat" || v["event"] == "queue_diff");
     assert_eq!(chat["text"], "still here");
+    // Nothing answers clock datagrams at a relay: the clock is kept over the WebSocket.
+    let sync = ann.until(|v| v["event"] == "sync" && v["samples"].as_u64() >= Some(10));
+    assert_eq!(sync["clock_path"], "websocket", "{sync}");
     assert_eq!(h.terminate(), Some(0));
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -15,6 +15,7 @@ use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
 use whatssound_protocol::Invite;
 use whatssound_room::{Action, Change, Output, Position, QueueDiff, RoomSettings, TrackId, TrackMeta, TrackSource};
 
+use crate::clock_udp;
 use crate::host::{HostConfig, HostEvent, HostRoom};
 use crate::media::{self, MediaLibrary};
 use crate::room_record::{self, RecordError, RoomRecord};
@@ -77,6 +78,18 @@ struct EmbeddedHub {
     media: Arc<MediaLibrary>,
     stop: oneshot::Sender<()>,
     serving: JoinHandle<std::io::Result<()>>,
+    /// The clock datagram answerer on the same port number, over UDP (none if it was taken).
+    clock: Option<AbortOnDrop>,
+}
+
+/// A task that ends with its owner (the room, however it stops).
+#[derive(Debug)]
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A room running on this machine.
@@ -128,7 +141,16 @@ impl HostedRoom {
                 let serving = tokio::spawn(whatssound_hub::serve_with(listener, hub.clone(), media::router(media.clone()), async move {
                     let _ = stopped.await;
                 }));
-                (ws, reach, Some(record.host_token.clone()), Some(EmbeddedHub { hub, media, stop, serving }))
+                // Listeners' clock datagrams, on the UDP port of the same number. Without it (the
+                // port taken by another program) they use the WebSocket's exchanges.
+                let clock = match tokio::net::UdpSocket::bind(local).await {
+                    Ok(socket) => Some(AbortOnDrop(tokio::spawn(clock_udp::answer(socket, config.clock.clone())))),
+                    Err(e) => {
+                        tracing::warn!("clock datagrams off (UDP {local}: {e}); listeners sync over the WebSocket");
+                        None
+                    }
+                };
+                (ws, reach, Some(record.host_token.clone()), Some(EmbeddedHub { hub, media, stop, serving, clock }))
             }
             Some(relay) => {
                 let base = check_ws_base(relay.url.trim_end_matches('/').trim_end_matches("/realtime/v1"))?;
@@ -252,6 +274,7 @@ impl HostedRoom {
     pub async fn stop(self) -> Result<(), HostingError> {
         self.room.close().await;
         if let Some(embedded) = self.embedded {
+            drop(embedded.clock);
             let _ = embedded.stop.send(());
             match embedded.serving.await {
                 Ok(Ok(())) => {}

@@ -7,6 +7,8 @@
 //!   the media server, the room's identity ([`room_record`]) and its invites.
 //! - [`listener`]: [`ListenerRoom`], a replica — joins, tracks presence, applies the host's signed
 //!   diffs, re-mounts after reconnects, and keeps unconfirmed intents in a persistent outbox.
+//! - [`clock_sync`]: which of a listener's two clock paths to believe; [`clock_udp`] owns their
+//!   datagram sockets (the host answering, a listener pinging).
 //! - [`fetch`]: a listener downloads a track (with progress) into its cache.
 //! - [`media`]: the host's files over HTTP with Range, by track id, for the room's token holders,
 //!   with each track's cover art.
@@ -18,6 +20,8 @@
 //!   act, add files, leave — with what happens as ready-to-show events.
 //! - [`view`]: [`view::RoomModel`], the room folded into what a UI shows ([`view::RoomView`]).
 
+pub mod clock_sync;
+pub mod clock_udp;
 pub mod fetch;
 pub mod host;
 pub mod hosting;

@@ -8,10 +8,12 @@ use tokio::sync::mpsc;
 use whatssound_client::{Client, ClientConfig, ClientEvent, ConnectionStatus, JoinOptions};
 use whatssound_protocol::{Invite, PresenceView};
 
-use whatssound_audio::{Clock, ClockOffset, Exchange};
+use whatssound_audio::{Clock, Exchange};
 use whatssound_room::wire::{self, Activity, ClockPing, ClockPong, ReactionMessage, SnapshotMessage, Topics, Verdict};
 use whatssound_room::{Action, Change, Diff, Identity, Intent, IntentId, Replica, ReplicaEvent, UserId};
 
+use crate::clock_sync::{ClockPath, ClockSync};
+use crate::clock_udp;
 use crate::store::OutboxStore;
 
 /// How often to exchange clocks, by how many exchanges were made: a burst at join (24 in half a
@@ -26,9 +28,6 @@ fn ping_interval(sent: u64) -> std::time::Duration {
         _ => std::time::Duration::from_millis(250),
     }
 }
-
-/// Exchanges the estimate keeps: a minute of them, enough to see drift and a floor each way.
-const CLOCK_WINDOW: usize = 240;
 
 /// How long the first join may take before joining gives up.
 const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -94,6 +93,8 @@ pub struct SyncStats {
     pub round_trip_ns: i64,
     /// How far the offset may still move, ± ns, on a path as quick each way.
     pub uncertainty_ns: i64,
+    /// Which way the exchanges behind it went.
+    pub path: ClockPath,
     pub drift_ppm: f64,
     pub samples: usize,
     /// A point of the estimate: local instant `local_ns` is host instant `host_ns`.
@@ -188,11 +189,19 @@ impl ListenerRoom {
             mine: Default::default(),
             in_flight: None,
             mounted: false,
-            clock: config.clock,
-            clock_offset: ClockOffset::new(CLOCK_WINDOW),
+            clock: config.clock.clone(),
+            clock_sync: ClockSync::default(),
             pings_sent: 0,
         };
-        tokio::spawn(task.run(early, client_events, command_rx));
+        // Clock datagrams to the host's UDP port of the same number, where it answers them (not
+        // through a relay, nor where only the WebSocket is forwarded: then the WebSocket's own
+        // exchanges serve). A `send`, which plays nothing, needs none.
+        let (datagrams_tx, datagrams) = mpsc::unbounded_channel();
+        let target = if config.track_presence { datagram_target(&config.invite.ws).await } else { None };
+        if let Some(addr) = target {
+            tokio::spawn(clock_udp::ping(addr, config.clock, datagrams_tx));
+        }
+        tokio::spawn(task.run(early, client_events, command_rx, datagrams));
         Ok((ListenerRoom { commands, user: me }, events_rx))
     }
 
@@ -236,8 +245,17 @@ struct Task {
     /// Whether the room's channels are joined and the replica is current (sending before is lost).
     mounted: bool,
     clock: Arc<dyn Clock>,
-    clock_offset: ClockOffset,
+    clock_sync: ClockSync,
     pings_sent: u64,
+}
+
+/// Where the host answers clock datagrams: the address and port of its WebSocket (`ws://` only;
+/// behind `wss://` a TLS proxy stands in between, and UDP would not reach the host).
+async fn datagram_target(ws: &str) -> Option<std::net::SocketAddr> {
+    let rest = ws.strip_prefix("ws://")?;
+    let authority = rest.split(['/', '?']).next()?;
+    let authority = if authority.contains(':') { authority.to_owned() } else { format!("{authority}:80") };
+    tokio::net::lookup_host(authority).await.ok()?.next()
 }
 
 impl Task {
@@ -250,6 +268,7 @@ impl Task {
         early: Vec<ClientEvent>,
         mut client_events: mpsc::UnboundedReceiver<ClientEvent>,
         mut commands: mpsc::UnboundedReceiver<Command>,
+        mut datagrams: mpsc::UnboundedReceiver<Exchange>,
     ) {
         for e in early {
             if self.on_client(e) {
@@ -294,6 +313,7 @@ impl Task {
                     }
                     None => break,
                 },
+                Some(e) = datagrams.recv() => self.on_exchange(ClockPath::Datagram, e),
                 cmd = commands.recv() => match cmd {
                     Some(Command::Send { action, reply }) => {
                         let _ = reply.send(self.send(action));
@@ -347,16 +367,20 @@ impl Task {
     }
 
     fn on_pong(&mut self, pong: ClockPong, t3: i64) {
-        if let Some(e) = self.clock_offset.add(Exchange { t0: pong.t0, t1: pong.t1, t2: pong.t2, t3 }) {
-            let host_ns = self.clock_offset.to_host(t3).unwrap_or(t3 + e.offset);
+        self.on_exchange(ClockPath::WebSocket, Exchange { t0: pong.t0, t1: pong.t1, t2: pong.t2, t3 });
+    }
+
+    fn on_exchange(&mut self, path: ClockPath, e: Exchange) {
+        if let Some(p) = self.clock_sync.add(path, e) {
             let stats = SyncStats {
-                clock_offset_ns: e.offset,
-                round_trip_ns: e.round_trip,
-                uncertainty_ns: e.uncertainty,
-                drift_ppm: e.drift_ppm,
-                samples: e.samples,
-                local_ns: t3,
-                host_ns,
+                clock_offset_ns: p.estimate.offset,
+                round_trip_ns: p.estimate.round_trip,
+                uncertainty_ns: p.estimate.uncertainty,
+                path: p.path,
+                drift_ppm: p.estimate.drift_ppm,
+                samples: p.estimate.samples,
+                local_ns: e.t3,
+                host_ns: p.host_at_t3,
             };
             self.emit(RoomEvent::Sync(stats));
         }

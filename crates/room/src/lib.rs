@@ -10,12 +10,14 @@
 //! - [`engine`]: the authority ([`Engine`]): validates intents, applies each intent id at most once,
 //!   and answers with diffs, refusals for the sender alone, and ephemeral reactions.
 //! - [`wire`]: topic and event names, and signed envelopes, for running a room over channels.
+//! - [`clock_datagram`]: clock exchanges as UDP datagrams beside the WebSocket, and why unsigned.
 //! - [`replica`]: a listener's copy ([`Replica`]): applies diffs in order and asks for a snapshot on
 //!   a gap, a duplicate or a diff that does not apply, instead of guessing.
 //!
 //! Time comes in as arguments (milliseconds on the host's monotonic clock), never from a clock read
 //! here, so every rule is tested with exact instants.
 
+pub mod clock_datagram;
 pub mod engine;
 pub mod identity;
 pub mod ids;
