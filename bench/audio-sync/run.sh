@@ -116,10 +116,17 @@ for line in open(f"{out}/a.jsonl") if os.path.exists(f"{out}/a.jsonl") else []:
         continue
     if d.get("event") == "playing" and first_sound is None:
         first_sound = d["since_start_ms"]
-def syncs(path):
-    """The listener's last sync line, and its jump count one second (four sync lines) after it
-    first sounded: the jumps after that are the ones a listener would hear as skips."""
+# Each listener's clock as the CLI skews it (--debug-clock-skew-ms/-drift-ppm above), over the
+# machine's CLOCK_MONOTONIC, which the host reads too: the true offset of every estimate is known.
+SKEW = {"a": (40e6, 50e-6), "b": (-25e6, -50e-6)}
+
+def syncs(path, side):
+    """The listener's last sync line; its jump count one second (four sync lines) after it first
+    sounded (the jumps after that are the ones a listener would hear as skips); and how far its
+    clock estimate was from the truth from then on."""
     last, settled, since_playing = {}, None, None
+    skew, drift = SKEW[side]
+    errors = []
     for line in open(path) if os.path.exists(path) else []:
         try:
             d = json.loads(line)
@@ -133,14 +140,20 @@ def syncs(path):
                 since_playing += 1
                 if since_playing == 4:
                     settled = d.get("jumps") or 0
+                if "local_ms" in d and since_playing >= 4:
+                    local = d["local_ms"] * 1e6
+                    errors.append(abs(d["clock_offset_ms"] - ((local - skew) / (1 + drift) - local) / 1e6))
     last["jumps_after_1s"] = (last.get("jumps") or 0) - settled if settled is not None else None
+    errors.sort()
+    last["clock_error_ms"] = [errors[len(errors) // 2], errors[-1]] if errors else None
     return last
-players = {side: syncs(f"{out}/{side}.jsonl") for side in "ab"}
+players = {side: syncs(f"{out}/{side}.jsonl", side) for side in "ab"}
 def total(key):
     return sum(p.get(key) or 0 for p in players.values())
 print(json.dumps({"format": fmt, "scenario": scenario, "net": net, "run": int(run), "event_s": event, "first_sound_ms": first_sound,
                   "jumps": total("jumps"), "jumps_after_1s": total("jumps_after_1s"), "underruns": total("underruns"),
                   "uncertainty_ms": {s: p.get("uncertainty_ms") for s, p in players.items()},
+                  "clock_error_ms": {s: p.get("clock_error_ms") for s, p in players.items()},
                   "round_trip_ms": {s: p.get("round_trip_ms") for s, p in players.items()}, "windows": w}))
 PY
       echo "$fmt $scenario run $run: $(tail -1 "$out/kit.log")" >&2

@@ -31,6 +31,7 @@ pub fn line(event: &RoomEvent) -> Option<(&'static str, Value)> {
             "sync",
             json!({
                 "clock_offset_ms": s.clock_offset_ns as f64 / 1e6,
+                "local_ms": s.local_ns as f64 / 1e6,
                 "round_trip_ms": s.round_trip_ns as f64 / 1e6,
                 "uncertainty_ms": s.uncertainty_ns as f64 / 1e6,
                 "clock_path": s.path.as_str(),
