@@ -6,6 +6,8 @@
 #   tests/net/bed.sh check                          # can a bed be made here? (else one line why, exit 2)
 #   tests/net/bed.sh up NAME a:wifi b:internet@10mbit ...   # LISTENER:PROFILE[@RATE]
 #   tests/net/bed.sh exec NAME ROLE COMMAND...      # ROLE: host, wan, or a listener's name
+#   tests/net/bed.sh cut NAME LISTENER              # an outage: the home's uplink drops everything
+#   tests/net/bed.sh mend NAME LISTENER             # ...until mended
 #   tests/net/bed.sh down NAME                      # everything NAME made, gone (idempotent)
 #
 #          NAME-host 10.77.0.2 ── 10.77.0.1 NAME-wan 10.77.I.1 ── 10.77.I.2 NAME-rX (NAT) 192.168.I.1 ── 192.168.I.2 NAME-X
@@ -130,5 +132,8 @@ case "$cmd" in
         [ $# -ge 3 ] || die "usage: bed.sh exec NAME ROLE COMMAND..."
         name="$1"; role="$2"; shift 2
         exec ip netns exec "$name-$role" "$@" ;;
-    *) die "usage: bed.sh check | up NAME LISTENER:PROFILE[@RATE]... | exec NAME ROLE COMMAND... | down NAME" ;;
+    # Ahead of the impairer's rules, so nothing is queued (or let through) while cut.
+    cut) [ $# -eq 2 ] || die "usage: bed.sh cut NAME LISTENER"; ip netns exec "$1-r$2" iptables -I FORWARD 1 -j DROP ;;
+    mend) [ $# -eq 2 ] || die "usage: bed.sh mend NAME LISTENER"; ip netns exec "$1-r$2" iptables -D FORWARD -j DROP ;;
+    *) die "usage: bed.sh check | up NAME LISTENER:PROFILE[@RATE]... | exec NAME ROLE COMMAND... | cut|mend NAME LISTENER | down NAME" ;;
 esac

@@ -75,3 +75,41 @@ fn listeners_behind_home_nats_on_wifi_and_the_internet_share_the_room() {
     drop((a, b, host));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_five_second_outage_mid_track_plays_on_and_is_in_sync_a_second_after() {
+    let Some(bed) = bed(&[("a", "wifi")]) else { return };
+    let dir = temp_dir("net-outage");
+    std::fs::create_dir_all(&dir).unwrap();
+    let track = dir.join("long.wav");
+    std::fs::write(&track, whatssound_audio::wav::sine(44_100, 2, 30.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
+    let mut host = cli_in(
+        &bed,
+        "host",
+        &["host", "--listen", &format!("{HOST_IP}:0"), "--data-dir", dir.join("host").to_str().unwrap(), track.to_str().unwrap()],
+    );
+    host.ready = host.next().expect("the host's ready line");
+    let invite = host.field("invite");
+    let mut a = cli_in(&bed, "a", &["listen", &invite, "--name", "a", "--data-dir", dir.join("a").to_str().unwrap(), "--output", "null"]);
+    a.until(|v| v["event"] == "playing");
+    // Cut once the track is all here (the `buffering` line comes when the download completes).
+    a.until(|v| v["event"] == "buffering");
+    // Mid-track: the clock estimate has had 6 s of datagrams.
+    let before = a.until(|v| v["event"] == "sync" && v["clock_path"] == "udp" && v["samples"].as_u64() >= Some(60));
+    assert_eq!(before["underruns"], 0, "{before}");
+
+    bed.cut("a", true).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    a.drain();
+    bed.cut("a", false).unwrap();
+    let back = std::time::Instant::now();
+    // The first estimates after the network returns may still carry the outage; a second later
+    // the listener is in sync, and it never ran dry: the track was cached whole.
+    let settled = a.until(|v| v["event"] == "sync" && back.elapsed() >= std::time::Duration::from_secs(1));
+    let error = settled["error_ms"].as_f64().unwrap_or(f64::NAN).abs();
+    assert!(error < 1.0, "{error} ms off a second after the outage: {settled}");
+    assert_eq!(settled["underruns"], 0, "it played on through the outage: {settled}");
+    assert_eq!(settled["clock_path"], "udp", "{settled}");
+    drop((a, host));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -76,6 +76,16 @@ impl Bed {
         c
     }
 
+    /// Cuts listener `who`'s home off (an outage: everything dropped both ways) or mends it.
+    pub fn cut(&self, who: &str, cut: bool) -> Result<(), BedUnavailable> {
+        let out = Command::new("bash")
+            .arg(script())
+            .args([if cut { "cut" } else { "mend" }, &self.name, who])
+            .output()
+            .map_err(|e| BedUnavailable::Failed(format!("cannot run the bed's script: {e}")))?;
+        if out.status.success() { Ok(()) } else { Err(BedUnavailable::Failed(String::from_utf8_lossy(&out.stderr).trim().to_owned())) }
+    }
+
     /// The address listener `who` has inside its home, and the one its NAT shows the world.
     pub fn listener_addrs(&self, who: &str) -> Option<(String, String)> {
         let i = self.listeners.iter().position(|l| l == who)? + 1;
