@@ -149,22 +149,28 @@ fn exchange_over(
     }
 }
 
+/// Four exchanges a second for `seconds` over `way` both ways, against a host 40 ms ahead and
+/// 50 ppm fast; returns the estimate and its worst error at the exchanges after `from`.
+fn worst_after(seed: u64, way: Way, seconds: Nanos, from: Nanos) -> (ClockOffset, Nanos) {
+    let mut rng = Rng(seed);
+    let host = |l: Nanos| l + 40 * MS + (l as f64 * 50e-6) as Nanos;
+    let mut est = ClockOffset::new(240);
+    let mut worst: Nanos = 0;
+    exchange_over(&mut est, &host, (way, way), 250 * MS, seconds, &mut rng, |est, at| {
+        if at > from {
+            worst = worst.max(error_at(est, &host, at));
+        }
+    });
+    (est, worst)
+}
+
 #[test]
 fn wide_jitter_both_ways_is_seen_through_by_each_directions_floor() {
     // 20 ± 5 ms each way, drifting 50 ppm, four exchanges a second as listeners make them: the
     // best half by round trip was off by up to 1.4 ms here (p99 over simulated runs); the floors
     // by 0.4 ms.
     for seed in 1..=5u64 {
-        let mut rng = Rng(seed * 15_485_863);
-        let host = |l: Nanos| l + 40 * MS + (l as f64 * 50e-6) as Nanos;
-        let mut est = ClockOffset::new(240);
-        let way = Way { base: 20 * MS, jitter: 5 * MS };
-        let mut worst: Nanos = 0;
-        exchange_over(&mut est, &host, (way, way), 250 * MS, 120, &mut rng, |est, at| {
-            if at > 30_000 * MS {
-                worst = worst.max(error_at(est, &host, at));
-            }
-        });
+        let (est, worst) = worst_after(seed * 15_485_863, Way { base: 20 * MS, jitter: 5 * MS }, 120, 30_000 * MS);
         assert!(worst < 3 * MS / 4, "seed {seed}: worst error {worst} ns after 30 s");
         let e = est.estimate().unwrap();
         assert!(e.uncertainty > 0 && e.uncertainty < 2 * MS, "seed {seed}: uncertainty {} ns", e.uncertainty);
@@ -211,19 +217,10 @@ fn an_asymmetric_path_costs_half_its_asymmetry_and_no_more() {
 #[test]
 fn before_the_drift_is_known_the_recent_floors_hold_the_estimate() {
     // Wi-Fi-like 3 ± 3 ms each way, 50 ppm apart, four exchanges a second: between 2 s and the
-    // 15 s that claiming a drift waits for (the run stops at 14 s), older exchanges count as slower by the drift they
-    // may hide, so the estimate stays close from the start.
+    // 15 s that claiming a drift waits for (the run stops at 14 s), older exchanges count as
+    // slower by the drift they may hide, so the estimate stays close from the start.
     for seed in 1..=5u64 {
-        let mut rng = Rng(seed * 32_452_843);
-        let host = |l: Nanos| l + 40 * MS + (l as f64 * 50e-6) as Nanos;
-        let mut est = ClockOffset::new(240);
-        let way = Way { base: 3 * MS, jitter: 3 * MS };
-        let mut worst: Nanos = 0;
-        exchange_over(&mut est, &host, (way, way), 250 * MS, 14, &mut rng, |est, at| {
-            if at > 2_000 * MS {
-                worst = worst.max(error_at(est, &host, at));
-            }
-        });
+        let (est, worst) = worst_after(seed * 32_452_843, Way { base: 3 * MS, jitter: 3 * MS }, 14, 2_000 * MS);
         assert_eq!(est.estimate().unwrap().drift_ppm, 0.0, "no drift claimed within 15 s");
         // The best half by round trip was off by 2.3 ms here (p99 at 5 s, simulated), 0.7 ms now.
         assert!(worst < MS, "seed {seed}: worst error {worst} ns between 2 and 14 s");

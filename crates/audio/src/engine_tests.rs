@@ -83,8 +83,13 @@ fn a_deck_waits_in_silence_for_its_decoder_and_for_a_start_in_the_future() {
 #[test]
 fn a_small_steady_error_is_trimmed_away_by_single_frames_not_a_jump() {
     // 1 ms behind (48 frames) from the start: within the jump threshold.
-    let (mut control, mut render) =
-        engine(ramp(RATE as usize * 10), RATE, 1, PlayoutConfig { window: 5, settle_ns: 500_000_000, ..PlayoutConfig::default() }, 0);
+    let (mut control, mut render) = engine(
+        ramp(RATE as usize * 10),
+        RATE,
+        1,
+        PlayoutConfig { window: 5, settle_ns: 500_000_000, settle_updates: 0, ..PlayoutConfig::default() },
+        0,
+    );
     // Placed on the timeline first; then the clock estimate moves by 1 ms (same anchor: no re-placing).
     control.set(timeline(0, 0));
     run(&mut render, 0, 1);

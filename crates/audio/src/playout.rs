@@ -34,12 +34,17 @@ pub const MAX_RATE_PPM: f64 = 2_000.0;
 /// Tuning of the correction loop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlayoutConfig {
-    /// Beyond this (filtered) error, jump instead of trimming. Below it everything is trimmed,
-    /// also in the first seconds: a start places playback on the timeline exactly, and what the
-    /// clock estimate still learns afterwards (tenths of a millisecond) is trimmed away within a
-    /// second. (Jumping beyond 0.3 ms for the first ~8 s was tried: on Wi-Fi it made two or three
-    /// audible skips per join between 2 and 8 s, where the error filter first reads.)
+    /// Beyond this (filtered) error, jump instead of trimming.
     pub jump_above: Nanos,
+    /// While settling (the first `settle_updates` callbacks after a start, seek or track change),
+    /// jump beyond this smaller error: a deck placed a few milliseconds off (a late callback as
+    /// the new track starts decoding) would take 500 ppm seconds to trim, and a jump so close to
+    /// the start is the lesser evil. It was 0.3 ms: on Wi-Fi that made two or three skips per
+    /// join out of the clock estimate's wander of a few tenths, which trimming removes unheard.
+    /// With no settling at all, a 3 ms misplacement after a track change (loopback) was trimmed
+    /// for 6 s. At 1 ms: one jump in three Wi-Fi joins (docs/BENCHMARKS.md).
+    pub settling_jump_above: Nanos,
+    pub settle_updates: usize,
     /// Never trim faster than this.
     pub max_trim_ppm: f64,
     /// How long a trim should take to remove the current error.
@@ -53,7 +58,15 @@ pub struct PlayoutConfig {
 
 impl Default for PlayoutConfig {
     fn default() -> Self {
-        PlayoutConfig { jump_above: 5_000_000, max_trim_ppm: 500.0, settle_ns: 2_000_000_000, integral_secs: 10.0, window: 31 }
+        PlayoutConfig {
+            jump_above: 5_000_000,
+            settling_jump_above: 1_000_000,
+            settle_updates: 120,
+            max_trim_ppm: 500.0,
+            settle_ns: 2_000_000_000,
+            integral_secs: 10.0,
+            window: 31,
+        }
     }
 }
 
@@ -73,6 +86,8 @@ pub enum Correction {
 pub struct Playout {
     config: PlayoutConfig,
     errors: VecDeque<Nanos>,
+    /// Updates since the last reset.
+    updates: usize,
     /// The rate error of the output learnt so far, ppm. A sound card's crystal (or a sound server)
     /// runs some hundred ppm off the system clock; a proportional trim alone would follow that
     /// only with a standing error of rate × settle time (200 ppm × 2 s = 0.4 ms), so the trim
@@ -87,7 +102,7 @@ pub struct Playout {
 impl Playout {
     pub fn new(config: PlayoutConfig) -> Self {
         let window = config.window.max(1);
-        Playout { config, errors: VecDeque::with_capacity(window), learnt_ppm: 0.0, last_frame: None }
+        Playout { config, errors: VecDeque::with_capacity(window), updates: 0, learnt_ppm: 0.0, last_frame: None }
     }
 
     /// The median error now, if the window is full (positive: playback is behind where it should be).
@@ -113,6 +128,7 @@ impl Playout {
             self.errors.pop_front();
         }
         self.errors.push_back(error);
+        self.updates = self.updates.saturating_add(1);
         // The time since the previous update, from the frames played in between (a jump's
         // frames make it implausible, and it is skipped).
         let elapsed = self.last_frame.map(|last| (actual_frame - last) as f64 / f64::from(rate.max(1))).filter(|dt| *dt > 0.0 && *dt < 1.0);
@@ -124,7 +140,9 @@ impl Playout {
             let known = self.learnt_ppm.clamp(-max, max) + feed_ppm.clamp(-MAX_RATE_PPM, MAX_RATE_PPM);
             return if known == 0.0 { Correction::Wait } else { Correction::Trim { ppm: known } };
         };
-        if median.abs() > self.config.jump_above {
+        let settling = self.updates <= self.config.settle_updates;
+        let jump_above = if settling { self.config.settling_jump_above } else { self.config.jump_above };
+        if median.abs() > jump_above {
             self.errors.clear();
             return Correction::Jump { to_frame: target };
         }
@@ -138,6 +156,7 @@ impl Playout {
     /// Forget the history (after a seek or a track change the old errors mean nothing).
     pub fn reset(&mut self) {
         self.errors.clear();
+        self.updates = 0;
     }
 }
 
@@ -250,7 +269,7 @@ mod tests {
 
     #[test]
     fn jitter_is_filtered_and_small_errors_trim_within_the_cap() {
-        let mut p = Playout::new(PlayoutConfig { window: 5, ..PlayoutConfig::default() });
+        let mut p = Playout::new(PlayoutConfig { window: 5, settle_updates: 0, ..PlayoutConfig::default() });
         let rate = 48_000;
         // Behind by 1 ms (48 frames), with ±0.2 ms of timestamp jitter and one 40 ms spike (an xrun).
         let jitter = [0, 10, -10, 1_920, 5];
@@ -275,6 +294,30 @@ mod tests {
         assert_eq!(p.filtered_error(), None, "history cleared after a jump");
     }
 
+    #[test]
+    fn while_settling_a_small_error_jumps_and_afterwards_it_is_trimmed() {
+        let config = PlayoutConfig { window: 3, settle_updates: 6, ..PlayoutConfig::default() };
+        let mut p = Playout::new(config);
+        // 2 ms behind (96 frames) just after a start: jumped away once the window agrees.
+        for _ in 0..2 {
+            assert_eq!(p.update(0, 96, 48_000, 0.0), Correction::Wait);
+        }
+        assert_eq!(p.update(0, 96, 48_000, 0.0), Correction::Jump { to_frame: 96 });
+        // Settled: the same error is now trimmed.
+        for _ in 0..6 {
+            p.update(0, 0, 48_000, 0.0);
+        }
+        p.update(0, 96, 48_000, 0.0);
+        p.update(0, 96, 48_000, 0.0);
+        assert!(matches!(p.update(0, 96, 48_000, 0.0), Correction::Trim { ppm } if ppm > 0.0));
+        // A reset (seek, track change) settles again.
+        p.reset();
+        for _ in 0..2 {
+            p.update(0, 96, 48_000, 0.0);
+        }
+        assert_eq!(p.update(0, 96, 48_000, 0.0), Correction::Jump { to_frame: 96 });
+    }
+
     /// Plays `secs` of 1,024-frame periods on an output that consumes `device_ppm` faster than
     /// the timeline advances; returns the standing error at the end, ns.
     fn standing_error(config: PlayoutConfig, device_ppm: f64, secs: usize) -> Nanos {
@@ -295,7 +338,7 @@ mod tests {
 
     #[test]
     fn a_device_running_fast_is_learnt_and_leaves_no_standing_error() {
-        let config = PlayoutConfig { window: 9, ..PlayoutConfig::default() };
+        let config = PlayoutConfig { window: 9, settle_updates: 0, ..PlayoutConfig::default() };
         // Without learning, 200 ppm leaves the proportional trim 0.4 ms behind the timeline…
         let proportional = standing_error(PlayoutConfig { integral_secs: f64::INFINITY, ..config.clone() }, 200.0, 60);
         assert!((-450_000..-350_000).contains(&proportional), "{proportional}");
@@ -341,7 +384,7 @@ mod tests {
 
     #[test]
     fn trims_are_capped_and_spread_as_single_frames() {
-        let mut p = Playout::new(PlayoutConfig { window: 1, ..PlayoutConfig::default() });
+        let mut p = Playout::new(PlayoutConfig { window: 1, settle_updates: 0, ..PlayoutConfig::default() });
         // 4 ms behind: beyond what 500 ppm removes in 2 s (1 ms), so the cap holds.
         assert_eq!(p.update(0, 192, 48_000, 0.0), Correction::Trim { ppm: 500.0 });
         let mut trim = FrameTrim::default();

@@ -31,18 +31,21 @@ fn cli_in(bed: &Bed, role: &str, args: &[&str]) -> Running {
     Running::spawn_command(command)
 }
 
+/// A host on the wan playing `track` from `dir/host`, and its listener invite.
+fn host_in(bed: &Bed, dir: &Path, track: &Path) -> (Running, String) {
+    let listen = format!("{HOST_IP}:0");
+    let mut host =
+        cli_in(bed, "host", &["host", "--listen", &listen, "--data-dir", dir.join("host").to_str().unwrap(), track.to_str().unwrap()]);
+    host.ready = host.next().expect("the host's ready line");
+    let invite = host.field("invite");
+    (host, invite)
+}
+
 #[test]
 fn listeners_behind_home_nats_on_wifi_and_the_internet_share_the_room() {
     let Some(bed) = bed(&[("a", "wifi"), ("b", "internet")]) else { return };
     let dir = temp_dir("net-room");
-    let track = song(&dir, "tone.wav");
-    let mut host = cli_in(
-        &bed,
-        "host",
-        &["host", "--listen", &format!("{HOST_IP}:0"), "--data-dir", dir.join("host").to_str().unwrap(), track.to_str().unwrap()],
-    );
-    host.ready = host.next().expect("the host's ready line");
-    let invite = host.field("invite");
+    let (host, invite) = host_in(&bed, &dir, &song(&dir, "tone.wav"));
     assert!(invite.contains(HOST_IP), "the invite names the host's address on the wan: {invite}");
 
     let a_dir = dir.join("a");
@@ -83,13 +86,7 @@ fn a_five_second_outage_mid_track_plays_on_and_is_in_sync_a_second_after() {
     std::fs::create_dir_all(&dir).unwrap();
     let track = dir.join("long.wav");
     std::fs::write(&track, whatssound_audio::wav::sine(44_100, 2, 30.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
-    let mut host = cli_in(
-        &bed,
-        "host",
-        &["host", "--listen", &format!("{HOST_IP}:0"), "--data-dir", dir.join("host").to_str().unwrap(), track.to_str().unwrap()],
-    );
-    host.ready = host.next().expect("the host's ready line");
-    let invite = host.field("invite");
+    let (host, invite) = host_in(&bed, &dir, &track);
     let mut a = cli_in(&bed, "a", &["listen", &invite, "--name", "a", "--data-dir", dir.join("a").to_str().unwrap(), "--output", "null"]);
     a.until(|v| v["event"] == "playing");
     // Cut once the track is all here (the `buffering` line comes when the download completes).
