@@ -406,3 +406,31 @@ fn tail_peak(path: &std::path::Path) -> f32 {
     while d.next_packet(&mut samples).unwrap() {}
     samples[samples.len().saturating_sub(9_600)..].iter().fold(0.0f32, |m, s| m.max(s.abs()))
 }
+
+#[test]
+fn while_a_track_plays_the_next_one_is_fetched_into_the_cache() {
+    let base = temp_dir("prefetch");
+    let first = tone_44k(&base);
+    let second = song(&base, "second.wav");
+    let h = host(&base.join("host"), &[first.to_str().unwrap(), second.to_str().unwrap()]);
+    let invite = h.field("invite");
+    let cache = base.join("ann").join("cache");
+    let mut l = Running::spawn(&["listen", &invite, "--data-dir", base.join("ann").to_str().unwrap(), "--output", "null"]);
+    let snapshot = l.until(|v| v["event"] == "snapshot");
+    let playing = l.until(|v| v["event"] == "playing");
+    // A `buffering` line for a track that is not playing: the next one, whole, in the cache —
+    // before that track comes up (the first lasts 10 s).
+    let mut started_next = false;
+    let next = l.until(|v| {
+        started_next |= v["event"] == "track_ready" && v["track"] != playing["track"];
+        v["event"] == "buffering" && v["track"] != playing["track"]
+    });
+    assert!(!started_next, "the next track was fetched only when it came up: {next}");
+    assert_eq!(next["bytes"], next["total"], "{next}");
+    let cached =
+        std::fs::read_dir(&cache).unwrap().filter_map(Result::ok).filter(|e| e.path().extension().is_none_or(|x| x != "part")).count();
+    assert_eq!(cached, 2, "both tracks are in the cache while the first plays ({snapshot})");
+    assert_eq!(l.terminate(), Some(0));
+    assert_eq!(h.terminate(), Some(0));
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -6,7 +6,6 @@
 //! its own, and sends the output's [`SyncRender`] the [`Timeline`] to follow. The output never
 //! waits on any of it.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +17,7 @@ use whatssound_audio::{
     ArrivingBytes, Clock, Decoder, DeviceOutput, EngineControl, EngineStats, Gain, Nanos, Output, PacedOutput, Playing, PlayoutConfig,
     Render, Resampler, SyncRender, Timeline, Volume, arriving, engine,
 };
-use whatssound_room::{Change, Playback, QueueDiff, TrackId, TrackSource};
+use whatssound_room::{Change, Playback, Queue, TrackId, TrackSource};
 
 use crate::listener::RoomEvent;
 
@@ -144,8 +143,9 @@ pub struct Player {
     clock_point: Option<(Nanos, Nanos, f64)>,
     stop_decoding: Arc<AtomicBool>,
     events: mpsc::UnboundedSender<PlayerEvent>,
-    /// Where each queued track's audio comes from (from snapshots and queue diffs).
-    sources: HashMap<TrackId, (TrackSource, Option<u64>)>,
+    /// The room's queue (from snapshots, changed by the room's own diffs): where each track's
+    /// audio comes from, and which one is next, to fetch while this one plays.
+    queue: Queue,
     /// The current track's download, which a seek reads again.
     download: Option<(TrackId, ArrivingBytes)>,
 }
@@ -186,7 +186,7 @@ impl Player {
             clock_point: None,
             stop_decoding: Arc::new(AtomicBool::new(false)),
             events,
-            sources: HashMap::new(),
+            queue: Queue::default(),
             download: None,
         };
         Ok((player, rx))
@@ -228,17 +228,14 @@ impl Player {
     pub fn on_room_event(&mut self, event: &RoomEvent) {
         match event {
             RoomEvent::Snapshot(s) => {
-                self.sources = s.state.queue.iter().map(|t| (t.id.clone(), (t.meta.source.clone(), t.meta.duration_ms))).collect();
+                self.queue = s.state.queue.clone();
                 self.set_playback(s.state.playback.clone());
             }
             RoomEvent::Diff(d) => match &d.change {
-                Change::Queue { diff: QueueDiff::Insert { track, .. } } => {
-                    self.sources.insert(track.id.clone(), (track.meta.source.clone(), track.meta.duration_ms));
-                }
-                Change::Queue { diff: QueueDiff::Update { id, patch } } => {
-                    if let (Some(entry), Some(ms)) = (self.sources.get_mut(id), patch.duration_ms) {
-                        entry.1 = Some(ms);
-                    }
+                // The replica accepted this diff already; one that does not fit here would make
+                // it ask for a snapshot, which then replaces this copy.
+                Change::Queue { diff } => {
+                    let _ = self.queue.apply(diff);
                 }
                 Change::Playback { playback } => self.set_playback(playback.clone()),
                 _ => {}
@@ -267,7 +264,7 @@ impl Player {
             self.track = playback.track.clone();
             self.stop_decoding.store(true, Ordering::Release);
             self.control = None;
-            let source = playback.track.as_ref().and_then(|t| self.sources.get(t).cloned());
+            let source = playback.track.as_ref().and_then(|t| self.queue.get(t)).map(|t| (t.meta.source.clone(), t.meta.duration_ms));
             if let (Some(track), Some((source, duration_ms))) = (playback.track.clone(), source) {
                 let start_frame = i64::try_from(playback.position_ms).unwrap_or(0) * i64::from(self.rate) / 1000;
                 self.load(track, source, duration_ms, start_frame);
@@ -295,13 +292,18 @@ impl Player {
     }
 
     /// Fetches, checks and starts decoding a track on a thread; its deck goes to the output.
-    fn load(&mut self, track: TrackId, source: TrackSource, duration_ms: Option<u64>, start_frame: i64) {
-        let url = match &source {
+    /// Where a track's bytes are fetched from.
+    fn url_of(&self, track: &TrackId, source: &TrackSource) -> String {
+        match source {
             TrackSource::HostFile { .. } | TrackSource::Upload { .. } => {
                 fetch::media_url(&self.config.ws_base, track.as_str(), &self.config.token)
             }
             TrackSource::Url { url } => url.clone(),
-        };
+        }
+    }
+
+    fn load(&mut self, track: TrackId, source: TrackSource, duration_ms: Option<u64>, start_frame: i64) {
+        let url = self.url_of(&track, &source);
         let extension = match &source {
             TrackSource::HostFile { file_name } => std::path::Path::new(file_name).extension().and_then(|e| e.to_str()).map(str::to_owned),
             TrackSource::Url { url } => url.rsplit('.').next().filter(|e| e.len() <= 4).map(str::to_owned),
@@ -362,6 +364,14 @@ impl Player {
         let events = self.events.clone();
         let cache = self.config.cache_dir.clone();
         let key = fetch::cache_key(&url);
+        // The track after this one, fetched into the cache once this one is whole, so a track
+        // change on a slow or failing network starts from disk (and never competes with the
+        // track that is playing for the link).
+        let next = self
+            .queue
+            .position(track)
+            .and_then(|i| self.queue.iter().nth(i + 1))
+            .map(|t| (t.id.clone(), self.url_of(&t.id, &t.meta.source)));
         let track = track.clone();
         tokio::spawn(async move {
             let streamed = fetch::stream(&url, &cache, &key, |data, p| {
@@ -380,8 +390,23 @@ impl Player {
             .await;
             match streamed {
                 Ok(fetch::Fetched::Whole) => arrival.finish(),
-                Ok(fetch::Fetched::Stopped) => {}
-                Err(e) => arrival.fail(e.to_string()),
+                Ok(fetch::Fetched::Stopped) => return,
+                Err(e) => return arrival.fail(e.to_string()),
+            }
+            if let Some((next, url)) = next {
+                let key = fetch::cache_key(&url);
+                // Failing here costs nothing: the track is fetched again when it comes up, and
+                // says then what is wrong.
+                let mut seen = Progress { bytes: 0, total: None };
+                let fetched = fetch::stream(&url, &cache, &key, |_, p| {
+                    seen = p;
+                    true
+                })
+                .await;
+                if let Ok(fetch::Fetched::Whole) = fetched {
+                    let progress = Progress { total: seen.total.or(Some(seen.bytes)), ..seen };
+                    let _ = events.send(PlayerEvent::Buffering { track: next, progress, buffered_ms: None });
+                }
             }
         });
         bytes
