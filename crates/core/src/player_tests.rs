@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use whatssound_audio::{Clock, MonotonicClock, wav};
-use whatssound_room::{Playback, TrackId, TrackSource};
+use whatssound_room::{Playback, QueueDiff, Track, TrackId, TrackMeta, TrackSource, UserId};
 
 use super::{OutputKind, Player, PlayerConfig, PlayerEvent};
 use crate::fetch::cache_key;
@@ -104,7 +104,10 @@ fn play(url: &str, cache: PathBuf) -> (Player, mpsc::UnboundedReceiver<PlayerEve
     };
     let (mut player, events) = Player::start(config).unwrap();
     let track = TrackId("t1".into());
-    player.sources.insert(track.clone(), (TrackSource::Url { url: url.into() }, Some(10_000)));
+    let meta =
+        TrackMeta { title: "t".into(), artist: None, album: None, duration_ms: Some(10_000), source: TrackSource::Url { url: url.into() } };
+    let queued = Track { id: track.clone(), meta, added_by: UserId("test".into()), unplayable: None };
+    player.queue.apply(&QueueDiff::Insert { at: 0, track: queued }).unwrap();
     let now = clock.now();
     player.set_clock(now, now, 0.0);
     let at_ms = u64::try_from(now / 1_000_000).unwrap() + 100;
