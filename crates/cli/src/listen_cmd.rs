@@ -58,6 +58,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     tokio::pin!(stop);
     let mut watch = tokio::time::interval(std::time::Duration::from_millis(50));
     let mut announced = None;
+    let mut last_sync = None;
     loop {
         tokio::select! {
             () = &mut stop => {
@@ -80,7 +81,13 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
                 if let Some(p) = player.as_mut() {
                     p.on_room_event(&event);
                 }
-                if let Some((name, mut fields)) = events::line(&event) {
+                // Estimates come up to ten a second (clock datagrams); a line four times a second
+                // is plenty to read or script against.
+                let quiet_sync = matches!(event, RoomEvent::Sync(_)) && last_sync.is_some_and(|at: std::time::Instant| at.elapsed() < SYNC_EVERY);
+                if let Some((name, mut fields)) = events::line(&event).filter(|_| !quiet_sync) {
+                    if matches!(event, RoomEvent::Sync(_)) {
+                        last_sync = Some(std::time::Instant::now());
+                    }
                     if let (RoomEvent::Joined { .. }, Some(obj)) = (&event, fields.as_object_mut()) {
                         obj.insert("room".into(), json!(invite.room));
                         obj.insert("user".into(), json!(room.user()));
@@ -101,6 +108,9 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The shortest time between two printed `sync` lines.
+const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(240);
 
 /// Starts the audio output; a missing sound device gets the way around it.
 /// `WHATSSOUND_DEVICE_TRACE=FILE` logs every sound-device callback (`called_at latency frames
