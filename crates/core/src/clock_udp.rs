@@ -56,12 +56,10 @@ pub async fn ping(to: SocketAddr, clock: Arc<dyn Clock>, exchanges: mpsc::Unboun
     loop {
         tokio::select! {
             () = tokio::time::sleep_until(next) => {
-                let ping = ClockDatagram::Ping { nonce: rand::random(), t0: clock.now() };
-                if let ClockDatagram::Ping { nonce, t0 } = ping {
-                    waiting[(sent % OUTSTANDING as u64) as usize] = (nonce, t0);
-                }
+                let (nonce, t0) = (rand::random(), clock.now());
+                waiting[(sent % OUTSTANDING as u64) as usize] = (nonce, t0);
                 // Unreachable or refused now and then is a lost ping, not a reason to stop.
-                let _ = socket.send(&ping.encode()).await;
+                let _ = socket.send(&ClockDatagram::Ping { nonce, t0 }.encode()).await;
                 next += interval(sent);
                 sent += 1;
             }

@@ -17,8 +17,7 @@ use crate::clock_udp;
 use crate::store::OutboxStore;
 
 /// How often to exchange clocks, by how many exchanges were made: a burst at join (24 in half a
-/// second: the first estimate is as sharp as the quickest packet each way, and playback is placed
-/// by it), then four a second for good. The estimate reads each
+/// second; playback is first placed by it), then four a second for good. The estimate reads each
 /// direction's floor (see `ClockOffset`), which is as sharp as the quickest packet in the window:
 /// with 10 ms of jitter, four a second over a minute put it within 0.4 ms (p99, simulated) where
 /// one a second left 1.4 ms. An exchange is two small signed messages; the hub allows 100 a second.
@@ -252,10 +251,13 @@ struct Task {
 /// Where the host answers clock datagrams: the address and port of its WebSocket (`ws://` only;
 /// behind `wss://` a TLS proxy stands in between, and UDP would not reach the host).
 async fn datagram_target(ws: &str) -> Option<std::net::SocketAddr> {
-    let rest = ws.strip_prefix("ws://")?;
-    let authority = rest.split(['/', '?']).next()?;
-    let authority = if authority.contains(':') { authority.to_owned() } else { format!("{authority}:80") };
-    tokio::net::lookup_host(authority).await.ok()?.next()
+    let uri: hyper::Uri = ws.parse().ok()?;
+    if uri.scheme_str() != Some("ws") {
+        return None;
+    }
+    // `host()` keeps an IPv6 literal's brackets, which a lookup takes as given.
+    let host = uri.host()?.to_owned();
+    tokio::net::lookup_host((host.trim_start_matches('[').trim_end_matches(']'), uri.port_u16().unwrap_or(80))).await.ok()?.next()
 }
 
 impl Task {

@@ -291,7 +291,6 @@ impl Player {
         });
     }
 
-    /// Fetches, checks and starts decoding a track on a thread; its deck goes to the output.
     /// Where a track's bytes are fetched from.
     fn url_of(&self, track: &TrackId, source: &TrackSource) -> String {
         match source {
@@ -302,6 +301,7 @@ impl Player {
         }
     }
 
+    /// Fetches, checks and starts decoding a track on a thread; its deck goes to the output.
     fn load(&mut self, track: TrackId, source: TrackSource, duration_ms: Option<u64>, start_frame: i64) {
         let url = self.url_of(&track, &source);
         let extension = match &source {

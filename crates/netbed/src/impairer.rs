@@ -48,7 +48,7 @@ pub fn run(profile: &Profile, queues: Queues, seed: u64, ready: impl FnOnce()) -
     let now = || i64::try_from(origin.elapsed().as_nanos()).unwrap_or(i64::MAX);
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut path = Path::new(profile, now(), &mut rng);
-    // Each link releases in order (see `link`), so one FIFO per direction is already sorted.
+    // Each link releases in order (see `link`), so one FIFO per direction (up, down) is already sorted.
     let mut held: [VecDeque<(Nanos, Message)>; 2] = [VecDeque::new(), VecDeque::new()];
     ready();
     loop {
@@ -83,7 +83,7 @@ pub fn run(profile: &Profile, queues: Queues, seed: u64, ready: impl FnOnce()) -
                     msg.set_verdict(Verdict::Drop);
                     verdict(&mut queue, msg)?;
                 }
-                Fate::ReleaseAt(at) => held[direction as usize].push_back((at, msg)),
+                Fate::ReleaseAt(at) => held[usize::from(direction == Direction::Down)].push_back((at, msg)),
             }
         }
     }

@@ -109,6 +109,20 @@ fn wifi_is_quick_but_stalls_now_and_then() {
 }
 
 #[test]
+fn a_bed_that_cannot_come_up_says_why_and_leaves_nothing() {
+    // Listener names no other test uses: tests run side by side, each with its own beds.
+    match Bed::up(Path::new(BIN), &[("zzok", "lan"), ("zzbad", "wify")]) {
+        Err(BedUnavailable::Unsupported(why)) => eprintln!("{why}"),
+        Err(BedUnavailable::Failed(why)) => {
+            assert!(why.contains("\"wify\" is not a profile") && why.contains("lan, wifi, internet or bad"), "{why}");
+            let listed = String::from_utf8(Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).unwrap_or_default();
+            assert!(!listed.contains("-zzok") && !listed.contains("-rzzok"), "the half-made bed was taken down: {listed}");
+        }
+        Ok(bed) => panic!("a bed came up with a profile that does not exist: {bed:?}"),
+    }
+}
+
+#[test]
 fn taking_the_bed_down_leaves_no_namespace_or_process() {
     let Some(bed) = bed(&[("a", "bad"), ("b", "wifi")]) else { return };
     let namespaces = ["host", "wan", "a", "ra", "b", "rb"].map(|role| bed.namespace(role));
