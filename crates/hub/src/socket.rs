@@ -26,6 +26,8 @@ const CLOSE_TRY_AGAIN: u16 = 1013;
 
 /// How long a close frame may take to write before the connection is simply dropped.
 const CLOSE_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long what was queued before a shutdown may take to write (within the hub's 5 s grace).
+const SHUTDOWN_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Frames written per flush when the queue is busy: enough to amortise syscalls, few enough that
 /// reading is not starved.
@@ -113,6 +115,18 @@ pub(crate) async fn run(mut ws: WebSocket, conn: Connection, shared: Arc<Shared>
 
     for topic in session.topics() {
         shared.registry.unsubscribe(topic, conn.id);
+    }
+    if matches!(&ending, Some((CLOSE_GOING_AWAY, _))) {
+        // What was queued for this socket before shutdown goes out before the close frame: a
+        // host's last broadcast is "the room closed", acknowledged to it once queued here, and a
+        // listener that missed it would take the close for a lost connection and retry forever.
+        let queued = async {
+            while let Ok(m) = rx.try_recv() {
+                ws.feed(Arc::unwrap_or_clone(m)).await?;
+            }
+            ws.flush().await
+        };
+        let _ = tokio::time::timeout(SHUTDOWN_DRAIN_TIMEOUT, Box::pin(queued)).await;
     }
     if let Some((code, reason)) = ending {
         tracing::debug!(socket = conn.id, code, %reason, "closing socket");

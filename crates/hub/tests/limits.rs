@@ -120,6 +120,37 @@ async fn shutdown_sends_every_socket_a_close_frame() {
 }
 
 #[tokio::test]
+async fn what_was_queued_for_a_socket_before_shutdown_reaches_it_before_the_close() {
+    // A host's last word is "the room closed", broadcast with an ack, and then the hub stops. The
+    // ack means the hub queued it for every subscriber; shutdown must not drop what is queued.
+    // Here the listener is slow to read (its TCP buffers full of 128 KB broadcasts) when it comes.
+    let hub = TestHub::open().await;
+    let mut listener = hub.phoenix().await;
+    listener.join("realtime:room", json!({"config": {"presence": {"enabled": false}}})).await;
+    let mut host = hub.phoenix().await;
+    let jh = host.join("realtime:room", json!({"config": {"broadcast": {"ack": true}, "presence": {"enabled": false}}})).await;
+    let bulk = "x".repeat(128 * 1024);
+    for n in 0..100 {
+        let event = if n == 99 { "closed" } else { "bulk" };
+        let r = host.push(Some(&jh), "realtime:room", "broadcast", json!({"type":"broadcast","event":event,"payload":{"b":bulk}})).await;
+        host.reply_to(&r).await;
+    }
+    let stopping = tokio::spawn(hub.stop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut heard = 0;
+    let close = loop {
+        match listener.next().await {
+            Got::Json(v) if v[3] == "broadcast" && v[4]["event"] == "closed" => heard += 1,
+            Got::Json(_) | Got::Binary(_) => {}
+            Got::Closed(c) => break c,
+        }
+    };
+    assert_eq!(heard, 1, "the close ({close:?}) came without the broadcast queued before it");
+    assert_eq!(close, Some((1001, "server shutting down".into())));
+    stopping.await.unwrap();
+}
+
+#[tokio::test]
 async fn a_subscriber_that_stops_reading_is_dropped_and_leaves_presence() {
     let limits = Limits { outbound_queue: 16, messages_per_second: 10_000, message_burst: 10_000, ..Limits::default() };
     let hub = TestHub::start(Access::Open, limits).await;

@@ -108,7 +108,8 @@ impl Running {
             if std::time::Instant::now() > deadline {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                panic!("whatssound-cli (pid {}) did not exit within 20 s", self.child.id());
+                let unread: Vec<Value> = self.lines.try_iter().collect();
+                panic!("whatssound-cli (pid {}) did not exit within 20 s; its unread lines: {unread:#?}", self.child.id());
             }
             std::thread::sleep(Duration::from_millis(20));
         };
