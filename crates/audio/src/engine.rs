@@ -6,7 +6,7 @@
 //! and the room's playback state), samples through the [`ring`](crate::ring). Each period it
 //! translates the period's output instant into host time, asks [`Playout`] how far off the frame it
 //! is about to play is, and either jumps (drops samples, or plays silence until the target catches
-//! up) or trims one frame now and then.
+//! up) or plays a little faster or slower through [`Varispeed`] until the error is gone.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -15,7 +15,8 @@ use rtrb::{Consumer, Producer, RingBuffer};
 
 use crate::clock::Nanos;
 use crate::output::Render;
-use crate::playout::{Correction, FrameTrim, Playout, PlayoutConfig, TimelineRate};
+use crate::playout::{Correction, Playout, PlayoutConfig, TimelineRate};
+use crate::varispeed::Varispeed;
 
 /// The timeline to follow, from the control side.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,6 +47,7 @@ pub struct EngineStats {
     /// The last filtered error, ns (positive: behind).
     pub error_ns: AtomicI64,
     pub jumps: AtomicU64,
+    /// Frames played beyond or short of the nominal rate, in all (how much the varispeed moved).
     pub trimmed_frames: AtomicU64,
     pub underruns: AtomicU64,
     /// The local instant the first frame placed on a timeline sounded (`i64::MIN` until then).
@@ -97,8 +99,11 @@ pub struct SyncRender {
     /// The stream frame the ring's front holds.
     next_frame: i64,
     playout: Playout,
-    trim: FrameTrim,
+    varispeed: Varispeed,
+    /// How much faster than nominal the stream plays now.
     ppm: f64,
+    /// Frames played beyond or short of nominal, in all ([`EngineStats::trimmed_frames`]).
+    trimmed: f64,
     timeline_rate: TimelineRate,
     /// Whether playback has been placed on the current timeline yet (see [`SyncRender::align`]).
     aligned: bool,
@@ -119,8 +124,9 @@ pub fn engine(samples: Consumer<f32>, rate: u32, channels: usize, config: Playou
         channels: channels.max(1),
         next_frame: start_frame,
         playout: Playout::new(config),
-        trim: FrameTrim::default(),
+        varispeed: Varispeed::new(channels.max(1)),
         ppm: 0.0,
+        trimmed: 0.0,
         timeline_rate: TimelineRate::new(rate),
         aligned: false,
         stats,
@@ -140,12 +146,24 @@ impl SyncRender {
         (n / self.channels) as i64
     }
 
-    fn play(&mut self, out: &mut [f32]) {
-        let (filled, missing) = self.samples.pop_partial_slice(out);
-        self.next_frame += (filled.len() / self.channels) as i64;
-        if !missing.is_empty() {
-            missing.fill(0.0);
+    /// Fills `out` from the ring at `step` input frames per output frame (1 is nominal).
+    fn play(&mut self, out: &mut [f32], step: f64) {
+        let slots = self.samples.slots() / self.channels * self.channels;
+        let frames = out.len() / self.channels;
+        let Ok(chunk) = self.samples.read_chunk(slots) else {
+            out.fill(0.0);
+            return;
+        };
+        let played = self.varispeed.render(chunk.as_slices(), out, step);
+        chunk.commit(played.consumed * self.channels);
+        self.next_frame += played.consumed as i64;
+        if played.short > 0 {
             self.stats.underruns.fetch_add(1, Ordering::Relaxed);
+        } else if step != 1.0 {
+            // Counted from the speed, not from whole frames consumed: a position that dithers
+            // across a frame boundary would count each crossing.
+            self.trimmed += (step - 1.0).abs() * frames as f64;
+            self.stats.trimmed_frames.store(self.trimmed as u64, Ordering::Relaxed);
         }
     }
 }
@@ -173,6 +191,7 @@ impl SyncRender {
         }
         self.aligned = true;
         self.playout.reset();
+        self.varispeed.reset();
         let lead = (-skip).max(0) as i128 * 1_000_000_000 / i128::from(self.rate.max(1));
         let _ = self.stats.started_at.compare_exchange(i64::MIN, sounds_at + lead as Nanos, Ordering::Relaxed, Ordering::Relaxed);
         if skip >= 0 {
@@ -182,7 +201,7 @@ impl SyncRender {
         }
         let wait = usize::try_from((-skip).min(frames)).unwrap_or(0) * self.channels;
         out[..wait].fill(0.0);
-        self.play(&mut out[wait..]);
+        self.play(&mut out[wait..], 1.0);
         true
     }
 }
@@ -211,6 +230,7 @@ impl Render for SyncRender {
             Correction::Jump { to_frame } => {
                 self.stats.jumps.fetch_add(1, Ordering::Relaxed);
                 self.ppm = 0.0;
+                self.varispeed.reset();
                 if to_frame > self.next_frame {
                     let skipped = self.skip(to_frame - self.next_frame);
                     self.next_frame += skipped;
@@ -218,7 +238,7 @@ impl Render for SyncRender {
                     // Ahead of the timeline: silence until it catches up (at most this period).
                     let wait = usize::try_from((self.next_frame - to_frame).min(frames)).unwrap_or(0) * self.channels;
                     out[..wait].fill(0.0);
-                    self.play(&mut out[wait..]);
+                    self.play(&mut out[wait..], 1.0);
                     return;
                 }
             }
@@ -228,33 +248,7 @@ impl Render for SyncRender {
         if let Some(e) = self.playout.filtered_error() {
             self.stats.error_ns.store(e, Ordering::Relaxed);
         }
-        let trims = self.trim.frames(usize::try_from(frames).unwrap_or(0), self.ppm);
-        // A stretch needs two frames (one to play twice); a one-frame period plays as it is.
-        if trims == 0 || frames < 2 {
-            self.play(out);
-            return;
-        }
-        // Each trimmed frame starts its own stretch of the period, so they are spread out: behind,
-        // a stretch starts by dropping a frame; ahead, by playing its first frame twice (one frame
-        // less from the ring).
-        let stretches = usize::try_from(trims.unsigned_abs()).unwrap_or(1).min(usize::try_from(frames).unwrap_or(1) / 2).max(1);
-        let stretch = (usize::try_from(frames).unwrap_or(0) / stretches) * self.channels;
-        let mut rest = &mut out[..];
-        for n in 0..stretches {
-            let (piece, tail) = if n + 1 == stretches { (rest, &mut [][..]) } else { rest.split_at_mut(stretch) };
-            if trims > 0 {
-                self.next_frame += self.skip(1);
-                self.play(piece);
-            } else {
-                let (first, others) = piece.split_at_mut(self.channels);
-                self.play(first);
-                let (again, others) = others.split_at_mut(self.channels);
-                again.copy_from_slice(first);
-                self.play(others);
-            }
-            rest = tail;
-        }
-        self.stats.trimmed_frames.fetch_add(stretches as u64, Ordering::Relaxed);
+        self.play(out, 1.0 + self.ppm * 1e-6);
     }
 
     fn frame(&self) -> Option<i64> {

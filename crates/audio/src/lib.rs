@@ -21,7 +21,9 @@
 //! - [`clock`]: monotonic clocks (and a skewed one for sync tests) and [`ClockOffset`], the
 //!   NTP-style estimate of the host's clock with its drift, fitted from the best exchanges.
 //! - [`playout`]: which frame should sound when, and the correction (a jump beyond a few ms,
-//!   else a trim of at most ±500 ppm spread as single dropped or repeated frames).
+//!   else a trim of at most ±500 ppm on top of the device's measured rate).
+//! - [`varispeed`]: plays the stream that much faster or slower, by windowed-sinc interpolation
+//!   in the audio callback (no dropped or repeated frames).
 
 pub mod arriving;
 mod callback_timer;
@@ -34,6 +36,7 @@ pub mod playout;
 pub mod probe;
 pub mod resample;
 pub mod ring;
+pub mod varispeed;
 pub mod wav;
 
 pub use arriving::{Arrival, ArrivingBytes, ArrivingReader, arriving};
@@ -42,7 +45,8 @@ pub use decode::{DecodeError, Decoder};
 pub use device::{DeviceOutput, device_names};
 pub use engine::{EngineControl, EngineStats, SyncRender, Timeline, engine};
 pub use output::{DeviceStats, Gain, Output, OutputError, PacedOutput, Playing, Render, Volume};
-pub use playout::{Correction, FrameTrim, Playout, PlayoutConfig, TimelineRate, target_frame};
+pub use playout::{Correction, Playout, PlayoutConfig, TimelineRate, target_frame};
 pub use probe::{Cover, ProbeError, TrackInfo, cover_of_file, probe_bytes, probe_file};
 pub use resample::{ResampleError, Resampler};
 pub use ring::{Feed, RingRender, RingStats, ring};
+pub use varispeed::Varispeed;

@@ -7,8 +7,9 @@
 //! that *will* sound, filters the difference over many callbacks (single timestamps jitter by 1–3 ms
 //! on ALSA-over-PulseAudio and spike at xruns), and answers with a [`Correction`]:
 //! a jump when the error is beyond a few milliseconds (seek, start, a big xrun), else a rate trim of
-//! at most ±500 ppm (Snapcast's 0.05%), which [`FrameTrim`] spreads out as single dropped or
-//! repeated frames — far too sparse to hear.
+//! at most ±500 ppm (Snapcast's 0.05%) on top of the rate the timeline is measured to run at
+//! ([`TimelineRate`]), which the engine plays through its [`Varispeed`](crate::varispeed::Varispeed)
+//! resampler: the pitch moves by under a cent, and no frame is dropped or repeated.
 
 use std::collections::VecDeque;
 
@@ -24,12 +25,14 @@ pub fn target_frame(position_ms: u64, anchor_ms: u64, host_ns: Nanos, rate: u32,
     ((at_ns as i128 * i128::from(rate)) / 1_000_000_000) as i64
 }
 
-/// The fastest known timeline rate followed. The correction (what the error drives) keeps to
+/// The fastest known timeline rate followed: 1.5 %, for a device 1 % off and some margin. The correction (what the error drives) keeps to
 /// [`PlayoutConfig::max_trim_ppm`]; following a rate the device is measured to run at is not a
 /// correction and is not held to it: PulseAudio's null sink on this project's VM ran 800 ppm off
-/// the system clock, which a 500 ppm cap could only meet with a jump every few seconds. Sound
-/// cards keep within ±100 ppm; beyond this something else is wrong, and jumps deal with it.
-pub const MAX_RATE_PPM: f64 = 2_000.0;
+/// the system clock, which a 500 ppm cap could only meet with a jump every few seconds. Good sound
+/// cards keep within ±100 ppm, but cheap USB and Bluetooth devices have been seen at ±1 %, and
+/// resampling follows that as smoothly as 10 ppm (a device 1 % slow makes the timeline run
+/// 10,101 ppm fast against it). Beyond it something else is wrong, and jumps deal with it.
+pub const MAX_RATE_PPM: f64 = 15_000.0;
 
 /// Tuning of the correction loop.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,21 +182,39 @@ pub struct TimelineRate {
     /// Frames played since the marks began, and the last callback's target and size.
     played: i64,
     last: Option<(i64, usize)>,
-    ppm: f64,
+    /// The rate read, once one has been (`None` before).
+    ppm: Option<f64>,
+    /// The rates of the last steps that were off the rate read, in a row (see [`RATE_ADOPT`]).
+    odd: [f64; RATE_ADOPT],
+    odd_len: usize,
 }
 
 /// Callbacks remembered: a second of 3,072-frame periods, a third of one of 480.
 const RATE_MARKS: usize = 32;
 /// The span read over, at most.
 const RATE_SECS: i64 = 1;
-/// A step this much off the frames played is a seek, a new line in the callback timer or a clock
-/// step, not a rate: the marks start again.
+/// A step this much off the rate already read (and a frame) is a seek, a new line in the callback
+/// timer or a clock step, not a rate: the marks start again.
 const RATE_PLAUSIBLE_PPM: f64 = 2_000.0;
+/// So many steps in a row off the rate read, but at one rate among themselves, are that rate: a
+/// device far off (1 % is 10 frames a 1,024-frame period) is read within its first few periods,
+/// where one step of a clock estimate converging (0.3 ms: 14 frames) must not pass for a rate.
+const RATE_ADOPT: usize = 3;
 
 impl TimelineRate {
     /// For an output playing `rate` frames per second.
     pub fn new(rate: u32) -> Self {
-        TimelineRate { rate: i64::from(rate.max(1)), marks: [(0, 0); RATE_MARKS], len: 0, next: 0, played: 0, last: None, ppm: 0.0 }
+        TimelineRate {
+            rate: i64::from(rate.max(1)),
+            marks: [(0, 0); RATE_MARKS],
+            len: 0,
+            next: 0,
+            played: 0,
+            last: None,
+            ppm: None,
+            odd: [0.0; RATE_ADOPT],
+            odd_len: 0,
+        }
     }
 
     /// A callback that plays `frames` frames from its `target`; the rate so far.
@@ -201,11 +222,27 @@ impl TimelineRate {
         if let Some((last, before)) = self.last {
             let before = before as i64;
             // Whole-frame targets make one step off by up to a frame.
-            let step = (target - last - before).abs() as f64;
-            if before == 0 || step > before as f64 * RATE_PLAUSIBLE_PPM * 1e-6 + 1.0 {
+            let tolerance = before as f64 * RATE_PLAUSIBLE_PPM * 1e-6 + 1.0;
+            let step_ppm = ((target - last) - before) as f64 / before.max(1) as f64 * 1e6;
+            let off = (step_ppm - self.ppm.unwrap_or(0.0)).abs() * before as f64 * 1e-6;
+            if before == 0 {
                 self.break_off();
-            } else {
+            } else if off <= tolerance {
                 self.played += before;
+                self.odd_len = 0;
+            } else {
+                self.break_off();
+                self.odd[self.odd_len % RATE_ADOPT] = step_ppm;
+                self.odd_len += 1;
+                let odd = &self.odd[..self.odd_len.min(RATE_ADOPT)];
+                let (low, high) = odd.iter().fold((f64::MAX, f64::MIN), |(l, h), p| (l.min(*p), h.max(*p)));
+                // Two frames of spread: each step's whole-frame error, both ways.
+                let consistent = (high - low) * before as f64 * 1e-6 <= tolerance + 1.0;
+                let mean = odd.iter().sum::<f64>() / odd.len() as f64;
+                if odd.len() == RATE_ADOPT && consistent && mean.abs() <= MAX_RATE_PPM {
+                    self.ppm = Some(mean);
+                    self.odd_len = 0;
+                }
             }
         }
         self.marks[self.next] = (target, self.played);
@@ -218,12 +255,13 @@ impl TimelineRate {
         }
         let (then, played_then) = self.marks[oldest];
         let span = self.played - played_then;
-        // Under a quarter second, whole frames and refits still read as hundreds of ppm.
+        // Under a quarter second, whole frames and refits (a frame or two) still read as hundreds
+        // of ppm.
         if span * 4 >= self.rate {
-            self.ppm = ((target - then) - span) as f64 / span as f64 * 1e6;
+            self.ppm = Some(((target - then) - span) as f64 / span as f64 * 1e6);
         }
         self.last = Some((target, frames));
-        self.ppm
+        self.ppm.unwrap_or(0.0)
     }
 
     /// The next target does not follow from the last (a new timeline): the marks start again.
@@ -231,24 +269,6 @@ impl TimelineRate {
         self.len = 0;
         self.played = 0;
         self.last = None;
-    }
-}
-
-/// Turns a trim rate into single frames to drop (positive) or repeat (negative), spread evenly:
-/// at 500 ppm and 48 kHz, one frame every ~42 ms.
-#[derive(Debug, Clone, Default)]
-pub struct FrameTrim {
-    owed: f64,
-}
-
-impl FrameTrim {
-    /// For a callback of `frames` frames at `ppm`: how many frames to skip (positive) or repeat
-    /// (negative) in it, each a separate single frame (the caller spreads them over the period).
-    pub fn frames(&mut self, frames: usize, ppm: f64) -> i32 {
-        self.owed += frames as f64 * ppm * 1e-6;
-        let whole = self.owed.trunc();
-        self.owed -= whole;
-        whole as i32
     }
 }
 
@@ -322,14 +342,13 @@ mod tests {
     /// the timeline advances; returns the standing error at the end, ns.
     fn standing_error(config: PlayoutConfig, device_ppm: f64, secs: usize) -> Nanos {
         let mut p = Playout::new(config);
-        let mut trim = FrameTrim::default();
-        let (mut actual, mut target) = (0i64, 0.0f64);
+        let (mut actual, mut target) = (0.0f64, 0.0f64);
         let mut ppm = 0.0;
         for _ in 0..secs * 48_000 / 1_024 {
-            // A trim of +1 drops a frame (playback moves on one more), −1 repeats one.
-            actual += 1_024 + i64::from(trim.frames(1_024, ppm));
+            // A trim of +1,000 ppm plays 1,024.001 frames of the stream in a 1,024-frame period.
+            actual += 1_024.0 * (1.0 + ppm * 1e-6);
             target += 1_024.0 * (1.0 - device_ppm * 1e-6);
-            if let Correction::Trim { ppm: p2 } = p.update(actual, target.round() as i64, 48_000, 0.0) {
+            if let Correction::Trim { ppm: p2 } = p.update(actual.floor() as i64, target.round() as i64, 48_000, 0.0) {
                 ppm = p2;
             }
         }
@@ -359,7 +378,7 @@ mod tests {
             Correction::Trim { ppm: 900.0 },
             "a measured rate is followed past the correction cap"
         );
-        assert_eq!(p.update(3_072, 3_072, 48_000, 9_000.0), Correction::Trim { ppm: MAX_RATE_PPM }, "up to a plausible one");
+        assert_eq!(p.update(3_072, 3_072, 48_000, 29_000.0), Correction::Trim { ppm: MAX_RATE_PPM }, "up to a plausible one");
     }
 
     #[test]
@@ -383,16 +402,29 @@ mod tests {
     }
 
     #[test]
-    fn trims_are_capped_and_spread_as_single_frames() {
+    fn a_device_1_percent_off_is_read_within_its_first_periods_and_a_clock_step_is_not_a_rate() {
+        // The timeline runs 1 % fast (or 0.5 % slow) against the output: every step is off the
+        // frames played by far more than a plausible step, but consistently, so it is the rate.
+        for off_ppm in [10_000.0, -5_000.0] {
+            let mut rate = TimelineRate::new(48_000);
+            let at = |n: i64| (n as f64 * 1_024.0 * (1.0 + off_ppm * 1e-6)).floor() as i64;
+            let readings: Vec<f64> = (0..40).map(|n| rate.observe(at(n), 1_024)).collect();
+            assert!((readings[4] - off_ppm).abs() < 1_000.0, "{off_ppm}: read by the fifth period: {readings:?}");
+            assert!((readings[39] - off_ppm).abs() < 20.0, "{off_ppm}: {}", readings[39]);
+        }
+        // A nominal device whose clock estimate steps by 0.3 ms (14 frames) once: no rate.
+        let mut rate = TimelineRate::new(48_000);
+        for n in 0..40i64 {
+            let ppm = rate.observe(n * 1_024 + if n >= 10 { 14 } else { 0 }, 1_024);
+            assert!(ppm.abs() < 1e-9, "period {n}: {ppm}");
+        }
+    }
+
+    #[test]
+    fn the_correction_is_capped() {
         let mut p = Playout::new(PlayoutConfig { window: 1, settle_updates: 0, ..PlayoutConfig::default() });
         // 4 ms behind: beyond what 500 ppm removes in 2 s (1 ms), so the cap holds.
         assert_eq!(p.update(0, 192, 48_000, 0.0), Correction::Trim { ppm: 500.0 });
-        let mut trim = FrameTrim::default();
-        let per_callback: Vec<i32> = (0..200).map(|_| trim.frames(1_024, 500.0)).collect();
-        let dropped: i32 = per_callback.iter().sum();
-        assert_eq!(dropped, 102, "200 callbacks × 1,024 frames × 500 ppm = 102.4 frames");
-        assert!(per_callback.iter().all(|f| (0..=1).contains(f)));
-        let mut back = FrameTrim::default();
-        assert_eq!((0..100).map(|_| back.frames(1_024, -500.0)).sum::<i32>(), -51);
+        assert_eq!(p.update(0, -192, 48_000, 0.0), Correction::Trim { ppm: -500.0 });
     }
 }

@@ -21,7 +21,7 @@ use pulse::Pulse;
 
 /// Chirps (300 Hz to 3 kHz in 30 ms, Hann-windowed) at irregular intervals: every lag but the true
 /// one correlates poorly, and, unlike white noise, a chirp still correlates when the two players
-/// are a frame or two apart (each drops or repeats single frames to keep in sync).
+/// are a frame or two apart (each resamples a little faster or slower to keep in sync).
 fn chirps(seconds: f64) -> Vec<i16> {
     const RATE: f64 = 48_000.0;
     let mut seed: u64 = 0x5EED_CAFE;

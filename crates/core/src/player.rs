@@ -68,7 +68,8 @@ pub struct PlayerConfig {
 pub struct PlayStats {
     /// The filtered error of the frame sounding against the frame due (positive: behind), once known.
     pub error_ns: Option<i64>,
-    /// Corrections: jumps (beyond a few ms) and single frames trimmed (below).
+    /// Corrections: jumps (beyond a few ms), and frames played beyond or short of nominal by
+    /// playing faster or slower (below).
     pub jumps: u64,
     pub trimmed_frames: u64,
     /// Periods the ring could not fill (silence played).

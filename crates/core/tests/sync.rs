@@ -153,9 +153,11 @@ async fn two_skewed_listeners_put_the_same_frame_at_the_same_instant() {
     let median = diffs[diffs.len() / 2];
     // 2 ms = 96 frames: a loose bound a busy debug build holds; the tight figures belong to the benchmark.
     assert!(median.abs() <= 96, "A and B differ by {median} frames ({:.2} ms); all: {diffs:?}", median as f64 / 48.0);
-    // And both are actually playing the track (not silence): the ramp advances.
+    // And both are actually playing the track (not silence): the ramp advances. (Not at every
+    // frame: played a little off nominal speed, the ramp is resampled, and each wrap from 999 to 0
+    // rings through the interpolation kernel for 32 frames either side.)
     let last = &tracks[0].0[tracks[0].0.len() - 2_000..];
-    assert!(last.windows(2).filter(|w| (w[1] - w[0]).rem_euclid(1000) == 1).count() > 1_900, "A plays the ramp");
+    assert!(last.windows(2).filter(|w| (w[1] - w[0]).rem_euclid(1000) == 1).count() > 1_750, "A plays the ramp");
 }
 
 /// A 48 kHz track whose left channel holds the millisecond within the second (×30) and whose right
