@@ -76,8 +76,7 @@ impl Varispeed {
                 // `frame` is in −HALF..0 for every tap the kernel reaches.
                 self.history.get((HALF as isize + frame) as usize * ch + c).copied().unwrap_or(0.0)
             } else {
-                let i = frame as usize * ch + c;
-                if i < ahead.0.len() { ahead.0[i] } else { ahead.1.get(i - ahead.0.len()).copied().unwrap_or(0.0) }
+                sample_ahead(ahead, frame as usize * ch + c)
             }
         };
         let mut played = 0;
@@ -88,18 +87,19 @@ impl Varispeed {
                 break;
             }
             let out_frame = &mut out[k * ch..(k + 1) * ch];
-            let exact = position == whole;
-            let coefficients = self.coefficients(position - whole);
+            // On a whole frame the kernel is a delta: no coefficients to work out.
+            let coefficients = (position != whole).then(|| self.coefficients(position - whole));
             for (c, sample) in out_frame.iter_mut().enumerate() {
-                *sample = if exact {
-                    input(whole as isize, c)
-                } else {
-                    let base = whole as isize + 1 - HALF as isize;
-                    // Summed in f64: 64 products of large values (the tests' ramps reach 500,000)
-                    // lose whole tenths of a frame in f32.
-                    let sum: f64 =
-                        coefficients.iter().enumerate().map(|(t, w)| f64::from(*w) * f64::from(input(base + t as isize, c))).sum();
-                    sum as f32
+                *sample = match &coefficients {
+                    None => input(whole as isize, c),
+                    Some(coefficients) => {
+                        let base = whole as isize + 1 - HALF as isize;
+                        // Summed in f64: 64 products of large values (the tests' ramps reach 500,000)
+                        // lose whole tenths of a frame in f32.
+                        let sum: f64 =
+                            coefficients.iter().enumerate().map(|(t, w)| f64::from(*w) * f64::from(input(base + t as isize, c))).sum();
+                        sum as f32
+                    }
                 };
             }
             played = k + 1;
@@ -135,11 +135,17 @@ impl Varispeed {
         for n in 0..from_input {
             let frame = consumed - from_input + n;
             for c in 0..ch {
-                let i = frame * ch + c;
-                let v = if i < ahead.0.len() { ahead.0[i] } else { ahead.1.get(i - ahead.0.len()).copied().unwrap_or(0.0) };
-                self.history[(keep_old + n) * ch + c] = v;
+                self.history[(keep_old + n) * ch + c] = sample_ahead(ahead, frame * ch + c);
             }
         }
+    }
+}
+
+/// Sample `i` of the input ahead (its two slices end to end); silence beyond it.
+fn sample_ahead(ahead: (&[f32], &[f32]), i: usize) -> f32 {
+    match ahead.0.get(i) {
+        Some(v) => *v,
+        None => ahead.1.get(i - ahead.0.len()).copied().unwrap_or(0.0),
     }
 }
 
