@@ -109,6 +109,11 @@ pub struct ListenArgs {
     /// Play N ms earlier (positive) or later, to make up for a device that sounds late.
     #[arg(long, default_value_t = 0, value_name = "N", allow_hyphen_values = true)]
     pub offset_ms: i64,
+    /// Keep to the host's clock even when another listener of the room is on this LAN (by
+    /// default, listeners on one LAN share one estimate of the host's clock, so they agree to
+    /// within the LAN's error however far away the host is).
+    #[arg(long)]
+    pub no_lan_clock: bool,
     /// Test only: run this listener's clock N ms ahead (negative: behind).
     #[arg(long, default_value_t = 0, value_name = "N", allow_hyphen_values = true)]
     pub debug_clock_skew_ms: i64,

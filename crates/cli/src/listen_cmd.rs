@@ -35,8 +35,14 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     // "Time to first sound" counts from here: the process is up and about to join.
     let started = clock.now();
     room_store::save_name(&data_dir, &args.name);
-    let config =
-        ListenerConfig { invite: invite.clone(), name: args.name, data_dir: data_dir.clone(), track_presence: true, clock: clock.clone() };
+    let config = ListenerConfig {
+        invite: invite.clone(),
+        name: args.name,
+        data_dir: data_dir.clone(),
+        track_presence: true,
+        lan_clock: !args.no_lan_clock,
+        clock: clock.clone(),
+    };
     let (room, mut events) = ListenerRoom::join(config).await.context("could not join the room")?;
     let (mut player, mut player_events) = match output_kind {
         Some(kind) => {

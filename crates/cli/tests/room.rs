@@ -280,7 +280,14 @@ fn a_host_killed_mid_stream_loses_and_duplicates_nothing() {
     let total = 60;
     let confirmed = rt.block_on(async {
         let clock = std::sync::Arc::new(whatssound_audio::MonotonicClock::new());
-        let config = ListenerConfig { invite: invite.clone(), name: "ann".into(), data_dir: base.join("ann"), track_presence: true, clock };
+        let config = ListenerConfig {
+            invite: invite.clone(),
+            name: "ann".into(),
+            data_dir: base.join("ann"),
+            track_presence: true,
+            lan_clock: true,
+            clock,
+        };
         let (ann, mut events) = ListenerRoom::join(config).await.unwrap();
         while !matches!(events.recv().await, Some(RoomEvent::Joined { .. })) {}
         // Everything is queued at once; the outbox sends one at a time while the host dies and

@@ -76,6 +76,7 @@ async fn main() {
             name: format!("l{i}"),
             data_dir: temp(&format!("l{i}")),
             track_presence: true,
+            lan_clock: true,
             clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
         };
         let (room, mut events) = ListenerRoom::join(config).await.unwrap();
@@ -200,6 +201,7 @@ async fn main() {
         name: "late".into(),
         data_dir: temp("late"),
         track_presence: true,
+        lan_clock: true,
         clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
     };
     let (_late, mut events) = ListenerRoom::join(config).await.unwrap();

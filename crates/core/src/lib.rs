@@ -7,8 +7,10 @@
 //!   the media server, the room's identity ([`room_record`]) and its invites.
 //! - [`listener`]: [`ListenerRoom`], a replica — joins, tracks presence, applies the host's signed
 //!   diffs, re-mounts after reconnects, and keeps unconfirmed intents in a persistent outbox.
-//! - [`clock_sync`]: which of a listener's two clock paths to believe; [`clock_udp`] owns their
-//!   datagram sockets (the host answering, a listener pinging).
+//! - [`clock_sync`]: which of a listener's clock paths to believe (the host's datagrams, the
+//!   WebSocket, or a LAN peer's estimate); [`clock_udp`] owns the host's datagram sockets (the
+//!   host answering, a listener pinging), [`clock_peer`] the socket listeners on one LAN share
+//!   their estimates over.
 //! - [`fetch`]: a listener downloads a track (with progress) into its cache.
 //! - [`media`]: the host's files over HTTP with Range, by track id, for the room's token holders,
 //!   with each track's cover art.
@@ -20,6 +22,7 @@
 //!   act, add files, leave — with what happens as ready-to-show events.
 //! - [`view`]: [`view::RoomModel`], the room folded into what a UI shows ([`view::RoomView`]).
 
+pub mod clock_peer;
 pub mod clock_sync;
 pub mod clock_udp;
 pub mod fetch;

@@ -4,17 +4,18 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use whatssound_client::{Client, ClientConfig, ClientEvent, ConnectionStatus, JoinOptions};
 use whatssound_protocol::{Invite, PresenceView};
 
 use whatssound_audio::{Clock, Exchange};
+use whatssound_room::clock_datagram::HostLine;
 use whatssound_room::wire::{self, Activity, ClockPing, ClockPong, ReactionMessage, SnapshotMessage, Topics, Verdict};
 use whatssound_room::{Action, Change, Diff, Identity, Intent, IntentId, Replica, ReplicaEvent, UserId};
 
-use crate::clock_sync::{ClockPath, ClockSync};
-use crate::clock_udp;
+use crate::clock_sync::{ClockPath, ClockSync, PeerExchange, Published};
 use crate::store::OutboxStore;
+use crate::{clock_peer, clock_udp};
 
 /// How often to exchange clocks, by how many exchanges were made: a burst at join (24 in half a
 /// second; playback is first placed by it), then four a second for good. The estimate reads each
@@ -42,6 +43,9 @@ pub struct ListenerConfig {
     pub data_dir: PathBuf,
     /// Whether to appear in the room's presence (`listen` does; `send` does not).
     pub track_presence: bool,
+    /// Whether to share one estimate of the host's clock with the room's other listeners on
+    /// this LAN ([`crate::clock_peer`]): answer their clock pings, and follow the lowest of them.
+    pub lan_clock: bool,
     /// The listener's monotonic clock (a skewed one in sync tests).
     pub clock: Arc<dyn Clock>,
 }
@@ -135,8 +139,20 @@ impl ListenerRoom {
         let (client, mut client_events) = Client::connect(ClientConfig::new(endpoint, Some(config.invite.token.clone()))).await?;
         let topics = Topics::new(&config.invite.room);
         let me = identity.user_id();
+        let host_at = if config.track_presence { host_address(&config.invite.ws).await } else { None };
+        // The LAN clock socket, before the join: its address goes into this member's presence.
+        let lan_clock = match host_at {
+            Some((at, _)) if config.lan_clock => lan_clock_socket(at).await,
+            _ => None,
+        };
         for topic in topics.all() {
-            let presence = (config.track_presence && topic == topics.main).then(|| presence_meta(&me, &config.name, "listener"));
+            let presence = (config.track_presence && topic == topics.main).then(|| {
+                let mut meta = presence_meta(&me, &config.name, "listener");
+                if let Some((_, advertised)) = &lan_clock {
+                    meta.insert(CLOCK_PEER.into(), Value::String(advertised.to_string()));
+                }
+                meta
+            });
             // Presence is on for the main topic either way (a member who is not shown still sees
             // who is there); only tracking puts this member in it.
             let key = (topic == topics.main).then(|| me.to_string());
@@ -174,6 +190,12 @@ impl ListenerRoom {
         }
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
+        let (host_line, host_line_rx) = watch::channel(None);
+        let (peers, peers_rx) = watch::channel(Vec::new());
+        let (peer_tx, peer_exchanges) = mpsc::unbounded_channel();
+        if let Some((socket, _)) = lan_clock {
+            tokio::spawn(clock_peer::run(socket, config.clock.clone(), host_line_rx, peers_rx, peer_tx));
+        }
         let task = Task {
             identity,
             host,
@@ -191,16 +213,17 @@ impl ListenerRoom {
             clock: config.clock.clone(),
             clock_sync: ClockSync::default(),
             pings_sent: 0,
+            host_line,
+            peers,
         };
         // Clock datagrams to the host's UDP port of the same number, where it answers them (not
         // through a relay, nor where only the WebSocket is forwarded: then the WebSocket's own
         // exchanges serve). A `send`, which plays nothing, needs none.
         let (datagrams_tx, datagrams) = mpsc::unbounded_channel();
-        let target = if config.track_presence { datagram_target(&config.invite.ws).await } else { None };
-        if let Some(addr) = target {
+        if let Some((addr, true)) = host_at {
             tokio::spawn(clock_udp::ping(addr, config.clock, datagrams_tx));
         }
-        tokio::spawn(task.run(early, client_events, command_rx, datagrams));
+        tokio::spawn(task.run(early, client_events, command_rx, datagrams, peer_exchanges));
         Ok((ListenerRoom { commands, user: me }, events_rx))
     }
 
@@ -246,18 +269,34 @@ struct Task {
     clock: Arc<dyn Clock>,
     clock_sync: ClockSync,
     pings_sent: u64,
+    /// This listener's estimate of the host's clock, for the LAN peers it answers.
+    host_line: watch::Sender<Option<HostLine>>,
+    /// The room's members below this one that say where their LAN clock is.
+    peers: watch::Sender<Vec<clock_peer::Peer>>,
 }
 
-/// Where the host answers clock datagrams: the address and port of its WebSocket (`ws://` only;
-/// behind `wss://` a TLS proxy stands in between, and UDP would not reach the host).
-async fn datagram_target(ws: &str) -> Option<std::net::SocketAddr> {
+/// The presence meta key of a member's LAN clock address (`ip:port`).
+const CLOCK_PEER: &str = "clock_peer";
+
+/// The address of the room's WebSocket, and whether the host answers clock datagrams there
+/// (`ws://` only: behind `wss://` a TLS proxy stands in between, and UDP would not reach the host).
+async fn host_address(ws: &str) -> Option<(std::net::SocketAddr, bool)> {
     let uri: hyper::Uri = ws.parse().ok()?;
-    if uri.scheme_str() != Some("ws") {
-        return None;
-    }
+    let plain = uri.scheme_str() == Some("ws");
+    let port = uri.port_u16().unwrap_or(if plain { 80 } else { 443 });
     // `host()` keeps an IPv6 literal's brackets, which a lookup takes as given.
     let host = uri.host()?.to_owned();
-    tokio::net::lookup_host((host.trim_start_matches('[').trim_end_matches(']'), uri.port_u16().unwrap_or(80))).await.ok()?.next()
+    let at = tokio::net::lookup_host((host.trim_start_matches('[').trim_end_matches(']'), port)).await.ok()?.next()?;
+    Some((at, plain))
+}
+
+/// A socket for LAN peers' clock pings, and the address to tell them: the one this machine
+/// reaches the host from. `None` if there is none (the LAN clock is then simply not offered).
+async fn lan_clock_socket(host: std::net::SocketAddr) -> Option<(tokio::net::UdpSocket, std::net::SocketAddr)> {
+    let ip = clock_peer::lan_address(host).await?;
+    let socket = tokio::net::UdpSocket::bind((ip, 0)).await.ok()?;
+    let at = socket.local_addr().ok()?;
+    Some((socket, at))
 }
 
 impl Task {
@@ -271,6 +310,7 @@ impl Task {
         mut client_events: mpsc::UnboundedReceiver<ClientEvent>,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut datagrams: mpsc::UnboundedReceiver<Exchange>,
+        mut peer_exchanges: mpsc::UnboundedReceiver<PeerExchange>,
     ) {
         for e in early {
             if self.on_client(e) {
@@ -316,6 +356,12 @@ impl Task {
                     None => break,
                 },
                 Some(e) = datagrams.recv() => self.on_exchange(ClockPath::Datagram, e),
+                Some(p) = peer_exchanges.recv() => {
+                    let t3 = p.exchange.t3;
+                    if let Some(published) = self.clock_sync.add_peer(p) {
+                        self.publish(published, t3);
+                    }
+                }
                 cmd = commands.recv() => match cmd {
                     Some(Command::Send { action, reply }) => {
                         let _ = reply.send(self.send(action));
@@ -374,18 +420,53 @@ impl Task {
 
     fn on_exchange(&mut self, path: ClockPath, e: Exchange) {
         if let Some(p) = self.clock_sync.add(path, e) {
-            let stats = SyncStats {
-                clock_offset_ns: p.estimate.offset,
-                round_trip_ns: p.estimate.round_trip,
-                uncertainty_ns: p.estimate.uncertainty,
-                path: p.path,
-                drift_ppm: p.estimate.drift_ppm,
-                samples: p.estimate.samples,
-                local_ns: e.t3,
-                host_ns: p.host_at_t3,
-            };
-            self.emit(RoomEvent::Sync(stats));
+            self.publish(p, e.t3);
         }
+    }
+
+    /// A new estimate of the host's clock, from the exchange that completed at local `t3`: to
+    /// the player (through the event) and to the LAN peers this listener answers.
+    fn publish(&mut self, p: Published, t3: i64) {
+        let stats = SyncStats {
+            clock_offset_ns: p.estimate.offset,
+            round_trip_ns: p.estimate.round_trip,
+            uncertainty_ns: p.estimate.uncertainty,
+            path: p.path,
+            drift_ppm: p.estimate.drift_ppm,
+            samples: p.estimate.samples,
+            local_ns: t3,
+            host_ns: p.host_at_t3,
+        };
+        self.host_line.send_replace(Some(HostLine {
+            local: t3,
+            host: p.host_at_t3,
+            drift_ppb: (p.estimate.drift_ppm * 1e3).round() as i64,
+            uncertainty: p.estimate.uncertainty,
+        }));
+        self.emit(RoomEvent::Sync(stats));
+    }
+
+    /// The members below this one (by presence key) that offer a LAN clock, lowest first: the
+    /// ones worth pinging. Only below, so listeners on one LAN form a chain that ends at the
+    /// lowest, which follows the host.
+    fn update_peers(&self) {
+        let me = self.identity.user_id().to_string();
+        let peers: Vec<clock_peer::Peer> = self
+            .presence
+            .by_key
+            .iter()
+            .filter(|(key, _)| **key < me)
+            .filter_map(|(key, metas)| {
+                let at = metas.iter().find_map(|m| m.get(CLOCK_PEER)?.as_str()?.parse().ok())?;
+                Some((key.clone(), at))
+            })
+            .take(clock_peer::MAX_PEERS)
+            .collect();
+        self.peers.send_if_modified(|now| {
+            let changed = *now != peers;
+            *now = peers;
+            changed
+        });
     }
 
     fn request_snapshot(&mut self) {
@@ -407,10 +488,12 @@ impl Task {
             ClientEvent::Refused { reason, .. } => self.emit(RoomEvent::Error(reason)),
             ClientEvent::PresenceState { topic, state } if topic == self.topics.main => {
                 let d = self.presence.sync_state(&state);
+                self.update_peers();
                 self.emit_presence(d);
             }
             ClientEvent::PresenceDiff { topic, diff } if topic == self.topics.main => {
                 let d = self.presence.sync_diff(&diff);
+                self.update_peers();
                 self.emit_presence(d);
             }
             ClientEvent::Broadcast { event, payload, .. } => return self.on_broadcast(&event, &payload),

@@ -253,6 +253,7 @@ impl Session {
             name: config.name.clone(),
             data_dir: config.data_dir.join("member"),
             track_presence,
+            lan_clock: track_presence,
             clock: config.clock.clone(),
         };
         // The output first: a missing sound device fails before anyone sees us join.

@@ -113,6 +113,7 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
             name: format!("L{i}"),
             data_dir: temp(&format!("l{i}")),
             track_presence: true,
+            lan_clock: true,
             clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
         };
         // The first connection may itself be cut: try until one holds.
@@ -194,6 +195,7 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
         name: "obs".into(),
         data_dir: temp("obs"),
         track_presence: true,
+        lan_clock: true,
         clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
     };
     let (_obs, mut oe) = ListenerRoom::join(observer).await.unwrap();

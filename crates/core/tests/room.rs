@@ -64,6 +64,7 @@ async fn listener(room: &Room, name: &str) -> (ListenerRoom, mpsc::UnboundedRece
         name: name.into(),
         data_dir: temp(name),
         track_presence: true,
+        lan_clock: true,
         clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
     };
     let (l, mut events) = ListenerRoom::join(config).await.unwrap();
@@ -125,6 +126,7 @@ async fn intents_become_diffs_everywhere_and_refusals_go_to_the_sender() {
         name: "cat".into(),
         data_dir: temp("cat"),
         track_presence: true,
+        lan_clock: true,
         clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
     };
     let (_cat, mut ce) = ListenerRoom::join(config).await.unwrap();
@@ -195,6 +197,7 @@ async fn a_skewed_listener_learns_the_hosts_clock() {
         name: "ann-clock".into(),
         data_dir: temp("ann-clock"),
         track_presence: false,
+        lan_clock: false,
         clock: Arc::new(skewed),
     };
     let (_ann, mut events) = ListenerRoom::join(config).await.unwrap();

@@ -37,8 +37,14 @@ fn ramp_track(seconds: usize) -> Vec<u8> {
 async fn play_room(invite: Invite, name: &str, clock: Arc<dyn Clock>, run_for: Duration) -> (PathBuf, i64) {
     let dir = temp(name);
     let out = dir.join("out.wav");
-    let config =
-        ListenerConfig { invite: invite.clone(), name: name.into(), data_dir: dir.clone(), track_presence: true, clock: clock.clone() };
+    let config = ListenerConfig {
+        invite: invite.clone(),
+        name: name.into(),
+        data_dir: dir.clone(),
+        track_presence: true,
+        lan_clock: true,
+        clock: clock.clone(),
+    };
     let (_room, mut events) = ListenerRoom::join(config).await.unwrap();
     let player_config = PlayerConfig {
         output: OutputKind::Wav(out.clone()),
