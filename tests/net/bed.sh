@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# The network test bed: a host, a "wan" and one home per listener, each home behind its own NAT
+# The network test bed: a host, a "wan" and homes of listeners, each home behind its own NAT
 # router whose link is delayed, jittered and made lossy by whatssound-netbed (NFQUEUE: this
 # kernel has no netem), and optionally rate-limited by tbf.
 #
 #   tests/net/bed.sh check                          # can a bed be made here? (else one line why, exit 2)
-#   tests/net/bed.sh up NAME a:wifi b:internet@10mbit ...   # LISTENER:PROFILE[@RATE]
+#   tests/net/bed.sh up NAME a:wifi b:internet@10mbit ...   # LISTENER:PROFILE[@RATE], a home each
+#   tests/net/bed.sh up NAME a+b:internet c:wifi    # a and b share one home (one LAN, one NAT)
 #   tests/net/bed.sh exec NAME ROLE COMMAND...      # ROLE: host, wan, or a listener's name
 #   tests/net/bed.sh cut NAME LISTENER              # an outage: the home's uplink drops everything
 #   tests/net/bed.sh mend NAME LISTENER             # ...until mended
 #   tests/net/bed.sh down NAME                      # everything NAME made, gone (idempotent)
 #
-#          NAME-host 10.77.0.2 ── 10.77.0.1 NAME-wan 10.77.I.1 ── 10.77.I.2 NAME-rX (NAT) 192.168.I.1 ── 192.168.I.2 NAME-X
+#          NAME-host 10.77.0.2 ── 10.77.0.1 NAME-wan 10.77.I.1 ── 10.77.I.2 NAME-rX (NAT) 192.168.I.1 ┬─ 192.168.I.2 NAME-X
+#                                                                                          (bridge) └─ 192.168.I.3 NAME-Y
 #
-# Listener X (the I-th) sits at 192.168.I.2 behind router NAME-rX, which masquerades it as
-# 10.77.I.2 and, like a home router, lets nothing in that it did not see go out. The router
+# The I-th home's listeners X, Y… sit at 192.168.I.2, .3… on one bridge (a switch: traffic between
+# them is not impaired) behind router NAME-rX (named after its first listener), which masquerades
+# them as 10.77.I.2 and, like a home router, lets nothing in that it did not see go out. The router
 # queues what it forwards: outbound to queue 1, inbound to queue 2, both read by one impairer.
 # PROFILE is lan, wifi, internet, bad or pairs (delay=20,jitter=5,loss=0.01,up=30,down=10);
 # see crates/netbed/src/profile.rs. The impairer is WHATSSOUND_NETBED, else the debug build.
@@ -81,14 +84,34 @@ up() {
         i=$((i + 1))
         who="${spec%%:*}"; profile="${spec#*:}"; rate=""
         [[ "$profile" == *@* ]] && { rate="${profile#*@}"; profile="${profile%@*}"; }
-        [[ "$who" =~ ^[a-z0-9]{1,8}$ ]] && [ "$who" != host ] && [ "$who" != wan ] || die "listener '$who': 1–8 lowercase letters or digits, not host or wan"
         [ -n "$profile" ] && [ "$spec" != "$who" ] || die "listener '$who' needs a profile: $who:wifi"
-        r="$name-r$who"; l="$name-$who"
-        ns "$r"; ns "$l"
+        local members=() m j
+        IFS=+ read -r -a members <<<"$who"
+        [ ${#members[@]} -ge 1 ] && [ ${#members[@]} -le 8 ] || die "home '$who': 1–8 listeners joined by +"
+        for m in "${members[@]}"; do
+            [[ "$m" =~ ^[a-z0-9]{1,8}$ ]] && [ "$m" != host ] && [ "$m" != wan ] || die "listener '$m': 1–8 lowercase letters or digits, not host or wan"
+            ip netns list | awk '{print $1}' | grep -qx "$name-$m" && die "listener '$m' is named twice"
+        done
+        r="$name-r${members[0]}"
+        ns "$r"
         link "$name-wan" "home$i" "10.77.$i.1/24" "$r" wan "10.77.$i.2/24"
-        link "$r" lan "192.168.$i.1/24" "$l" eth0 "192.168.$i.2/24"
+        ip -n "$r" link add lan type bridge
+        ip -n "$r" addr add "192.168.$i.1/24" dev lan
+        ip -n "$r" link set lan up
+        j=1
+        for m in "${members[@]}"; do
+            j=$((j + 1)); l="$name-$m"
+            ns "$l"
+            ip link add "p$j" netns "$r" type veth peer name eth0 netns "$l"
+            ip -n "$r" link set "p$j" master lan
+            ip -n "$r" link set "p$j" up
+            ip -n "$l" addr add "192.168.$i.$j/24" dev eth0
+            ip -n "$l" link set eth0 up
+            ip -n "$l" route add default via "192.168.$i.1"
+            echo "$m 192.168.$i.$j $r 10.77.$i.2 $profile${rate:+@$rate}" >>"$state/listeners"
+        done
+        who="${members[0]}"
         ip -n "$r" route add default via "10.77.$i.1"
-        ip -n "$l" route add default via "192.168.$i.1"
         ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
         ip netns exec "$r" nft -f - <<NFT
 table ip home {
@@ -118,9 +141,16 @@ NFT
             ip netns exec "$r" tc qdisc add dev wan root tbf rate "$rate" burst 32kb latency 400ms
             ip netns exec "$r" tc qdisc add dev lan root tbf rate "$rate" burst 32kb latency 400ms
         fi
-        echo "$who 192.168.$i.2 $r 10.77.$i.2 $profile${rate:+@$rate}" >>"$state/listeners"
     done
     trap - EXIT
+}
+
+# The router of LISTENER's home (its state line: name, LAN address, router, public address, profile).
+router() {
+    local r
+    r="$(awk -v who="$2" '$1 == who {print $3}' "$(state_of "$1")/listeners" 2>/dev/null)"
+    [ -n "$r" ] || die "no listener '$2' in bed $1"
+    printf '%s' "$r"
 }
 
 cmd="${1:-}"; shift || true
@@ -133,7 +163,7 @@ case "$cmd" in
         name="$1"; role="$2"; shift 2
         exec ip netns exec "$name-$role" "$@" ;;
     # Ahead of the impairer's rules, so nothing is queued (or let through) while cut.
-    cut) [ $# -eq 2 ] || die "usage: bed.sh cut NAME LISTENER"; ip netns exec "$1-r$2" iptables -I FORWARD 1 -j DROP ;;
-    mend) [ $# -eq 2 ] || die "usage: bed.sh mend NAME LISTENER"; ip netns exec "$1-r$2" iptables -D FORWARD -j DROP ;;
+    cut) [ $# -eq 2 ] || die "usage: bed.sh cut NAME LISTENER"; ip netns exec "$(router "$1" "$2")" iptables -I FORWARD 1 -j DROP ;;
+    mend) [ $# -eq 2 ] || die "usage: bed.sh mend NAME LISTENER"; ip netns exec "$(router "$1" "$2")" iptables -D FORWARD -j DROP ;;
     *) die "usage: bed.sh check | up NAME LISTENER:PROFILE[@RATE]... | exec NAME ROLE COMMAND... | cut|mend NAME LISTENER | down NAME" ;;
 esac

@@ -29,13 +29,13 @@ pub enum BedUnavailable {
 pub struct Bed {
     name: String,
     impairer: PathBuf,
-    listeners: Vec<String>,
 }
 
 impl Bed {
     /// Brings up a bed with one home per `(listener, profile)`; `profile` as `bed.sh` takes it
-    /// (`wifi`, `internet@10mbit`, `delay=20,jitter=5`). `impairer` is the `whatssound-netbed`
-    /// binary.
+    /// (`wifi`, `internet@10mbit`, `delay=20,jitter=5`), and `listener` one name or several
+    /// joined by `+` for listeners that share one home (`a+b`: one LAN behind one NAT).
+    /// `impairer` is the `whatssound-netbed` binary.
     pub fn up(impairer: &Path, listeners: &[(&str, &str)]) -> Result<Bed, BedUnavailable> {
         let run = |args: &[&str]| {
             Command::new("bash")
@@ -56,7 +56,7 @@ impl Bed {
         let mut args = vec!["up".to_owned(), name.clone()];
         args.extend(specs);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let bed = Bed { name, impairer: impairer.to_owned(), listeners: listeners.iter().map(|(w, _)| (*w).to_owned()).collect() };
+        let bed = Bed { name, impairer: impairer.to_owned() };
         let out = run(&args)?;
         if !out.status.success() {
             return Err(BedUnavailable::Failed(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
@@ -86,10 +86,18 @@ impl Bed {
         if out.status.success() { Ok(()) } else { Err(BedUnavailable::Failed(String::from_utf8_lossy(&out.stderr).trim().to_owned())) }
     }
 
-    /// The address listener `who` has inside its home, and the one its NAT shows the world.
+    /// The address listener `who` has inside its home, and the one its NAT shows the world (from
+    /// the line `bed.sh` wrote for it: name, LAN address, router, public address, profile).
     pub fn listener_addrs(&self, who: &str) -> Option<(String, String)> {
-        let i = self.listeners.iter().position(|l| l == who)? + 1;
-        Some((format!("192.168.{i}.2"), format!("10.77.{i}.2")))
+        let dir = std::env::var_os("TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+        let listeners = std::fs::read_to_string(dir.join(format!("whatssound-netbed-{}", self.name)).join("listeners")).ok()?;
+        listeners.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields[..] {
+                [name, inside, _, outside, ..] if name == who => Some((inside.to_owned(), outside.to_owned())),
+                _ => None,
+            }
+        })
     }
 }
 

@@ -98,6 +98,26 @@ fn a_home_router_lets_nothing_in_that_did_not_go_out() {
 }
 
 #[test]
+fn listeners_in_one_home_share_its_nat_and_reach_each_other_unimpaired() {
+    let Some(bed) = bed(&[("a+b", "internet"), ("c", "lan")]) else { return };
+    let (a_inside, a_outside) = bed.listener_addrs("a").unwrap();
+    let (b_inside, b_outside) = bed.listener_addrs("b").unwrap();
+    assert_eq!(a_outside, b_outside, "one home, one NAT");
+    assert_ne!(a_inside, b_inside);
+    // Across the home's LAN (a bridge: a switch, not the router's impaired path) and from outside.
+    let echo_b = Echo::start(&bed, "b", &b_inside);
+    let lan = probe(&bed, "a", &echo_b.1, 50, 5, 300);
+    assert_eq!(f(&lan, "received"), 50.0, "{lan}");
+    assert!(f(&lan, "rtt_max_ms") < 3.0, "a LAN round trip, not the internet's: {lan}");
+    let from_c = probe(&bed, "c", &echo_b.1, 5, 5, 300);
+    assert_eq!(f(&from_c, "received"), 0.0, "another home reaches a private address: {from_c}");
+    let host = Echo::start(&bed, "host", HOST_IP);
+    let b = probe(&bed, "b", &host.1, 100, 10, 1_000);
+    assert!(f(&b, "rtt_min_ms") >= 64.0, "b's way out is the home's internet path: {b}");
+    assert!(b["seen_as"].as_str().unwrap().starts_with(&format!("{b_outside}:")), "{b}");
+}
+
+#[test]
 fn wifi_is_quick_but_stalls_now_and_then() {
     let Some(bed) = bed(&[("a", "wifi")]) else { return };
     let echo = Echo::start(&bed, "host", HOST_IP);
