@@ -120,6 +120,8 @@ struct Fit {
     drift: f64,
     round_trip: Nanos,
     uncertainty: f64,
+    /// Whether `drift` was read off the floors (else it is 0 because it is not known yet).
+    drift_claimed: bool,
 }
 
 /// What [`ClockOffset::add`] learned.
@@ -151,7 +153,8 @@ impl ClockOffset {
             self.window.pop_front();
         }
         self.window.push_back(e);
-        self.fit = fit(&self.window);
+        let claimed = self.fit.is_some_and(|f| f.drift_claimed);
+        self.fit = fit(&self.window, claimed);
         self.estimate()
     }
 
@@ -195,15 +198,19 @@ impl ClockOffset {
 /// the round trip ([`Estimate::round_trip`]).
 ///
 /// 1. The drift is the mean of the two floors' slopes (opposite in sign), each the lower hull's
-///    edge over the middle of the window — claimed only once the window spans 15 s: over 5 s,
-///    3 ms of jitter reads as a slope 140 ppm wrong (median, simulated; 10 ppm over 20 s).
+///    edge over the middle of the window — claimed once the window spans 15 s (over 5 s, 3 ms of
+///    jitter reads as a slope 140 ppm wrong: median, simulated; 10 ppm over 20 s), or sooner
+///    where the floors are so sharp that their width over the span is under 10 ppm: a LAN's
+///    0.02 ms after 2 s. Once claimed it stays claimed (a momentarily wider floor must not
+///    swap a good slope for none). Until then, two clocks 100 ppm apart (the bound below) tie an old
+///    exchange with a new one in one direction, and its floor may be seconds stale.
 /// 2. With the drift taken out, each floor is its direction's lowest delay — where an older
 ///    exchange counts as a little slower, by how far the drift may be wrong times its age (NTP's
 ///    dispersion, which grows with a sample's age). Until a drift is claimed that is 100 ppm, the
 ///    most two computers' clocks differ by; then half the floors' width over the span. So early
 ///    on the floors come from the last few seconds, and later from the whole minute.
 /// 3. The offset is half the difference of the two floors.
-fn fit(window: &VecDeque<Exchange>) -> Option<Fit> {
+fn fit(window: &VecDeque<Exchange>, claimed: bool) -> Option<Fit> {
     let reference = window.iter().map(|e| e.midpoint()).max()?;
     let min_rtt = window.iter().map(|e| e.round_trip()).min()?;
     let xs: Vec<f64> = window.iter().map(|e| (e.midpoint() - reference) as f64).collect();
@@ -226,20 +233,28 @@ fn fit(window: &VecDeque<Exchange>) -> Option<Fit> {
         ((up[0].1 - down[0].1) / 2.0, width)
     };
     let (mut offset, mut uncertainty) = floors(0.0, MAX_DRIFT);
-    let mut drift = 0.0;
-    if span >= CLAIM_DRIFT_AFTER && window.len() >= 8 {
-        drift = ((floor_slope(&xs, &up) - floor_slope(&xs, &down)) / 2.0).clamp(-1e-3, 1e-3);
-        let (_, width) = floors(drift, MAX_DRIFT);
-        (offset, uncertainty) = floors(drift, (width / 2.0 / span).clamp(1e-6, MAX_DRIFT));
+    let (mut drift, mut drift_claimed) = (0.0, false);
+    if span >= CLAIM_SHARP_DRIFT_AFTER && window.len() >= 8 {
+        let slope = ((floor_slope(&xs, &up) - floor_slope(&xs, &down)) / 2.0).clamp(-1e-3, 1e-3);
+        // The floors' width about the sloped line: the jitter alone, not a drift left in.
+        let (_, width) = floors(slope, MAX_DRIFT);
+        if claimed || span >= CLAIM_DRIFT_AFTER || width <= CLAIM_SLOPE_ERROR * span {
+            (drift, drift_claimed) = (slope, true);
+            (offset, uncertainty) = floors(drift, (width / 2.0 / span).clamp(1e-6, MAX_DRIFT));
+        }
     }
-    Some(Fit { reference, offset, drift, round_trip: min_rtt, uncertainty })
+    Some(Fit { reference, offset, drift, round_trip: min_rtt, uncertainty, drift_claimed })
 }
 
 /// How far apart two computers' clocks may run before a drift is measured (100 ppm).
 const MAX_DRIFT: f64 = 1e-4;
 
-/// The span of exchanges (ns) before a drift is claimed.
+/// The span of exchanges (ns) before a drift is claimed...
 const CLAIM_DRIFT_AFTER: f64 = 15e9;
+/// ...or, on a path whose floors are sharp, this span, once their width over it is below
+/// `CLAIM_SLOPE_ERROR` (what a slope read off floors that wide may be wrong by).
+const CLAIM_SHARP_DRIFT_AFTER: f64 = 2e9;
+const CLAIM_SLOPE_ERROR: f64 = 1e-5;
 
 /// The slope of the lower convex hull of `(x, y)` where it passes the middle of the xs: the
 /// line under every point that is highest there (which minimises the points' total height

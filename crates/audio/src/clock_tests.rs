@@ -215,6 +215,26 @@ fn an_asymmetric_path_costs_half_its_asymmetry_and_no_more() {
 }
 
 #[test]
+fn on_a_sharp_path_a_drift_is_claimed_within_seconds_and_old_floors_go_stale_no_more() {
+    // Two listeners' clocks on one LAN: 0.05 ± 0.02 ms each way, 150 ppm apart (each within
+    // 100 ppm of the host), ten exchanges a second. Unclaimed, a drift that large outruns the
+    // ageing of old exchanges and one direction's floor stays where it was seconds ago.
+    let mut rng = Rng(7);
+    let host = |l: Nanos| l + 3 * MS + (l as f64 * 150e-6) as Nanos;
+    let mut est = ClockOffset::new(600);
+    let way = Way { base: MS / 20, jitter: MS / 50 };
+    let mut worst: Nanos = 0;
+    exchange_over(&mut est, &host, (way, way), 100 * MS, 8, &mut rng, |est, at| {
+        if at > 3_000 * MS {
+            worst = worst.max(error_at(est, &host, at));
+        }
+    });
+    let drift = est.estimate().unwrap().drift_ppm;
+    assert!((drift - 150.0).abs() < 15.0, "drift {drift} ppm, where it is 150");
+    assert!(worst < MS / 50, "worst error {worst} ns after 3 s");
+}
+
+#[test]
 fn before_the_drift_is_known_the_recent_floors_hold_the_estimate() {
     // Wi-Fi-like 3 ± 3 ms each way, 50 ppm apart, four exchanges a second: between 2 s and the
     // 15 s that claiming a drift waits for (the run stops at 14 s), older exchanges count as

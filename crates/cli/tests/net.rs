@@ -1,6 +1,6 @@
-//! The room across real (emulated) networks: a host on the "wan", listeners each behind their own
-//! home NAT, one on Wi-Fi and one on a long internet path (tests/net/bed.sh). Skipped, with one
-//! line, where the bed cannot be made (no root, no nft, no NFQUEUE).
+//! The room across real (emulated) networks: a host on the "wan", listeners behind home NATs, on
+//! Wi-Fi, on a long internet path, or two in one home (tests/net/bed.sh). Skipped, with one line,
+//! where the bed cannot be made (no root, no nft, no NFQUEUE).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -76,6 +76,71 @@ fn listeners_behind_home_nats_on_wifi_and_the_internet_share_the_room() {
     let chat = a.until(|v| v["event"] == "chat" && v["text"] == "over the wan");
     assert!(chat["user"].is_string(), "{chat}");
     drop((a, b, host));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// How far a `sync` line's estimate is from the truth, ms: host and listeners read one
+/// CLOCK_MONOTONIC, and `--debug-clock-skew-ms S --debug-clock-drift-ppm D` make the listener's
+/// clock `m + S + D·m`, so its true offset to the host at its local instant L is `m − L`.
+fn clock_error_ms(sync: &serde_json::Value, skew_ms: f64, drift_ppm: f64) -> f64 {
+    let local = sync["local_ms"].as_f64().unwrap();
+    let mono = (local - skew_ms) / (1.0 + drift_ppm * 1e-6);
+    sync["clock_offset_ms"].as_f64().unwrap() - (mono - local)
+}
+
+#[test]
+fn two_listeners_in_one_home_share_one_estimate_of_a_far_hosts_clock() {
+    // A lopsided path: 30 ms up, 10 ms down, ±4 ms each way. Each listener's own estimate is off
+    // by half the asymmetry (10 ms, which no two-way exchange can see) and by its own share of
+    // the jitter; sharing one estimate, they are off by the same amount.
+    let Some(bed) = bed(&[("a+b", "up=30,down=10,jitter=4")]) else { return };
+    let dir = temp_dir("net-lan-clock");
+    let (host, invite) = host_in(&bed, &dir, &song(&dir, "tone.wav"));
+    let skews = [("a", 40.0, 50.0), ("b", -25.0, -50.0)];
+    let mut listeners: Vec<Running> = skews
+        .iter()
+        .map(|(who, skew, drift)| {
+            let data = dir.join(who);
+            let args = ["listen", &invite, "--name", who, "--data-dir", data.to_str().unwrap()];
+            let clock = ["--debug-clock-skew-ms", &skew.to_string(), "--debug-clock-drift-ppm", &drift.to_string()];
+            cli_in(&bed, who, &[&args[..], &clock[..]].concat())
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    // Four seconds in, the one whose key sorts higher follows the other across the LAN.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let settled = |r: &mut Running| {
+        r.drain();
+        r.until(|v| v["event"] == "sync")
+    };
+    let lines: Vec<_> = listeners.iter_mut().map(settled).collect();
+    let paths: Vec<&str> = lines.iter().map(|l| l["clock_path"].as_str().unwrap()).collect();
+    let follower = paths.iter().position(|p| *p == "lan").unwrap_or_else(|| panic!("no one follows a LAN peer: {lines:#?}"));
+    let reference = 1 - follower;
+    assert_eq!(paths[reference], "udp", "the other follows the host: {lines:#?}");
+    let lan = &lines[follower];
+    assert!(lan["round_trip_ms"].as_f64().unwrap() < 5.0, "a LAN round trip: {lan}");
+    assert!(lan["uncertainty_ms"].as_f64().unwrap() < 8.0, "{lan}");
+    // Over the next two seconds, the follower's error is the reference's, to a LAN's precision,
+    // though both are some 10 ms off the truth.
+    let mut errors: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];
+    for (i, r) in listeners.iter_mut().enumerate() {
+        let (_, skew, drift) = skews[i];
+        while started.elapsed() < std::time::Duration::from_secs(6) || errors[i].len() < 5 {
+            let sync = r.until(|v| v["event"] == "sync");
+            errors[i].push((sync["local_ms"].as_f64().unwrap() - skew, clock_error_ms(&sync, skew, drift)));
+        }
+    }
+    let median = |v: &[(f64, f64)]| {
+        let mut e: Vec<f64> = v.iter().map(|p| p.1).collect();
+        e.sort_by(f64::total_cmp);
+        e[e.len() / 2]
+    };
+    let (ours, theirs) = (median(&errors[follower]), median(&errors[reference]));
+    eprintln!("clock error vs the truth: follower {ours:.3} ms, reference {theirs:.3} ms");
+    assert!((6.0..14.0).contains(&theirs.abs()), "half the path's asymmetry is in the reference's estimate: {theirs} ms");
+    assert!((ours - theirs).abs() < 0.3, "the follower is {ours} ms off, the reference {theirs} ms: {errors:?}");
+    drop((listeners, host));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
