@@ -67,6 +67,11 @@ export type ChatLine = {
 	atMs: number,
 };
 
+/**  Which way an exchange went (in the UI's sync indicator: where the clock comes from). */
+export type ClockPath = 
+/**  Through a LAN peer's estimate. */
+"lan" | "udp" | "websocket";
+
 export type ConnectionChanged = ConnectionView;
 
 /**  The connection, as a banner shows it. */
@@ -187,6 +192,11 @@ export type SyncView = {
 	rttMs: number | null,
 	/**  How far the clock estimate may still be off, ± ms (on a path as quick each way). */
 	uncertaintyMs: number | null,
+	/**
+	 *  Where the clock estimate comes from: the host's datagrams, the room's WebSocket, or a
+	 *  listener on this LAN that shares its own.
+	 */
+	clockPath: ClockPath,
 	/**  How far what sounds is from where the room is (positive: behind). */
 	errorMs: number | null,
 	corrections: number,

@@ -18,12 +18,16 @@ use std::collections::BTreeMap;
 use whatssound_audio::{ClockOffset, Estimate, Exchange, Nanos};
 use whatssound_room::clock_datagram::HostLine;
 
-/// Which way an exchange went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which way an exchange went (in the UI's sync indicator: where the clock comes from).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum ClockPath {
     /// Through a LAN peer's estimate.
+    #[serde(rename = "lan")]
     Peer,
+    #[serde(rename = "udp")]
     Datagram,
+    #[serde(rename = "websocket")]
     WebSocket,
 }
 

@@ -63,6 +63,9 @@ pub struct SyncView {
     pub rtt_ms: f64,
     /// How far the clock estimate may still be off, ± ms (on a path as quick each way).
     pub uncertainty_ms: f64,
+    /// Where the clock estimate comes from: the host's datagrams, the room's WebSocket, or a
+    /// listener on this LAN that shares its own.
+    pub clock_path: crate::clock_sync::ClockPath,
     /// How far what sounds is from where the room is (positive: behind).
     pub error_ms: f64,
     pub corrections: u32,
@@ -558,6 +561,7 @@ impl Task {
             offset_ms: s.clock_offset_ns as f64 / 1e6,
             rtt_ms: s.round_trip_ns as f64 / 1e6,
             uncertainty_ms: s.uncertainty_ns as f64 / 1e6,
+            clock_path: s.path,
             error_ms: stats.error_ns.unwrap_or(0) as f64 / 1e6,
             corrections: u32::try_from(stats.jumps + stats.trimmed_frames).unwrap_or(u32::MAX),
             underruns: u32::try_from(stats.underruns).unwrap_or(u32::MAX),

@@ -29,7 +29,14 @@ export function syncIndicator(s: AppState): HTMLElement {
   const errorMs = Math.abs(sync.errorMs ?? 0) + Math.abs(sync.uncertaintyMs ?? 0);
   const text = formatSyncError(errorMs);
   const rtt = sync.rttMs ?? 0;
+  // A clock shared across the LAN: listeners here agree with each other to a LAN's error, whatever
+  // the host's path does; the bound below is then the LAN's, not the host's.
+  const lan = sync.clockPath === "lan";
+  const source = lan
+    ? "The room's clock is shared with another listener on this network, so the two of you sound together. "
+    : "";
   const detail =
+    source +
     `Playback ${(sync.errorMs ?? 0).toFixed(1)} ms from the room's clock, which is known to ±${(sync.uncertaintyMs ?? 0).toFixed(1)} ms ` +
     `(±${(rtt / 2).toFixed(1)} ms at worst, if the network is slower one way). ` +
     `Clock offset ${(sync.offsetMs ?? 0).toFixed(1)} ms, round trip ${rtt.toFixed(1)} ms, ` +
@@ -38,7 +45,7 @@ export function syncIndicator(s: AppState): HTMLElement {
     "span",
     { class: `sync ${syncLevel(errorMs)}`, "data-testid": "sync", "data-error-ms": errorMs, title: detail, "aria-label": `Sync error ${text}. ${detail}` },
     h("span", { class: "dot", "aria-hidden": "true" }),
-    text,
+    lan ? `${text} · LAN` : text,
   );
 }
 
