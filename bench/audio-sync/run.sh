@@ -9,6 +9,8 @@
 #   TRACE=1 bench/audio-sync/run.sh 2 flac join       # also log each listener's device callbacks
 #   NET=wifi bench/audio-sync/run.sh 10 flac "join late"  # listeners behind the network test bed
 #   NET_A=delay=30,jitter=2 NET_B=... bench/audio-sync/run.sh ...      # a different path each
+#   NET=internet SHARED_HOME=1 bench/audio-sync/run.sh 3 flac join     # A and B in one home (one LAN)
+#   NO_LAN_CLOCK=1 ...                  # listeners keep to the host's clock, never to each other
 #
 # Each run: a host (`--output null`) plays two 60 s signals (chirp bursts from the kit's
 # gen_signal.py at 44.1 kHz, so listeners resample to the device's 48 kHz), queued in that order;
@@ -66,7 +68,11 @@ for fmt in $formats; do
       in_a=""; in_b=""; in_host=""; listen_at=127.0.0.1:0
       if [ -n "$net_a" ]; then
           bed_name="as$$r$run"
-          bash "$bed" up "$bed_name" "a:$net_a" "b:$net_b" >/dev/null
+          if [ -n "${SHARED_HOME:-}" ]; then
+              bash "$bed" up "$bed_name" "a+b:$net_a" >/dev/null
+          else
+              bash "$bed" up "$bed_name" "a:$net_a" "b:$net_b" >/dev/null
+          fi
           in_host="ip netns exec $bed_name-host"; in_a="ip netns exec $bed_name-a"; in_b="ip netns exec $bed_name-b"
           listen_at=10.77.0.2:0
       fi
@@ -90,15 +96,16 @@ for fmt in $formats; do
       ta=""; tb=""
       if [ -n "${TRACE:-}" ]; then ta="WHATSSOUND_DEVICE_TRACE='$out/a.trace'"; tb="WHATSSOUND_DEVICE_TRACE='$out/b.trace'"; fi
       late=""; [ "$scenario" = late ] && late="sleep 5;"
-      a="echo \$MEASURE_START_AT_MS > '$out/start_ms'; $act $ta exec $in_a '$cli' listen '$invite' --name a --data-dir '$out/a' --output default --debug-clock-skew-ms 40 --debug-clock-drift-ppm 50"
-      b="$late $tb exec $in_b '$cli' listen '$invite' --name b --data-dir '$out/b' --output default --debug-clock-skew-ms -25 --debug-clock-drift-ppm -50"
+      lan_clock=""; [ -n "${NO_LAN_CLOCK:-}" ] && lan_clock="--no-lan-clock"
+      a="echo \$MEASURE_START_AT_MS > '$out/start_ms'; $act $ta exec $in_a '$cli' listen '$invite' --name a --data-dir '$out/a' --output default --debug-clock-skew-ms 40 --debug-clock-drift-ppm 50 $lan_clock"
+      b="$late $tb exec $in_b '$cli' listen '$invite' --name b --data-dir '$out/b' --output default --debug-clock-skew-ms -25 --debug-clock-drift-ppm -50 $lan_clock"
       MAX_SECS="$secs" OUT_DIR="$out/kit" KEEP=1 "$kit/measure_offset.sh" "$a" "$b" >"$out/kit.log" 2>&1 || true
       kill "$host" 2>/dev/null; wait "$host" 2>/dev/null || true
       cp "$out/kit/A.log" "$out/a.jsonl" 2>/dev/null || true
       cp "$out/kit/B.log" "$out/b.jsonl" 2>/dev/null || true
       if [ -n "$bed_name" ]; then bash "$bed" down "$bed_name"; bed_name=""; fi
       python3 "$here/analyse.py" "$out/kit/rec.wav" "$kit" >"$out/windows.json" 2>/dev/null || echo '{"windows": []}' >"$out/windows.json"
-      python3 - "$out" "$fmt" "$scenario" "$run" "${net_a:-loopback}${net_b:+/$net_b}" >>"$results" <<'PY'
+      python3 - "$out" "$fmt" "$scenario" "$run" "${net_a:-loopback}${net_b:+/$net_b}${SHARED_HOME:+ one-home}${NO_LAN_CLOCK:+ no-lan-clock}" >>"$results" <<'PY'
 import json, os, sys
 out, fmt, scenario, run, net = sys.argv[1:6]
 w = json.load(open(f"{out}/windows.json"))["windows"]
