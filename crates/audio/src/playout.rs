@@ -47,13 +47,14 @@ pub struct PlayoutConfig {
     /// With no settling at all, a 3 ms misplacement after a track change (loopback) was trimmed
     /// for 6 s. At 1 ms: one jump in three Wi-Fi joins (docs/BENCHMARKS.md).
     pub settling_jump_above: Nanos,
-    /// How long settling lasts once the first full window has been measured, in seconds of
-    /// playing. It was 120 callbacks: with the device's 64 ms periods that is 7.7 s, and on a
-    /// long internet path the clock estimate's early wander (over 1 ms in its first seconds) then
-    /// made skips long after the start, where a listener hears them as faults. (Jumping on the
-    /// median of the first few callbacks instead of a full window was tried: on loopback it
-    /// jumped on the start's unsteady readings and left joins 4 ms apart.)
+    /// How long settling lasts, in seconds of playing. It was 120 callbacks: with the device's
+    /// 64 ms periods that is 7.7 s, and on a long internet path the clock estimate's early wander
+    /// (over 1 ms in its first seconds) then made skips well after the first second, where a
+    /// listener hears them as faults rather than as the start.
     pub settle_secs: f64,
+    /// While settling, the median of this many callbacks (not the whole window, which takes 31)
+    /// is enough to jump on: with 64 ms periods a full window takes 2 s.
+    pub settle_window: usize,
     /// Never trim faster than this.
     pub max_trim_ppm: f64,
     /// How long a trim should take to remove the current error.
@@ -71,6 +72,7 @@ impl Default for PlayoutConfig {
             jump_above: 5_000_000,
             settling_jump_above: 1_000_000,
             settle_secs: 1.0,
+            settle_window: 5,
             max_trim_ppm: 500.0,
             settle_ns: 2_000_000_000,
             integral_secs: 10.0,
@@ -95,8 +97,7 @@ pub enum Correction {
 pub struct Playout {
     config: PlayoutConfig,
     errors: VecDeque<Nanos>,
-    /// Seconds played since the window first filled after the last reset (from the frames
-    /// between updates).
+    /// Seconds played since the last reset (from the frames between updates).
     played_secs: f64,
     /// The rate error of the output learnt so far, ppm. A sound card's crystal (or a sound server)
     /// runs some hundred ppm off the system clock; a proportional trim alone would follow that
@@ -146,6 +147,14 @@ impl Playout {
         // frames make it implausible, and it is skipped).
         let elapsed = self.last_frame.map(|last| (actual_frame - last) as f64 / f64::from(rate.max(1))).filter(|dt| *dt > 0.0 && *dt < 1.0);
         self.last_frame = Some(actual_frame);
+        let settling = self.played_secs < self.config.settle_secs;
+        self.played_secs += elapsed.unwrap_or(0.0);
+        let misplaced = self.errors.len() >= self.config.settle_window.max(1)
+            && self.median().is_some_and(|m| m.abs() > self.config.settling_jump_above);
+        if settling && misplaced {
+            self.errors.clear();
+            return Correction::Jump { to_frame: target };
+        }
         let max = self.config.max_trim_ppm;
         let Some(median) = self.filtered_error() else {
             // No error measured yet (a start, or just after a jump): play on at the rates already
@@ -153,10 +162,7 @@ impl Playout {
             let known = self.learnt_ppm.clamp(-max, max) + feed_ppm.clamp(-MAX_RATE_PPM, MAX_RATE_PPM);
             return if known == 0.0 { Correction::Wait } else { Correction::Trim { ppm: known } };
         };
-        let settling = self.played_secs < self.config.settle_secs;
-        self.played_secs += elapsed.unwrap_or(0.0);
-        let jump_above = if settling { self.config.settling_jump_above } else { self.config.jump_above };
-        if median.abs() > jump_above {
+        if median.abs() > self.config.jump_above {
             self.errors.clear();
             return Correction::Jump { to_frame: target };
         }
@@ -327,7 +333,7 @@ mod tests {
 
     #[test]
     fn while_settling_a_small_error_jumps_and_afterwards_it_is_trimmed() {
-        let config = PlayoutConfig { window: 3, settle_secs: 1.0, ..PlayoutConfig::default() };
+        let config = PlayoutConfig { window: 9, settle_window: 3, settle_secs: 1.0, ..PlayoutConfig::default() };
         let mut p = Playout::new(config);
         // 1,024-frame periods at 48 kHz (21 ms each); `behind` frames behind the target.
         let mut frame = 0i64;
@@ -335,7 +341,8 @@ mod tests {
             frame += 1_024;
             (p.update(frame, frame + behind, 48_000, 0.0), frame + behind)
         };
-        // 2 ms behind (96 frames) just after a start: jumped away once the window agrees.
+        // 2 ms behind (96 frames) just after a start: jumped away once three periods agree,
+        // long before the full window of nine.
         for _ in 0..2 {
             assert_eq!(step(&mut p, 96).0, Correction::Wait);
         }
