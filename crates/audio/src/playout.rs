@@ -39,7 +39,7 @@ pub const MAX_RATE_PPM: f64 = 15_000.0;
 pub struct PlayoutConfig {
     /// Beyond this (filtered) error, jump instead of trimming.
     pub jump_above: Nanos,
-    /// While settling (the first `settle_secs` of playing after a start, seek or track change),
+    /// While settling (the first `settle_updates` callbacks after a start, seek or track change),
     /// jump beyond this smaller error: a deck placed a few milliseconds off (a late callback as
     /// the new track starts decoding) would take 500 ppm seconds to trim, and a jump so close to
     /// the start is the lesser evil. It was 0.3 ms: on Wi-Fi that made two or three skips per
@@ -47,14 +47,7 @@ pub struct PlayoutConfig {
     /// With no settling at all, a 3 ms misplacement after a track change (loopback) was trimmed
     /// for 6 s. At 1 ms: one jump in three Wi-Fi joins (docs/BENCHMARKS.md).
     pub settling_jump_above: Nanos,
-    /// How long settling lasts, in seconds of playing. It was 120 callbacks: with the device's
-    /// 64 ms periods that is 7.7 s, and on a long internet path the clock estimate's early wander
-    /// (over 1 ms in its first seconds) then made skips well after the first second, where a
-    /// listener hears them as faults rather than as the start.
-    pub settle_secs: f64,
-    /// While settling, the median of this many callbacks (not the whole window, which takes 31)
-    /// is enough to jump on: with 64 ms periods a full window takes 2 s.
-    pub settle_window: usize,
+    pub settle_updates: usize,
     /// Never trim faster than this.
     pub max_trim_ppm: f64,
     /// How long a trim should take to remove the current error.
@@ -71,8 +64,7 @@ impl Default for PlayoutConfig {
         PlayoutConfig {
             jump_above: 5_000_000,
             settling_jump_above: 1_000_000,
-            settle_secs: 1.0,
-            settle_window: 5,
+            settle_updates: 120,
             max_trim_ppm: 500.0,
             settle_ns: 2_000_000_000,
             integral_secs: 10.0,
@@ -97,8 +89,8 @@ pub enum Correction {
 pub struct Playout {
     config: PlayoutConfig,
     errors: VecDeque<Nanos>,
-    /// Seconds played since the last reset (from the frames between updates).
-    played_secs: f64,
+    /// Updates since the last reset.
+    updates: usize,
     /// The rate error of the output learnt so far, ppm. A sound card's crystal (or a sound server)
     /// runs some hundred ppm off the system clock; a proportional trim alone would follow that
     /// only with a standing error of rate × settle time (200 ppm × 2 s = 0.4 ms), so the trim
@@ -113,7 +105,7 @@ pub struct Playout {
 impl Playout {
     pub fn new(config: PlayoutConfig) -> Self {
         let window = config.window.max(1);
-        Playout { config, errors: VecDeque::with_capacity(window), played_secs: 0.0, learnt_ppm: 0.0, last_frame: None }
+        Playout { config, errors: VecDeque::with_capacity(window), updates: 0, learnt_ppm: 0.0, last_frame: None }
     }
 
     /// The median error now, if the window is full (positive: playback is behind where it should be).
@@ -121,13 +113,9 @@ impl Playout {
         if self.errors.len() < self.config.window.max(1) {
             return None;
         }
-        self.median()
-    }
-
-    fn median(&self) -> Option<Nanos> {
         let mut sorted: Vec<Nanos> = self.errors.iter().copied().collect();
         sorted.sort_unstable();
-        sorted.get(sorted.len() / 2).copied()
+        Some(sorted[sorted.len() / 2])
     }
 
     /// One callback's measurement: the frame that will sound at the callback's output instant, and
@@ -143,18 +131,11 @@ impl Playout {
             self.errors.pop_front();
         }
         self.errors.push_back(error);
+        self.updates = self.updates.saturating_add(1);
         // The time since the previous update, from the frames played in between (a jump's
         // frames make it implausible, and it is skipped).
         let elapsed = self.last_frame.map(|last| (actual_frame - last) as f64 / f64::from(rate.max(1))).filter(|dt| *dt > 0.0 && *dt < 1.0);
         self.last_frame = Some(actual_frame);
-        let settling = self.played_secs < self.config.settle_secs;
-        self.played_secs += elapsed.unwrap_or(0.0);
-        let misplaced = self.errors.len() >= self.config.settle_window.max(1)
-            && self.median().is_some_and(|m| m.abs() > self.config.settling_jump_above);
-        if settling && misplaced {
-            self.errors.clear();
-            return Correction::Jump { to_frame: target };
-        }
         let max = self.config.max_trim_ppm;
         let Some(median) = self.filtered_error() else {
             // No error measured yet (a start, or just after a jump): play on at the rates already
@@ -162,7 +143,9 @@ impl Playout {
             let known = self.learnt_ppm.clamp(-max, max) + feed_ppm.clamp(-MAX_RATE_PPM, MAX_RATE_PPM);
             return if known == 0.0 { Correction::Wait } else { Correction::Trim { ppm: known } };
         };
-        if median.abs() > self.config.jump_above {
+        let settling = self.updates <= self.config.settle_updates;
+        let jump_above = if settling { self.config.settling_jump_above } else { self.config.jump_above };
+        if median.abs() > jump_above {
             self.errors.clear();
             return Correction::Jump { to_frame: target };
         }
@@ -176,7 +159,7 @@ impl Playout {
     /// Forget the history (after a seek or a track change the old errors mean nothing).
     pub fn reset(&mut self) {
         self.errors.clear();
-        self.played_secs = 0.0;
+        self.updates = 0;
     }
 }
 
@@ -306,7 +289,7 @@ mod tests {
 
     #[test]
     fn jitter_is_filtered_and_small_errors_trim_within_the_cap() {
-        let mut p = Playout::new(PlayoutConfig { window: 5, settle_secs: 0.0, ..PlayoutConfig::default() });
+        let mut p = Playout::new(PlayoutConfig { window: 5, settle_updates: 0, ..PlayoutConfig::default() });
         let rate = 48_000;
         // Behind by 1 ms (48 frames), with ±0.2 ms of timestamp jitter and one 40 ms spike (an xrun).
         let jitter = [0, 10, -10, 1_920, 5];
@@ -333,36 +316,26 @@ mod tests {
 
     #[test]
     fn while_settling_a_small_error_jumps_and_afterwards_it_is_trimmed() {
-        let config = PlayoutConfig { window: 9, settle_window: 3, settle_secs: 1.0, ..PlayoutConfig::default() };
+        let config = PlayoutConfig { window: 3, settle_updates: 6, ..PlayoutConfig::default() };
         let mut p = Playout::new(config);
-        // 1,024-frame periods at 48 kHz (21 ms each); `behind` frames behind the target.
-        let mut frame = 0i64;
-        let mut step = |p: &mut Playout, behind: i64| {
-            frame += 1_024;
-            (p.update(frame, frame + behind, 48_000, 0.0), frame + behind)
-        };
-        // 2 ms behind (96 frames) just after a start: jumped away once three periods agree,
-        // long before the full window of nine.
+        // 2 ms behind (96 frames) just after a start: jumped away once the window agrees.
         for _ in 0..2 {
-            assert_eq!(step(&mut p, 96).0, Correction::Wait);
+            assert_eq!(p.update(0, 96, 48_000, 0.0), Correction::Wait);
         }
-        let (jumped, target) = step(&mut p, 96);
-        assert_eq!(jumped, Correction::Jump { to_frame: target });
-        // A second in (47 periods), the same error is trimmed, however long it stands.
-        for _ in 0..47 {
-            step(&mut p, 0);
+        assert_eq!(p.update(0, 96, 48_000, 0.0), Correction::Jump { to_frame: 96 });
+        // Settled: the same error is now trimmed.
+        for _ in 0..6 {
+            p.update(0, 0, 48_000, 0.0);
         }
-        for _ in 0..20 {
-            assert!(matches!(step(&mut p, 96).0, Correction::Trim { .. }), "settled errors are trimmed, not jumped");
-        }
-        assert!(matches!(step(&mut p, 96).0, Correction::Trim { ppm } if ppm > 0.0));
+        p.update(0, 96, 48_000, 0.0);
+        p.update(0, 96, 48_000, 0.0);
+        assert!(matches!(p.update(0, 96, 48_000, 0.0), Correction::Trim { ppm } if ppm > 0.0));
         // A reset (seek, track change) settles again.
         p.reset();
         for _ in 0..2 {
-            step(&mut p, 96);
+            p.update(0, 96, 48_000, 0.0);
         }
-        let (jumped, target) = step(&mut p, 96);
-        assert_eq!(jumped, Correction::Jump { to_frame: target });
+        assert_eq!(p.update(0, 96, 48_000, 0.0), Correction::Jump { to_frame: 96 });
     }
 
     /// Plays `secs` of 1,024-frame periods on an output that consumes `device_ppm` faster than
@@ -384,7 +357,7 @@ mod tests {
 
     #[test]
     fn a_device_running_fast_is_learnt_and_leaves_no_standing_error() {
-        let config = PlayoutConfig { window: 9, settle_secs: 0.0, ..PlayoutConfig::default() };
+        let config = PlayoutConfig { window: 9, settle_updates: 0, ..PlayoutConfig::default() };
         // Without learning, 200 ppm leaves the proportional trim 0.4 ms behind the timeline…
         let proportional = standing_error(PlayoutConfig { integral_secs: f64::INFINITY, ..config.clone() }, 200.0, 60);
         assert!((-450_000..-350_000).contains(&proportional), "{proportional}");
@@ -449,7 +422,7 @@ mod tests {
 
     #[test]
     fn the_correction_is_capped() {
-        let mut p = Playout::new(PlayoutConfig { window: 1, settle_secs: 0.0, ..PlayoutConfig::default() });
+        let mut p = Playout::new(PlayoutConfig { window: 1, settle_updates: 0, ..PlayoutConfig::default() });
         // 4 ms behind: beyond what 500 ppm removes in 2 s (1 ms), so the cap holds.
         assert_eq!(p.update(0, 192, 48_000, 0.0), Correction::Trim { ppm: 500.0 });
         assert_eq!(p.update(0, -192, 48_000, 0.0), Correction::Trim { ppm: -500.0 });
