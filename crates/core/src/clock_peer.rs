@@ -32,8 +32,8 @@ pub const MAX_PEERS: usize = 8;
 /// Pings kept waiting for their pong.
 const OUTSTANDING: usize = 64 * MAX_PEERS;
 
-/// How often each peer is pinged: a burst at first, so a peer can be followed within the
-/// first second, then ten a second.
+/// How often each peer is pinged: a burst whenever the peers change, so a new one can be
+/// followed within a second, then ten a second.
 fn interval(round: u64) -> Duration {
     if round < 16 { Duration::from_millis(25) } else { Duration::from_millis(100) }
 }
@@ -107,6 +107,9 @@ pub async fn run(
                 if changed.is_err() {
                     return;
                 }
+                // A new peer gets the first-second burst (the others a few extra pings).
+                rounds = 0;
+                next = tokio::time::Instant::now();
             }
             () = exchanges.closed() => return,
         }
