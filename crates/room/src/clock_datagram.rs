@@ -4,8 +4,8 @@
 //! 200 ms retransmit on a 0.5 % lossy Wi-Fi), behind a queue of chat and diffs, and behind the
 //! hub's and the room task's scheduling; and each exchange costs two signatures, which keeps them
 //! to four a second. As datagrams they go alone, are answered by a task that does nothing else,
-//! and cost nothing, so listeners make ten a second — and a floor estimate (see the audio crate's
-//! `ClockOffset`) is as sharp as its quickest packet each way.
+//! and cost nothing, so listeners make fifty a second at first and ten after — and a floor
+//! estimate (see the audio crate's `ClockOffset`) is as sharp as its quickest packet each way.
 //!
 //! No signature: a pong's `nonce` is a random 64-bit number only the listener and the path know,
 //! so no one off the path can answer for the host, and anyone *on* the path can already delay
