@@ -43,6 +43,18 @@ pub fn line(event: &RoomEvent) -> Option<(&'static str, Value)> {
     })
 }
 
+/// The chat a snapshot carries, oldest first, as `chat` lines marked `"history": true`, with
+/// each message's id: what was said before this listener came (or while it was away), which
+/// the snapshot line itself only counts.
+pub fn chat_history(event: &RoomEvent) -> Vec<(String, Value)> {
+    let RoomEvent::Snapshot(s) = event else { return Vec::new() };
+    s.state
+        .chat
+        .iter()
+        .map(|m| (m.id.clone(), json!({ "id": m.id, "user": m.user, "name": m.name, "text": m.text, "at_ms": m.at_ms, "history": true })))
+        .collect()
+}
+
 fn connection(status: &ConnectionStatus) -> Value {
     match status {
         ConnectionStatus::Connecting => json!({"status": "connecting"}),

@@ -9,6 +9,7 @@ use whatssound_audio::{Clock, MonotonicClock, SkewedClock, Volume};
 use whatssound_core::player::{OutputKind, PlayStats, Player, PlayerConfig, PlayerEvent};
 use whatssound_core::{ListenerConfig, ListenerRoom, RoomEvent};
 use whatssound_protocol::Invite;
+use whatssound_room::{Change, Diff};
 
 use crate::args::ListenArgs;
 use crate::exit::Coded;
@@ -65,6 +66,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     let mut watch = tokio::time::interval(std::time::Duration::from_millis(50));
     let mut announced = None;
     let mut last_sync = None;
+    let mut printed_chat = std::collections::HashSet::new();
     loop {
         tokio::select! {
             () = &mut stop => {
@@ -102,6 +104,16 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
                         obj.extend(play_stats(&p.stats()));
                     }
                     output::emit(name, fields);
+                }
+                // Each message once: the history after a (re-)mount's snapshot, minus what was
+                // already printed, live or from an earlier snapshot.
+                if let RoomEvent::Diff(Diff { change: Change::Chat { message }, .. }) = &event {
+                    printed_chat.insert(message.id.clone());
+                }
+                for (id, fields) in events::chat_history(&event) {
+                    if printed_chat.insert(id) {
+                        output::emit("chat", fields);
+                    }
                 }
                 if event == RoomEvent::RoomClosed {
                     break;

@@ -393,6 +393,9 @@ fn a_room_stopped_cleanly_opens_again_on_restart() {
     let mut ann = Running::spawn(&["listen", &invite, "--data-dir", base.join("ann").to_str().unwrap()]);
     let snapshot = ann.until(|v| v["event"] == "snapshot");
     assert_eq!(snapshot["chat"], 1, "{snapshot}");
+    // A late joiner reads what was said before it came, once, marked as history.
+    let said = ann.until(|v| v["event"] == "chat");
+    assert_eq!((said["text"].as_str(), said["history"].as_bool()), (Some("before the stop"), Some(true)), "{said}");
     let (code, ok, stderr) = send(&invite, None, &["chat", "after the restart"]);
     assert_eq!((code, ok["event"].as_str()), (0, Some("ok")), "{stderr}");
     assert_eq!(ann.until(|v| v["event"] == "chat")["text"], "after the restart");
