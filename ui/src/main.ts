@@ -12,7 +12,9 @@ import type { Request, Responded } from "./requests";
 import { currentView, initialState, needsTick, reduce, type Action, type AppState } from "./state";
 import { renderApp } from "./view/app";
 
-const AUDIO_EXTENSIONS = ["mp3", "flac", "ogg", "oga", "opus", "wav", "m4a", "aac", "aif", "aiff", "wma", "webm", "mka"];
+// What the core's symphonia is built to decode (Cargo.toml: mp3, flac, vorbis in ogg, wav/pcm, aac
+// in mp4/m4a or ADTS); offering Opus, AIFF, WMA or Matroska would only meet an "unplayable" later.
+const AUDIO_EXTENSIONS = ["mp3", "flac", "ogg", "oga", "wav", "m4a", "mp4", "aac"];
 const TICK_MS = 250;
 
 declare global {
