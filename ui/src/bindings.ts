@@ -121,8 +121,18 @@ export type QueueEntry = {
 	durationMs: number | null,
 	/**  The name of who added it. */
 	addedBy: string,
+	/**  Up votes. */
 	votes: number,
-	myVote: boolean,
+	/**
+	 *  Down votes: enough of them (the room's skip share of its listeners) skip the track while
+	 *  it plays.
+	 */
+	downVotes: number,
+	/**
+	 *  This member's vote, if any. The room keeps one per member and track (a vote can be turned
+	 *  round, not taken back).
+	 */
+	myVote: Vote | null,
 	unplayable: string | null,
 	mine: boolean,
 };
@@ -202,6 +212,9 @@ export type SyncView = {
 	corrections: number,
 	underruns: number,
 };
+
+/**  A member's vote on a track. */
+export type Vote = "up" | "down";
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -1,6 +1,6 @@
 // The whole UI state and the one pure reducer that changes it: (state, action) → state.
 // Backend events and command results both arrive here as actions.
-import type { BufferingView as Buffering, ConnectionView as Connection, RoomEnded, RoomView, Settings, SyncView } from "./bindings";
+import type { BufferingView as Buffering, ConnectionView as Connection, RoomEnded, RoomView, Settings, SyncView, Vote } from "./bindings";
 import { errorText, type Request, type Responded } from "./requests";
 
 export type Loadable<T> =
@@ -38,6 +38,8 @@ export type AppState = {
   dropHover: boolean;
   copied: boolean;
   coverFailed: string | null;
+  /** My vote on a track before a vote still in flight, to put back if the room refuses it. */
+  votesBefore: Record<string, Vote | null>;
 };
 
 export type Action =
@@ -89,6 +91,7 @@ function roomless() {
     reorder: null,
     dropHover: false,
     copied: false,
+    votesBefore: {},
   } satisfies Partial<AppState>;
 }
 
@@ -126,10 +129,15 @@ function mapView(s: AppState, f: (v: RoomView) => RoomView): AppState {
   return view ? { ...s, room: { state: "ready", data: f(view) } } : s;
 }
 
-function flipVote(view: RoomView, trackId: string): RoomView {
-  const queue = view.queue.map((q) =>
-    q.id === trackId ? { ...q, myVote: !q.myVote, votes: Math.max(0, q.votes + (q.myVote ? -1 : 1)) } : q,
-  );
+/** My vote on a track set to `to`, with both tallies moved to match (the room keeps one vote per
+ *  member and track: a vote can be turned round, not taken back). */
+function setVote(view: RoomView, trackId: string, to: Vote | null): RoomView {
+  const queue = view.queue.map((q) => {
+    if (q.id !== trackId || q.myVote === to) return q;
+    const up = q.votes + (to === "up" ? 1 : 0) - (q.myVote === "up" ? 1 : 0);
+    const down = q.downVotes + (to === "down" ? 1 : 0) - (q.myVote === "down" ? 1 : 0);
+    return { ...q, myVote: to, votes: Math.max(0, up), downVotes: Math.max(0, down) };
+  });
   return { ...view, queue };
 }
 
@@ -148,7 +156,9 @@ function requested(s: AppState, req: Request): AppState {
       return { ...s, adding: { state: "loading" } };
     case "vote": {
       const entry = currentView(s)?.queue.find((q) => q.id === req.trackId);
-      return entry && entry.myVote !== req.up ? mapView(s, (v) => flipVote(v, req.trackId)) : s;
+      const to: Vote = req.up ? "up" : "down";
+      if (!entry || entry.myVote === to) return s;
+      return { ...mapView(s, (v) => setVote(v, req.trackId, to)), votesBefore: { ...s.votesBefore, [req.trackId]: entry.myVote } };
     }
     case "seek":
       return { ...s, seekDraft: req.positionMs };
@@ -187,9 +197,10 @@ function answered(s: AppState, a: Responded): AppState {
       case "setTyping":
         return s; // a lost typing hint is not worth a message
       case "vote": {
-        const entry = currentView(s)?.queue.find((q) => q.id === a.req.trackId);
-        const reverted = entry && entry.myVote === a.req.up ? mapView(s, (v) => flipVote(v, a.req.trackId)) : s;
-        return { ...reverted, notice: { message, retry: a.req } };
+        const before = s.votesBefore[a.req.trackId];
+        const reverted = before === undefined ? s : mapView(s, (v) => setVote(v, a.req.trackId, before));
+        const votesBefore = Object.fromEntries(Object.entries(s.votesBefore).filter(([id]) => id !== a.req.trackId));
+        return { ...reverted, votesBefore, notice: { message, retry: a.req } };
       }
       case "seek":
         return { ...s, seekDraft: null, notice: { message, retry: a.req } };

@@ -104,13 +104,25 @@ describe("room ended", () => {
 });
 
 describe("votes", () => {
-  it("flips the vote at once and puts it back if the backend refuses", () => {
+  it("shows the vote at once and puts it back if the backend refuses", () => {
     const req = { cmd: "vote", trackId: "t1", up: true } as const;
     let s = reduce(inRoom(), { type: "requested", req });
-    expect(currentView(s)?.queue[0]).toMatchObject({ myVote: true, votes: 1 });
+    expect(currentView(s)?.queue[0]).toMatchObject({ myVote: "up", votes: 1, downVotes: 0 });
     s = reduce(s, err(req, "not allowed"));
-    expect(currentView(s)?.queue[0]).toMatchObject({ myVote: false, votes: 0 });
+    expect(currentView(s)?.queue[0]).toMatchObject({ myVote: null, votes: 0, downVotes: 0 });
     expect(s.notice?.retry).toEqual(req);
+  });
+
+  it("turns a vote round, moving both tallies, and back to what it was on a refusal", () => {
+    const up = { cmd: "vote", trackId: "t1", up: true } as const;
+    const down = { cmd: "vote", trackId: "t1", up: false } as const;
+    let s = reduce(inRoom(), { type: "requested", req: up });
+    s = reduce(s, { type: "requested", req: down });
+    expect(currentView(s)?.queue[0]).toMatchObject({ myVote: "down", votes: 0, downVotes: 1 });
+    s = reduce(s, err(down, "the room is closed"));
+    expect(currentView(s)?.queue[0]).toMatchObject({ myVote: "up", votes: 1, downVotes: 0 });
+    // The same vote again changes nothing.
+    expect(reduce(s, { type: "requested", req: up })).toBe(s);
   });
 });
 

@@ -97,12 +97,17 @@ describe("screens", () => {
     expect(render(s, NOW + 5_000).textContent).toContain("1:05");
   });
 
-  it("shows the vote state and count", () => {
-    const root = render(inRoom({ queue: [{ ...view().queue[0]!, votes: 4, myVote: true }] }));
-    const vote = q(root, "vote");
-    expect(vote?.getAttribute("aria-pressed")).toBe("true");
-    expect(vote?.textContent).toContain("4");
-    expect(vote?.dataset.up).toBe("false");
+  it("shows both votes, their counts, and which is mine", () => {
+    const root = render(inRoom({ queue: [{ ...view().queue[0]!, votes: 4, downVotes: 2, myVote: "up" }] }));
+    const up = q(root, "vote");
+    const down = q(root, "vote-down");
+    expect(up?.getAttribute("aria-pressed")).toBe("true");
+    expect(up?.textContent).toContain("4");
+    expect(up?.dataset.up).toBe("true");
+    expect(down?.getAttribute("aria-pressed")).toBe("false");
+    expect(down?.textContent).toContain("2");
+    expect(down?.dataset.up).toBe("false");
+    expect(down?.getAttribute("aria-label")).toContain("skip it while it plays");
   });
 
   it("reconnecting banner counts down", () => {

@@ -5,7 +5,7 @@
 //! The view types are what the desktop UI receives (camelCase; every number a JS number), and
 //! with the `specta` feature they also describe themselves to the UI's generated bindings.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -55,6 +55,15 @@ pub struct NowPlaying {
     pub cover_url: Option<String>,
 }
 
+/// A member's vote on a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub enum Vote {
+    Up,
+    Down,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
@@ -66,8 +75,14 @@ pub struct QueueEntry {
     pub duration_ms: Option<u32>,
     /// The name of who added it.
     pub added_by: String,
+    /// Up votes.
     pub votes: u32,
-    pub my_vote: bool,
+    /// Down votes: enough of them (the room's skip share of its listeners) skip the track while
+    /// it plays.
+    pub down_votes: u32,
+    /// This member's vote, if any. The room keeps one per member and track (a vote can be turned
+    /// round, not taken back).
+    pub my_vote: Option<Vote>,
     pub unplayable: Option<String>,
     pub mine: bool,
 }
@@ -151,7 +166,8 @@ pub struct RoomModel {
     media: Option<(String, String)>,
     state: RoomState,
     members: BTreeMap<UserId, Member>,
-    my_votes: BTreeSet<TrackId>,
+    /// Up (true) or down, by track.
+    my_votes: BTreeMap<TrackId, bool>,
 }
 
 impl RoomModel {
@@ -165,7 +181,7 @@ impl RoomModel {
             media,
             state: RoomState::default(),
             members: BTreeMap::new(),
-            my_votes: BTreeSet::new(),
+            my_votes: BTreeMap::new(),
         }
     }
 
@@ -179,7 +195,7 @@ impl RoomModel {
 
     /// A whole state (a snapshot).
     pub fn reset(&mut self, state: RoomState) {
-        self.my_votes.retain(|t| state.queue.get(t).is_some());
+        self.my_votes.retain(|t, _| state.queue.get(t).is_some());
         self.state = state;
     }
 
@@ -194,11 +210,7 @@ impl RoomModel {
 
     /// My vote on a track took effect.
     pub fn voted(&mut self, track: TrackId, up: bool) {
-        if up {
-            self.my_votes.insert(track);
-        } else {
-            self.my_votes.remove(&track);
-        }
+        self.my_votes.insert(track, up);
     }
 
     /// Presence joins and leaves (Phoenix metas: `user_id`, `username`, `avatar_url`, `role`, `joined_at`).
@@ -267,7 +279,8 @@ impl RoomModel {
                 duration_ms: t.meta.duration_ms.map(ms32),
                 added_by: name_of(&t.added_by),
                 votes: self.state.tallies.get(&t.id).map_or(0, |tally| tally.up),
-                my_vote: self.my_votes.contains(&t.id),
+                down_votes: self.state.tallies.get(&t.id).map_or(0, |tally| tally.down),
+                my_vote: self.my_votes.get(&t.id).map(|up| if *up { Vote::Up } else { Vote::Down }),
                 unplayable: t.unplayable.clone(),
                 mine: t.added_by == self.me,
             })

@@ -53,7 +53,7 @@ fn a_view_shows_what_plays_where_it_is_and_the_queue_as_this_member_sees_it() {
     assert_eq!(now.at_ms, 1_000_004_000);
     assert_eq!(now.cover_url.as_deref(), Some("http://h:1/media/t1/cover?token=tok"));
     let titles: Vec<_> = view.queue.iter().map(|q| (q.title.as_str(), q.added_by.as_str(), q.mine, q.votes, q.my_vote)).collect();
-    assert_eq!(titles, [("One", "Hana", false, 0, false), ("Two", "Ann", true, 1, true)]);
+    assert_eq!(titles, [("One", "Hana", false, 0, None), ("Two", "Ann", true, 1, Some(Vote::Up))]);
     assert_eq!(view.chat.len(), 1);
     assert_eq!((view.chat[0].from.as_str(), view.chat[0].text.as_str()), ("ann", "hi"));
     assert_eq!(view.chat[0].at_ms, 1_000_001_000, "host 1 s is 3 s before wall-clock now");
@@ -96,7 +96,7 @@ fn removed_tracks_forget_my_vote_and_a_snapshot_replaces_everything() {
     assert_eq!(model.view(2_000, 2_000).queue.len(), 1);
     model.voted("t1".into(), true);
     model.voted("t1".into(), false);
-    assert!(!model.view(2_000, 2_000).queue[0].my_vote);
+    assert_eq!(model.view(2_000, 2_000).queue[0].my_vote, Some(Vote::Down), "a vote turned round, not taken back");
     let closed = RoomState { closed: true, ..RoomState::default() };
     model.reset(closed);
     let view = model.view(0, 0);

@@ -1,5 +1,5 @@
 // The play queue: votes, remove, drag to reorder (host), add by dialog or drop.
-import type { QueueEntry, RoomView } from "../bindings";
+import type { QueueEntry, RoomView, Vote } from "../bindings";
 import { formatTime, isHost } from "../derive";
 import { h } from "../dom";
 import type { AppState } from "../state";
@@ -56,21 +56,8 @@ function item(s: AppState, q: QueueEntry, index: number, host: boolean): HTMLEle
       q.unplayable ? h("span", { class: "q-unplayable", role: "note" }, `Can't play: ${q.unplayable}`) : null,
     ),
     h("span", { class: "q-dur" }, formatTime(q.durationMs)),
-    h(
-      "button",
-      {
-        type: "button",
-        class: `btn vote${q.myVote ? " on" : ""}`,
-        "data-action": "vote",
-        "data-track-id": q.id,
-        "data-up": String(!q.myVote),
-        "data-testid": "vote",
-        "aria-pressed": String(q.myVote),
-        "aria-label": `${q.myVote ? "Remove your vote for" : "Vote for"} ${q.title} (${q.votes} vote${q.votes === 1 ? "" : "s"})`,
-      },
-      "▲ ",
-      h("span", { class: "count" }, String(q.votes)),
-    ),
+    voteButton(q, "up"),
+    voteButton(q, "down"),
     canRemove
       ? h(
           "button",
@@ -78,6 +65,33 @@ function item(s: AppState, q: QueueEntry, index: number, host: boolean): HTMLEle
           "✕",
         )
       : null,
+  );
+}
+
+/** ▲ or ▼ with its count; pressed when it is my vote. Down votes from enough of the room's
+ *  listeners skip the track while it plays, so the label says so. */
+function voteButton(q: QueueEntry, way: Vote): HTMLElement {
+  const up = way === "up";
+  const count = up ? q.votes : q.downVotes;
+  const mine = q.myVote === way;
+  const counted = `${count} ${up ? "up" : "down"} vote${count === 1 ? "" : "s"}`;
+  const label = mine
+    ? `You voted ${up ? "for" : "against"} ${q.title} (${counted})`
+    : `${up ? "Vote for" : "Vote against"} ${q.title} (${counted}${up ? "" : "; enough of these skip it while it plays"})`;
+  return h(
+    "button",
+    {
+      type: "button",
+      class: `btn vote ${way}${mine ? " on" : ""}`,
+      "data-action": "vote",
+      "data-track-id": q.id,
+      "data-up": String(up),
+      "data-testid": up ? "vote" : "vote-down",
+      "aria-pressed": String(mine),
+      "aria-label": label,
+    },
+    up ? "▲ " : "▼ ",
+    h("span", { class: "count" }, String(count)),
   );
 }
 
