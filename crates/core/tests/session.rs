@@ -79,7 +79,10 @@ async fn a_hosted_room_and_a_joined_one_show_each_other_and_answer_actions() {
     let v = until_view(&mut host_events, |v| v.queue.iter().any(|q| q.title == "Mine")).await;
     let mine = v.queue.iter().find(|q| q.title == "Mine").unwrap().id.clone();
     ann.act(Action::Vote { track: mine.as_str().into(), up: true }).await.unwrap();
-    until_view(&mut ann_events, |v| v.queue.iter().any(|q| q.id == mine && q.my_vote && q.mine && q.votes == 1)).await;
+    until_view(&mut ann_events, |v| {
+        v.queue.iter().any(|q| q.id == mine && q.my_vote == Some(whatssound_core::view::Vote::Up) && q.mine && q.votes == 1)
+    })
+    .await;
     // A file that is not audio: the reason comes back, the room goes on.
     let notes = base.join("notes.mp3");
     std::fs::write(&notes, "not a song").unwrap();
