@@ -10,6 +10,7 @@
 #   NET=wifi bench/audio-sync/run.sh 10 flac "join late"  # listeners behind the network test bed
 #   NET_A=delay=30,jitter=2 NET_B=... bench/audio-sync/run.sh ...      # a different path each
 #   NET=internet SHARED_HOME=1 bench/audio-sync/run.sh 3 flac join     # A and B in one home (one LAN)
+#   NET=internet SHARED_HOME=1 LAN_NET=wifi ...                          # ...whose LAN is Wi-Fi
 #   NO_LAN_CLOCK=1 ...                  # listeners keep to the host's clock, never to each other
 #
 # Each run: a host (`--output null`) plays two 60 s signals (chirp bursts from the kit's
@@ -69,7 +70,7 @@ for fmt in $formats; do
       if [ -n "$net_a" ]; then
           bed_name="as$$r$run"
           if [ -n "${SHARED_HOME:-}" ]; then
-              bash "$bed" up "$bed_name" "a+b:$net_a" >/dev/null
+              bash "$bed" up "$bed_name" "a+b:$net_a${LAN_NET:+/$LAN_NET}" >/dev/null
           else
               bash "$bed" up "$bed_name" "a:$net_a" "b:$net_b" >/dev/null
           fi
@@ -105,7 +106,7 @@ for fmt in $formats; do
       cp "$out/kit/B.log" "$out/b.jsonl" 2>/dev/null || true
       if [ -n "$bed_name" ]; then bash "$bed" down "$bed_name"; bed_name=""; fi
       python3 "$here/analyse.py" "$out/kit/rec.wav" "$kit" >"$out/windows.json" 2>/dev/null || echo '{"windows": []}' >"$out/windows.json"
-      python3 - "$out" "$fmt" "$scenario" "$run" "${net_a:-loopback}${net_b:+/$net_b}${SHARED_HOME:+ one-home}${NO_LAN_CLOCK:+ no-lan-clock}" >>"$results" <<'PY'
+      python3 - "$out" "$fmt" "$scenario" "$run" "${net_a:-loopback}${net_b:+/$net_b}${SHARED_HOME:+ one-home}${LAN_NET:+ lan=$LAN_NET}${NO_LAN_CLOCK:+ no-lan-clock}" >>"$results" <<'PY'
 import json, os, sys
 out, fmt, scenario, run, net = sys.argv[1:6]
 w = json.load(open(f"{out}/windows.json"))["windows"]

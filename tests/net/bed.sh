@@ -6,6 +6,8 @@
 #   tests/net/bed.sh check                          # can a bed be made here? (else one line why, exit 2)
 #   tests/net/bed.sh up NAME a:wifi b:internet@10mbit ...   # LISTENER:PROFILE[@RATE], a home each
 #   tests/net/bed.sh up NAME a+b:internet c:wifi    # a and b share one home (one LAN, one NAT)
+#   tests/net/bed.sh up NAME a+b:internet/wifi      # ...whose LAN is Wi-Fi: each listener's own
+#                                                   #    traffic to the others delayed as that profile
 #   tests/net/bed.sh exec NAME ROLE COMMAND...      # ROLE: host, wan, or a listener's name
 #   tests/net/bed.sh cut NAME LISTENER              # an outage: the home's uplink drops everything
 #   tests/net/bed.sh mend NAME LISTENER             # ...until mended
@@ -15,7 +17,7 @@
 #                                                                                          (bridge) └─ 192.168.I.3 NAME-Y
 #
 # The I-th home's listeners X, Y… sit at 192.168.I.2, .3… on one bridge (a switch: traffic between
-# them is not impaired) behind router NAME-rX (named after its first listener), which masquerades
+# them is not impaired, unless a LAN profile follows the uplink's: HOME:UPLINK/LAN) behind router NAME-rX (named after its first listener), which masquerades
 # them as 10.77.I.2 and, like a home router, lets nothing in that it did not see go out. The router
 # queues what it forwards: outbound to queue 1, inbound to queue 2, both read by one impairer.
 # PROFILE is lan, wifi, internet, bad or pairs (delay=20,jitter=5,loss=0.01,up=30,down=10);
@@ -83,6 +85,8 @@ up() {
     for spec in "$@"; do
         i=$((i + 1))
         who="${spec%%:*}"; profile="${spec#*:}"; rate=""
+        local lan_profile=""
+        [[ "$profile" == */* ]] && { lan_profile="${profile#*/}"; profile="${profile%%/*}"; }
         [[ "$profile" == *@* ]] && { rate="${profile#*@}"; profile="${profile%@*}"; }
         [ -n "$profile" ] && [ "$spec" != "$who" ] || die "listener '$who' needs a profile: $who:wifi"
         local members=() m j
@@ -137,6 +141,24 @@ NFT
         # NFQUEUE through iptables: this kernel has the xt target but not nft's own queue expression.
         ip netns exec "$r" iptables -A FORWARD -o wan -j NFQUEUE --queue-num 1
         ip netns exec "$r" iptables -A FORWARD -i wan -j NFQUEUE --queue-num 2
+        if [ -n "$lan_profile" ]; then
+            # Bridged frames through iptables (br_netfilter), each listener's own to its queue.
+            ip netns exec "$r" sysctl -qw net.bridge.bridge-nf-call-iptables=1 \
+                || die "a LAN profile needs br_netfilter (net.bridge.bridge-nf-call-iptables) in this kernel"
+            j=1
+            for m in "${members[@]}"; do
+                j=$((j + 1))
+                ip netns exec "$r" "$bin" impair --profile "$lan_profile" --up-queue $((10 + j)) --down-queue $((40 + j)) --seed $((100 * i + j)) \
+                    >"$state/impair-lan-$m.out" 2>"$state/impair-lan-$m.log" &
+                waited=0
+                until grep -q '"ready"' "$state/impair-lan-$m.out" 2>/dev/null; do
+                    kill -0 $! 2>/dev/null || die "the LAN impairer for $m stopped: $(tail -1 "$state/impair-lan-$m.log")"
+                    waited=$((waited + 1)); [ "$waited" -lt 100 ] || die "the LAN impairer for $m did not start in 5 s"
+                    sleep 0.05
+                done
+                ip netns exec "$r" iptables -A FORWARD -m physdev --physdev-in "p$j" --physdev-is-bridged -j NFQUEUE --queue-num $((10 + j))
+            done
+        fi
         if [ -n "$rate" ]; then
             ip netns exec "$r" tc qdisc add dev wan root tbf rate "$rate" burst 32kb latency 400ms
             ip netns exec "$r" tc qdisc add dev lan root tbf rate "$rate" burst 32kb latency 400ms
@@ -163,7 +185,10 @@ case "$cmd" in
         name="$1"; role="$2"; shift 2
         exec ip netns exec "$name-$role" "$@" ;;
     # Ahead of the impairer's rules, so nothing is queued (or let through) while cut.
-    cut) [ $# -eq 2 ] || die "usage: bed.sh cut NAME LISTENER"; ip netns exec "$(router "$1" "$2")" iptables -I FORWARD 1 -j DROP ;;
-    mend) [ $# -eq 2 ] || die "usage: bed.sh mend NAME LISTENER"; ip netns exec "$(router "$1" "$2")" iptables -D FORWARD -j DROP ;;
+    # The uplink only: a home's LAN stays up (its listeners still reach each other).
+    cut) [ $# -eq 2 ] || die "usage: bed.sh cut NAME LISTENER"; r="$(router "$1" "$2")"
+        ip netns exec "$r" iptables -I FORWARD 1 -o wan -j DROP; ip netns exec "$r" iptables -I FORWARD 1 -i wan -j DROP ;;
+    mend) [ $# -eq 2 ] || die "usage: bed.sh mend NAME LISTENER"; r="$(router "$1" "$2")"
+        ip netns exec "$r" iptables -D FORWARD -i wan -j DROP; ip netns exec "$r" iptables -D FORWARD -o wan -j DROP ;;
     *) die "usage: bed.sh check | up NAME LISTENER:PROFILE[@RATE]... | exec NAME ROLE COMMAND... | cut|mend NAME LISTENER | down NAME" ;;
 esac

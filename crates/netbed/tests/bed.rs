@@ -118,6 +118,27 @@ fn listeners_in_one_home_share_its_nat_and_reach_each_other_unimpaired() {
 }
 
 #[test]
+fn a_home_lan_can_be_wifi_and_a_cut_uplink_leaves_it_up() {
+    let Some(bed) = bed(&[("a+b", "lan/wifi")]) else { return };
+    let (b_inside, _) = bed.listener_addrs("b").unwrap();
+    let echo_b = Echo::start(&bed, "b", &b_inside);
+    // Each listener's own traffic crosses the Wi-Fi: 3 ± 3 ms each way, so round trips of a few ms.
+    let lan = probe(&bed, "a", &echo_b.1, 200, 10, 500);
+    let median = f(&lan, "rtt_median_ms");
+    assert!((3.0..=12.0).contains(&median), "a Wi-Fi LAN's round trip median {median} ms: {lan}");
+    // An outage of the uplink leaves the home's LAN as it was.
+    let host = Echo::start(&bed, "host", HOST_IP);
+    bed.cut("a", true).unwrap();
+    let out = probe(&bed, "a", &host.1, 5, 5, 300);
+    let inside = probe(&bed, "a", &echo_b.1, 20, 10, 300);
+    bed.cut("a", false).unwrap();
+    assert_eq!(f(&out, "received"), 0.0, "the uplink is cut: {out}");
+    assert!(f(&inside, "received") >= 15.0, "the LAN is not (Wi-Fi loses 0.5 % each way): {inside}");
+    let back = probe(&bed, "a", &host.1, 5, 5, 300);
+    assert_eq!(f(&back, "received"), 5.0, "mended: {back}");
+}
+
+#[test]
 fn wifi_is_quick_but_stalls_now_and_then() {
     let Some(bed) = bed(&[("a", "wifi")]) else { return };
     let echo = Echo::start(&bed, "host", HOST_IP);
