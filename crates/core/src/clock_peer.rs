@@ -39,13 +39,18 @@ fn interval(round: u64) -> Duration {
     if round < 750 { Duration::from_millis(20) } else { Duration::from_millis(100) }
 }
 
-/// The address this machine reaches `to` from: what a peer on the same LAN can reach it at
-/// (the kernel picks the route; nothing is sent).
-pub async fn lan_address(to: SocketAddr) -> Option<std::net::IpAddr> {
-    let bind: SocketAddr = if to.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-    let probe = UdpSocket::bind(bind).await.ok()?;
-    probe.connect(to).await.ok()?;
-    Some(probe.local_addr().ok()?.ip())
+/// A socket for LAN peers' clock pings, and the address to tell them (in presence): the one this
+/// machine reaches the host at `host` from, which is where a peer on the same LAN can reach it
+/// (the kernel picks the route; nothing is sent). `None` if there is none: the LAN clock is then
+/// simply not offered.
+pub async fn bind(host: SocketAddr) -> Option<(UdpSocket, SocketAddr)> {
+    let any: SocketAddr = if host.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let probe = UdpSocket::bind(any).await.ok()?;
+    probe.connect(host).await.ok()?;
+    let ip = probe.local_addr().ok()?.ip();
+    let socket = UdpSocket::bind((ip, 0)).await.ok()?;
+    let at = socket.local_addr().ok()?;
+    Some((socket, at))
 }
 
 /// Answers peer pings with `line` (once there is one) and pings `peers`, sending each completed

@@ -142,7 +142,7 @@ impl ListenerRoom {
         let host_at = if config.track_presence { host_address(&config.invite.ws).await } else { None };
         // The LAN clock socket, before the join: its address goes into this member's presence.
         let lan_clock = match host_at {
-            Some((at, _)) if config.lan_clock => lan_clock_socket(at).await,
+            Some((at, _)) if config.lan_clock => clock_peer::bind(at).await,
             _ => None,
         };
         for topic in topics.all() {
@@ -288,15 +288,6 @@ async fn host_address(ws: &str) -> Option<(std::net::SocketAddr, bool)> {
     let host = uri.host()?.to_owned();
     let at = tokio::net::lookup_host((host.trim_start_matches('[').trim_end_matches(']'), port)).await.ok()?.next()?;
     Some((at, plain))
-}
-
-/// A socket for LAN peers' clock pings, and the address to tell them: the one this machine
-/// reaches the host from. `None` if there is none (the LAN clock is then simply not offered).
-async fn lan_clock_socket(host: std::net::SocketAddr) -> Option<(tokio::net::UdpSocket, std::net::SocketAddr)> {
-    let ip = clock_peer::lan_address(host).await?;
-    let socket = tokio::net::UdpSocket::bind((ip, 0)).await.ok()?;
-    let at = socket.local_addr().ok()?;
-    Some((socket, at))
 }
 
 impl Task {
