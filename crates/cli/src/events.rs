@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 use whatssound_client::ConnectionStatus;
 use whatssound_core::RoomEvent;
-use whatssound_room::{Change, Diff};
+use whatssound_room::{Change, ChatMessage, Diff};
 
 /// The line for one event, or `None` for events `listen` does not print.
 pub fn line(event: &RoomEvent) -> Option<(&'static str, Value)> {
@@ -51,8 +51,20 @@ pub fn chat_history(event: &RoomEvent) -> Vec<(String, Value)> {
     s.state
         .chat
         .iter()
-        .map(|m| (m.id.clone(), json!({ "id": m.id, "user": m.user, "name": m.name, "text": m.text, "at_ms": m.at_ms, "history": true })))
+        .map(|m| {
+            let mut fields = chat(m);
+            if let Some(obj) = fields.as_object_mut() {
+                obj.insert("at_ms".into(), json!(m.at_ms));
+                obj.insert("history".into(), json!(true));
+            }
+            (m.id.clone(), fields)
+        })
         .collect()
+}
+
+/// A chat line's fields, live or from history.
+fn chat(m: &ChatMessage) -> Value {
+    json!({ "id": m.id, "user": m.user, "name": m.name, "text": m.text })
 }
 
 fn connection(status: &ConnectionStatus) -> Value {
@@ -67,7 +79,7 @@ fn connection(status: &ConnectionStatus) -> Value {
 fn diff(d: &Diff) -> Option<(&'static str, Value)> {
     let mut fields = match &d.change {
         Change::Queue { diff } => ("queue_diff", json!({ "diff": diff })),
-        Change::Chat { message } => ("chat", json!({ "id": message.id, "user": message.user, "name": message.name, "text": message.text })),
+        Change::Chat { message } => ("chat", chat(message)),
         Change::Tally { track, up, down } => ("vote", json!({ "track": track, "up": up, "down": down })),
         Change::Playback { playback } => ("playback", json!(playback)),
         Change::Banned { user } => ("banned", json!({ "user": user })),

@@ -44,8 +44,7 @@ fn interval(round: u64) -> Duration {
 /// (the kernel picks the route; nothing is sent). `None` if there is none: the LAN clock is then
 /// simply not offered.
 pub async fn bind(host: SocketAddr) -> Option<(UdpSocket, SocketAddr)> {
-    let any: SocketAddr = if host.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-    let probe = UdpSocket::bind(any).await.ok()?;
+    let probe = UdpSocket::bind(crate::clock_udp::any_port_for(host)).await.ok()?;
     probe.connect(host).await.ok()?;
     let ip = probe.local_addr().ok()?.ip();
     let socket = UdpSocket::bind((ip, 0)).await.ok()?;

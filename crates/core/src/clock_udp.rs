@@ -45,8 +45,7 @@ const OUTSTANDING: usize = 64;
 /// Pings the host at `to` until the receiver is dropped, sending each completed exchange on.
 /// Gives up quietly if no socket can be had: the WebSocket exchanges go on regardless.
 pub async fn ping(to: SocketAddr, clock: Arc<dyn Clock>, exchanges: mpsc::UnboundedSender<Exchange>) {
-    let bind: SocketAddr = if to.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-    let Ok(socket) = UdpSocket::bind(bind).await else { return };
+    let Ok(socket) = UdpSocket::bind(any_port_for(to)).await else { return };
     if socket.connect(to).await.is_err() {
         return;
     }
@@ -78,6 +77,11 @@ pub async fn ping(to: SocketAddr, clock: Arc<dyn Clock>, exchanges: mpsc::Unboun
             () = exchanges.closed() => return,
         }
     }
+}
+
+/// Any local address and port of `to`'s family: where a socket that will talk to `to` binds.
+pub(crate) fn any_port_for(to: SocketAddr) -> SocketAddr {
+    if to.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() }
 }
 
 #[cfg(test)]
