@@ -32,6 +32,21 @@ pub const MAX_PEERS: usize = 8;
 /// Pings kept waiting for their pong.
 const OUTSTANDING: usize = 64 * MAX_PEERS;
 
+/// A peer that has not answered this many rounds in a row is pinged only every this many rounds
+/// (once a second at first, then every 5 s): an address in presence is a member's word, and a
+/// wrong one must not draw fifty datagrams a second from every listener.
+const SILENT_ROUNDS: u32 = 50;
+
+/// Whether `at` can be a peer on this LAN: a private, link-local or loopback address. Others
+/// are not pinged, so a member cannot point the room's listeners at a host on the internet.
+pub fn is_lan(at: &SocketAddr) -> bool {
+    match at.ip() {
+        std::net::IpAddr::V4(ip) => ip.is_private() || ip.is_link_local() || ip.is_loopback(),
+        // Unique local (fc00::/7) and unicast link-local (fe80::/10).
+        std::net::IpAddr::V6(ip) => ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00 || (ip.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
 /// How often each peer is pinged: as the host is ([`crate::clock_udp`]: fifty a second for
 /// 15 s, then ten), counted afresh whenever the peers change, so a new one is followed within a
 /// second and a LAN on Wi-Fi, as jittery as any uplink, gets as sharp an estimate.
@@ -63,6 +78,8 @@ pub async fn run(
 ) {
     // (nonce, t0, peer) of recent pings: a pong must name one exactly, from that peer's address.
     let mut waiting: VecDeque<(u64, i64, Peer)> = VecDeque::with_capacity(OUTSTANDING);
+    // Rounds since each peer last answered.
+    let mut silent: std::collections::HashMap<SocketAddr, u32> = std::collections::HashMap::new();
     let mut buf = [0u8; PEER_LEN + 1];
     let mut rounds = 0u64;
     let mut next = tokio::time::Instant::now();
@@ -70,7 +87,13 @@ pub async fn run(
         tokio::select! {
             () = tokio::time::sleep_until(next) => {
                 let now: Vec<Peer> = peers.borrow().iter().take(MAX_PEERS).cloned().collect();
+                silent.retain(|at, _| now.iter().any(|p| p.1 == *at));
                 for peer in now {
+                    let quiet = silent.entry(peer.1).or_insert(0);
+                    *quiet = quiet.saturating_add(1);
+                    if *quiet > SILENT_ROUNDS && !quiet.is_multiple_of(SILENT_ROUNDS) {
+                        continue;
+                    }
                     let (nonce, t0) = (rand::random(), clock.now());
                     if waiting.len() == OUTSTANDING {
                         waiting.pop_front();
@@ -99,6 +122,7 @@ pub async fn run(
                     Ok(ClockDatagram::PeerPong { nonce, t0, t1, line }) => {
                         let Some(at) = waiting.iter().position(|(n, t, p)| *n == nonce && *t == t0 && p.1 == from) else { continue };
                         let Some((_, _, (peer, _))) = waiting.remove(at) else { continue };
+                        silent.insert(from, 0);
                         let exchange = Exchange { t0, t1, t2: line.local, t3: t_in };
                         if exchanges.send(PeerExchange { peer, exchange, line }).is_err() {
                             return;
@@ -162,6 +186,37 @@ mod tests {
         drop(rx);
         tokio::time::timeout(Duration::from_secs(1), pinging).await.unwrap_or_else(|_| panic!("the pinger stops with its receiver")).ok();
         answering.abort();
+    }
+
+    #[test]
+    fn only_lan_addresses_are_peers() {
+        for lan in
+            ["192.168.1.3:4000", "10.0.0.2:1", "172.16.5.5:2", "127.0.0.1:3", "169.254.1.1:4", "[fd00::1]:5", "[fe80::1]:6", "[::1]:7"]
+        {
+            assert!(is_lan(&lan.parse().unwrap_or_else(|e| panic!("{lan}: {e}"))), "{lan}");
+        }
+        for far in ["8.8.8.8:53", "100.64.0.1:1", "[2001:db8::1]:2", "203.0.113.9:3"] {
+            assert!(!is_lan(&far.parse().unwrap_or_else(|e| panic!("{far}: {e}"))), "{far}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_never_answers_is_pinged_ever_more_rarely() {
+        let clock: Arc<dyn Clock> = Arc::new(MonotonicClock::new());
+        let ((socket, _), (mute, mute_at)) = (bound().await, bound().await);
+        let (_line, line) = watch::channel(None);
+        let (_peers, peers) = watch::channel(vec![("a".to_owned(), mute_at)]);
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let pinging = tokio::spawn(run(socket, clock, line, peers, tx));
+        // Three seconds of 20 ms rounds: 150 pings if it never let up, 52 with the back-off.
+        let mut buf = [0u8; 128];
+        let mut got = 0;
+        let until = tokio::time::Instant::now() + Duration::from_secs(3);
+        while let Ok(Ok(_)) = tokio::time::timeout_at(until, mute.recv_from(&mut buf)).await {
+            got += 1;
+        }
+        pinging.abort();
+        assert!((40..90).contains(&got), "{got} pings to a peer that never answered");
     }
 
     #[tokio::test]

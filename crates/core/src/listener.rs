@@ -437,8 +437,8 @@ impl Task {
         self.emit(RoomEvent::Sync(stats));
     }
 
-    /// The members below this one (by presence key) that offer a LAN clock, lowest first: the
-    /// ones worth pinging. Only below, so listeners on one LAN form a chain that ends at the
+    /// The members below this one (by presence key) that offer a LAN clock at a LAN address,
+    /// lowest first: the ones worth pinging. Only below, so listeners on one LAN form a chain that ends at the
     /// lowest, which follows the host.
     fn update_peers(&self) {
         let me = self.identity.user_id().to_string();
@@ -451,6 +451,7 @@ impl Task {
                 let at = metas.iter().find_map(|m| m.get(CLOCK_PEER)?.as_str()?.parse().ok())?;
                 Some((key.clone(), at))
             })
+            .filter(|(_, at)| clock_peer::is_lan(at))
             .take(clock_peer::MAX_PEERS)
             .collect();
         self.peers.send_if_modified(|now| {
