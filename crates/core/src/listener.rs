@@ -134,7 +134,7 @@ impl ListenerRoom {
             Some(hex) => identity::from_hex(hex).ok_or(CoreError::BadAdminKey)?,
             None => identity::load_or_create(&config.data_dir)?,
         };
-        let outbox = OutboxStore::open(&config.data_dir)?;
+        let outbox = OutboxStore::open(&config.data_dir, &config.invite.room)?;
         let endpoint = format!("{}/realtime/v1", config.invite.ws);
         let (client, mut client_events) = Client::connect(ClientConfig::new(endpoint, Some(config.invite.token.clone()))).await?;
         let topics = Topics::new(&config.invite.room);

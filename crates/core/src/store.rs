@@ -141,39 +141,60 @@ impl HostStore {
 }
 
 const OUTBOX_SCHEMA: &str =
-    "CREATE TABLE IF NOT EXISTS outbox (n INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, envelope TEXT NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS outbox (n INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, envelope TEXT NOT NULL, room TEXT);";
 
 /// A listener's unconfirmed intents (`outbox.db` in its data dir): kept until the room confirms or
-/// refuses them, so a crash while offline loses nothing.
+/// refuses them, so a crash while offline loses nothing. Each belongs to the room it was made in:
+/// one data dir serves every room its user joins (a `send` without `--data-dir` always uses the
+/// same one), and an intent still pending for one room must never be sent to another.
 #[derive(Debug)]
 pub struct OutboxStore {
     path: PathBuf,
     conn: Connection,
+    room: String,
 }
 
 impl OutboxStore {
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    /// The outbox of `room` in `dir`. Intents an older version kept with no room are adopted by
+    /// the first room that opens the file (as that version would have sent them).
+    pub fn open(dir: &Path, room: &str) -> Result<Self, StoreError> {
         let path = dir.join("outbox.db");
         let conn = open(&path, OUTBOX_SCHEMA)?;
-        Ok(OutboxStore { path, conn })
+        let has_room: bool = conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'room'", [], |r| r.get::<_, i64>(0))
+            .map(|n| n > 0)
+            .map_err(sqlite(&path))?;
+        if !has_room {
+            conn.execute_batch("ALTER TABLE outbox ADD COLUMN room TEXT").map_err(sqlite(&path))?;
+        }
+        conn.execute("UPDATE outbox SET room = ?1 WHERE room IS NULL", params![room]).map_err(sqlite(&path))?;
+        Ok(OutboxStore { path, conn, room: room.to_owned() })
     }
 
     pub fn push(&self, id: &IntentId, envelope: &serde_json::Value) -> Result<(), StoreError> {
         self.conn
-            .execute("INSERT OR IGNORE INTO outbox (id, envelope) VALUES (?1, ?2)", params![id.as_str(), envelope.to_string()])
+            .execute(
+                "INSERT OR IGNORE INTO outbox (id, envelope, room) VALUES (?1, ?2, ?3)",
+                params![id.as_str(), envelope.to_string(), self.room],
+            )
             .map(|_| ())
             .map_err(sqlite(&self.path))
     }
 
     pub fn remove(&self, id: &IntentId) -> Result<bool, StoreError> {
-        self.conn.execute("DELETE FROM outbox WHERE id = ?1", params![id.as_str()]).map(|n| n > 0).map_err(sqlite(&self.path))
+        self.conn
+            .execute("DELETE FROM outbox WHERE id = ?1 AND room = ?2", params![id.as_str(), self.room])
+            .map(|n| n > 0)
+            .map_err(sqlite(&self.path))
     }
 
     /// The oldest pending intent.
     pub fn first(&self) -> Result<Option<(IntentId, serde_json::Value)>, StoreError> {
         let row: Option<(String, String)> = self
             .conn
-            .query_row("SELECT id, envelope FROM outbox ORDER BY n LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT id, envelope FROM outbox WHERE room = ?1 ORDER BY n LIMIT 1", params![self.room], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()
             .map_err(sqlite(&self.path))?;
         Ok(row.and_then(|(id, env)| serde_json::from_str(&env).ok().map(|v| (IntentId(id), v))))
@@ -181,8 +202,9 @@ impl OutboxStore {
 
     /// Pending intents in the order they were made.
     pub fn pending(&self) -> Result<Vec<(IntentId, serde_json::Value)>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT id, envelope FROM outbox ORDER BY n").map_err(sqlite(&self.path))?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(sqlite(&self.path))?;
+        let mut stmt = self.conn.prepare("SELECT id, envelope FROM outbox WHERE room = ?1 ORDER BY n").map_err(sqlite(&self.path))?;
+        let rows =
+            stmt.query_map(params![self.room], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(sqlite(&self.path))?;
         Ok(rows.filter_map(Result::ok).filter_map(|(id, env)| serde_json::from_str(&env).ok().map(|v| (IntentId(id), v))).collect())
     }
 }
@@ -245,17 +267,39 @@ mod tests {
     #[test]
     fn the_outbox_keeps_order_and_forgets_confirmed() {
         let dir = temp("outbox");
-        let outbox = OutboxStore::open(&dir).unwrap();
+        let outbox = OutboxStore::open(&dir, "R").unwrap();
         outbox.push(&"a".into(), &serde_json::json!({"n": 1})).unwrap();
         outbox.push(&"b".into(), &serde_json::json!({"n": 2})).unwrap();
         outbox.push(&"a".into(), &serde_json::json!({"n": 3})).unwrap();
         drop(outbox);
-        let outbox = OutboxStore::open(&dir).unwrap();
+        let outbox = OutboxStore::open(&dir, "R").unwrap();
         let pending: Vec<_> = outbox.pending().unwrap().into_iter().map(|(id, _)| id.0).collect();
         assert_eq!(pending, ["a", "b"]);
         assert!(outbox.remove(&"a".into()).unwrap());
         assert!(!outbox.remove(&"a".into()).unwrap());
         assert_eq!(outbox.pending().unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_intent_pending_for_one_room_is_never_another_rooms() {
+        let dir = temp("outbox-rooms");
+        // An outbox from before rooms were kept: its one pending intent has no room.
+        let old = Connection::open(dir.join("outbox.db")).unwrap();
+        old.execute_batch("CREATE TABLE outbox (n INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, envelope TEXT NOT NULL);")
+            .unwrap();
+        old.execute("INSERT INTO outbox (id, envelope) VALUES ('old', '{}')", []).unwrap();
+        drop(old);
+        let a = OutboxStore::open(&dir, "A").unwrap();
+        a.push(&"for-a".into(), &serde_json::json!({})).unwrap();
+        let b = OutboxStore::open(&dir, "B").unwrap();
+        b.push(&"for-b".into(), &serde_json::json!({})).unwrap();
+        let ids = |o: &OutboxStore| o.pending().unwrap().into_iter().map(|(id, _)| id.0).collect::<Vec<_>>();
+        assert_eq!(ids(&a), ["old", "for-a"], "the first room to open it adopts what had no room");
+        assert_eq!(ids(&b), ["for-b"]);
+        assert_eq!(b.first().unwrap().map(|(id, _)| id.0).as_deref(), Some("for-b"));
+        assert!(!b.remove(&"for-a".into()).unwrap(), "one room cannot drop another's intent");
+        assert_eq!(ids(&a), ["old", "for-a"]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
