@@ -11,8 +11,12 @@ pub fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/net/bed.sh")
 }
 
-/// The host's address inside the bed (see the picture in `bed.sh`).
+/// The host's address inside the bed (see the picture in `bed.sh`); with the host at home
+/// (`("host", "PROFILE")` among the homes) its router's outside address.
 pub const HOST_IP: &str = "10.77.0.2";
+
+/// The wan's own address, reachable from every home: where a rendezvous (relay server) runs.
+pub const WAN_IP: &str = "10.77.0.1";
 
 /// Why a bed could not be made. [`BedUnavailable::Unsupported`] means this machine cannot (no
 /// root, no nft, no NFQUEUE): tests skip with its one line. Anything else is a failure.
@@ -33,8 +37,9 @@ pub struct Bed {
 
 impl Bed {
     /// Brings up a bed with one home per `(listener, profile)`; `profile` as `bed.sh` takes it
-    /// (`wifi`, `internet@10mbit`, `delay=20,jitter=5`), and `listener` one name or several
-    /// joined by `+` for listeners that share one home (`a+b`: one LAN behind one NAT).
+    /// (`wifi`, `internet@10mbit`, `delay=20,jitter=5`, with a NAT kind `%restricted`, `%cone` or
+    /// `%symmetric` after it), and `listener` one name or several joined by `+` for listeners that
+    /// share one home (`a+b`: one LAN behind one NAT), or `host` to put the host at home too.
     /// `impairer` is the `whatssound-netbed` binary.
     pub fn up(impairer: &Path, listeners: &[(&str, &str)]) -> Result<Bed, BedUnavailable> {
         let run = |args: &[&str]| {

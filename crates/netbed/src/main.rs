@@ -46,6 +46,9 @@ enum Command {
         /// How long to wait for the last replies.
         #[arg(long, default_value_t = 1_000)]
         linger_ms: u64,
+        /// The local port to send from (0: any).
+        #[arg(long, default_value_t = 0)]
+        from_port: u16,
     },
 }
 
@@ -69,8 +72,8 @@ fn run(args: Args) -> anyhow::Result<()> {
             probe::echo(&socket)?;
             Ok(())
         }
-        Command::Probe { to, count, interval_ms, linger_ms } => {
-            let report = probe::probe(to, count, Duration::from_millis(interval_ms), Duration::from_millis(linger_ms))?;
+        Command::Probe { to, count, interval_ms, linger_ms, from_port } => {
+            let report = probe::probe(to, from_port, count, Duration::from_millis(interval_ms), Duration::from_millis(linger_ms))?;
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }

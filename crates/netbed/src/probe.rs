@@ -40,10 +40,11 @@ pub struct ProbeReport {
     pub seen_as: Option<String>,
 }
 
-/// Sends `count` datagrams `interval` apart, then waits `linger` for stragglers.
-pub fn probe(to: SocketAddr, count: u32, interval: Duration, linger: Duration) -> Result<ProbeReport, NetbedError> {
+/// Sends `count` datagrams `interval` apart, then waits `linger` for stragglers. From local port
+/// `from` when given (0: any): two probes from one port to two places show how a NAT maps it.
+pub fn probe(to: SocketAddr, from: u16, count: u32, interval: Duration, linger: Duration) -> Result<ProbeReport, NetbedError> {
     let io = |what: &str, e: std::io::Error| NetbedError::Io(format!("probe {what} {to}: {e}"));
-    let bind: SocketAddr = if to.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let bind: SocketAddr = if to.is_ipv4() { ([0, 0, 0, 0], from).into() } else { ([0u16; 8], from).into() };
     let socket = UdpSocket::bind(bind).map_err(|e| io("binding for", e))?;
     socket.connect(to).map_err(|e| io("connecting to", e))?;
     let origin = Instant::now();
@@ -115,7 +116,7 @@ mod tests {
         let server = UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let addr = server.local_addr().unwrap_or_else(|e| panic!("{e}"));
         std::thread::spawn(move || echo(&server));
-        let r = probe(addr, 20, Duration::from_millis(2), Duration::from_millis(200)).unwrap_or_else(|e| panic!("{e}"));
+        let r = probe(addr, 0, 20, Duration::from_millis(2), Duration::from_millis(200)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((r.sent, r.received, r.loss), (20, 20, 0.0));
         assert!(r.rtt_min_ms >= 0.0 && r.rtt_min_ms <= r.rtt_median_ms && r.rtt_median_ms <= r.rtt_max_ms, "{r:?}");
         assert!(r.seen_as.as_deref().is_some_and(|s| s.starts_with("127.0.0.1:")), "{r:?}");

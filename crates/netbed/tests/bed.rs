@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
-use whatssound_netbed::bed::HOST_IP;
+use whatssound_netbed::bed::{HOST_IP, WAN_IP};
 use whatssound_netbed::{Bed, BedUnavailable};
 
 const BIN: &str = env!("CARGO_BIN_EXE_whatssound-netbed");
@@ -55,6 +55,22 @@ fn probe(bed: &Bed, role: &str, to: &str, count: u32, interval_ms: u32, linger_m
         .unwrap();
     assert!(out.status.success(), "probe failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A probe from local port `from`, so the NAT's mapping of that one port can be compared.
+fn probe_from(bed: &Bed, role: &str, to: &str, from: u16) -> Value {
+    let out = bed
+        .command(role, BIN)
+        .args(["probe", to, "--count", "5", "--interval-ms", "5", "--linger-ms", "300"])
+        .args(["--from-port", &from.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "probe failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn port_of(seen_as: &Value) -> String {
+    seen_as.as_str().unwrap_or_else(|| panic!("no reply: {seen_as}")).rsplit(':').next().unwrap().to_owned()
 }
 
 fn f(v: &Value, key: &str) -> f64 {
@@ -180,4 +196,40 @@ fn taking_the_bed_down_leaves_no_namespace_or_process() {
     for ns in &namespaces {
         assert!(!after.contains(ns.as_str()), "{ns} left behind: {after}");
     }
+}
+
+#[test]
+fn each_nat_kind_maps_and_filters_as_its_name_says() {
+    let Some(bed) = bed(&[("r", "lan%restricted"), ("c", "lan%cone"), ("s", "lan%symmetric")]) else { return };
+    let at_host = Echo::start(&bed, "host", HOST_IP);
+    let at_wan = Echo::start(&bed, "wan", WAN_IP);
+    for (who, same_port_everywhere) in [("r", true), ("c", true), ("s", false)] {
+        let to_host = probe_from(&bed, who, &at_host.1, 41_000);
+        let to_wan = probe_from(&bed, who, &at_wan.1, 41_000);
+        let (a, b) = (port_of(&to_host["seen_as"]), port_of(&to_wan["seen_as"]));
+        assert_eq!(a == b, same_port_everywhere, "{who}: one local port seen as {a} by one and {b} by another");
+    }
+    // From outside, only the full cone lets in what its machine did not ask for.
+    for (who, open) in [("r", false), ("c", true), ("s", false)] {
+        let (inside, outside) = bed.listener_addrs(who).unwrap();
+        let echo = Echo::start(&bed, who, &inside);
+        let port = echo.1.rsplit(':').next().unwrap();
+        let from_host = probe(&bed, "host", &format!("{outside}:{port}"), 5, 5, 300);
+        assert_eq!(f(&from_host, "received") > 0.0, open, "{who}: {from_host}");
+    }
+}
+
+#[test]
+fn a_host_at_home_is_behind_its_own_nat() {
+    let Some(bed) = bed(&[("host", "lan%symmetric"), ("a", "lan")]) else { return };
+    let (inside, outside) = bed.listener_addrs("host").unwrap();
+    assert_eq!((inside.as_str(), outside.as_str()), ("192.168.0.2", HOST_IP));
+    let at_wan = Echo::start(&bed, "wan", WAN_IP);
+    let out = probe(&bed, "host", &at_wan.1, 5, 5, 300);
+    assert!(out["seen_as"].as_str().unwrap().starts_with(&format!("{HOST_IP}:")), "{out}");
+    // Nothing reaches it from outside unasked: not even the public address it is seen as.
+    let echo = Echo::start(&bed, "host", &inside);
+    let port = echo.1.rsplit(':').next().unwrap();
+    let from_a = probe(&bed, "a", &format!("{HOST_IP}:{port}"), 5, 5, 300);
+    assert_eq!(f(&from_a, "received"), 0.0, "{from_a}");
 }
