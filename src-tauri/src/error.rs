@@ -4,6 +4,7 @@ use serde::Serialize;
 use specta::Type;
 use whatssound_core::session::SessionError;
 use whatssound_core::{CoreError, HostingError};
+use whatssound_tunnel::TunnelError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
@@ -55,6 +56,7 @@ impl From<SessionError> for AppError {
                 HostingError::Bind { .. } | HostingError::Hub(_) => ErrorKind::Network,
                 HostingError::Record(_) => ErrorKind::Storage,
                 HostingError::Core(c) => core_kind(c),
+                HostingError::Tunnel(t) => tunnel_kind(t),
             },
             SessionError::Core(c) => core_kind(c),
         };
@@ -68,6 +70,15 @@ fn core_kind(e: &CoreError) -> ErrorKind {
         CoreError::Client(_) | CoreError::Stopped => ErrorKind::Network,
         CoreError::NoHostKey | CoreError::BadAdminKey => ErrorKind::BadInput,
         CoreError::Refused(_) => ErrorKind::NotAllowed,
+        CoreError::Tunnel(t) => tunnel_kind(t),
+    }
+}
+
+fn tunnel_kind(e: &TunnelError) -> ErrorKind {
+    match e {
+        TunnelError::RelayUrl { .. } | TunnelError::NodeId(_) => ErrorKind::BadInput,
+        TunnelError::Key { .. } => ErrorKind::Storage,
+        TunnelError::Bind(_) | TunnelError::Connect { .. } | TunnelError::Local(_) | TunnelError::RelayServer(_) => ErrorKind::Network,
     }
 }
 

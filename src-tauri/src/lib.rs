@@ -185,6 +185,7 @@ mod demo {
                 listen: std::net::SocketAddr::from(([127, 0, 0, 1], 7667)),
                 public_url: None,
                 relay: None,
+                tunnel: None,
                 limits: Default::default(),
                 new_invite: false,
                 clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),

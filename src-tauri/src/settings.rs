@@ -90,7 +90,7 @@ impl Settings {
             })?),
         };
         let relay = self.relay.as_ref().map(|r| CoreRelay { url: r.url.clone(), key: Some(r.key.clone()).filter(|k| !k.is_empty()) });
-        Ok(Venue { listen, public_url, relay })
+        Ok(Venue { listen, public_url, relay, tunnel: None })
     }
 
     /// Checks and saves (atomically: a temporary file, then a rename).

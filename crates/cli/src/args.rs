@@ -33,6 +33,16 @@ pub enum Command {
     Send(SendArgs),
     /// List the sound devices `--output device:NAME` can play through.
     Devices,
+    /// Run a relay server where hosts and listeners behind NATs meet (`host --tunnel URL`).
+    P2pRelay(P2pRelayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct P2pRelayArgs {
+    /// Address to serve on: the relay over HTTP (TCP) and address discovery (UDP) on this one
+    /// port; port 0 picks a free one (the ready line names the URL).
+    #[arg(long, default_value = "0.0.0.0:3340")]
+    pub listen: SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +80,11 @@ pub struct HostArgs {
     /// The relay's key, sent as `apikey` (and given to listeners in the invite).
     #[arg(long, value_name = "KEY", requires = "relay")]
     pub relay_key: Option<String>,
+    /// Let listeners join from anywhere, with no port forwarded: through a tunnel met at this
+    /// relay server (`public` for iroh's public relays, or a `whatssound-cli p2p-relay`'s URL,
+    /// `http://HOST:3340`); invites then carry this host's node id.
+    #[arg(long, value_name = "public|URL", conflicts_with = "relay")]
+    pub tunnel: Option<String>,
     /// The host's display name.
     #[arg(long, default_value = "Host")]
     pub name: String,

@@ -35,6 +35,7 @@ pub fn line(event: &RoomEvent) -> Option<(&'static str, Value)> {
                 "round_trip_ms": s.round_trip_ns as f64 / 1e6,
                 "uncertainty_ms": s.uncertainty_ns as f64 / 1e6,
                 "clock_path": s.path.as_str(),
+                "reach": s.reach.as_str(),
                 "drift_ppm": (s.drift_ppm * 10.0).round() / 10.0,
                 "samples": s.samples,
             }),

@@ -56,6 +56,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
             })
             .transpose()?,
         relay,
+        tunnel: args.tunnel.as_deref().map(str::parse).transpose().context("--tunnel")?,
         limits,
         new_invite: args.new_invite,
         clock: clock.clone(),

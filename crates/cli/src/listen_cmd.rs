@@ -7,7 +7,7 @@ use serde_json::json;
 use tokio::sync::mpsc::UnboundedReceiver;
 use whatssound_audio::{Clock, MonotonicClock, SkewedClock, Volume};
 use whatssound_core::player::{OutputKind, PlayStats, Player, PlayerConfig, PlayerEvent};
-use whatssound_core::{ListenerConfig, ListenerRoom, RoomEvent};
+use whatssound_core::{ListenerConfig, ListenerRoom, RoomEvent, Route};
 use whatssound_protocol::Invite;
 use whatssound_room::{Change, Diff};
 
@@ -36,8 +36,10 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     // "Time to first sound" counts from here: the process is up and about to join.
     let started = clock.now();
     room_store::save_name(&data_dir, &args.name);
+    let route = Route::open(&invite).await.context("could not join the room")?;
     let config = ListenerConfig {
         invite: invite.clone(),
+        route: route.clone(),
         name: args.name,
         data_dir: data_dir.clone(),
         track_presence: true,
@@ -53,7 +55,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
                 clock,
                 volume: Volume::new(f32::from(args.volume) / 100.0),
                 cache_dir: data_dir.join("cache"),
-                ws_base: invite.ws.clone(),
+                ws_base: route.ws().to_owned(),
                 token: invite.token.clone(),
                 device_trace: None,
             };
@@ -67,6 +69,8 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     let mut announced = None;
     let mut last_sync = None;
     let mut printed_chat = std::collections::HashSet::new();
+    let mut reach = None;
+    let mut route_watch = tokio::time::interval(std::time::Duration::from_millis(250));
     loop {
         tokio::select! {
             () = &mut stop => {
@@ -81,6 +85,14 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
                 {
                     announced = Some(at);
                     output::emit("playing", json!({ "track": p.track(), "since_start_ms": (at - started) as f64 / 1e6 }));
+                }
+            }
+            // Which way this listener reaches the host, and every change (a tunnel starts on its
+            // relay and goes direct once hole punching finds a way).
+            _ = route_watch.tick() => {
+                let now = route.reach();
+                if reach.replace(now) != Some(now) {
+                    output::emit("route", json!({ "reach": now.as_str() }));
                 }
             }
             Some(e) = async { player_events.as_mut()?.recv().await } => print_player_event(&e),
@@ -124,6 +136,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     if let Some(p) = player {
         p.stop().context("the audio output failed")?;
     }
+    route.close().await;
     Ok(())
 }
 

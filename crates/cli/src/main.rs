@@ -50,6 +50,7 @@ fn main() -> ExitCode {
             Command::Listen(args) => listen_cmd::run(args).await,
             Command::Send(args) => send_cmd::run(args).await,
             Command::Devices => list_devices(),
+            Command::P2pRelay(args) => p2p_relay(args).await,
         }
     });
     // Work still in flight (a DNS lookup for a URL track can block for many seconds) must not
@@ -59,6 +60,16 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
+}
+
+/// A relay server for tunnels until Ctrl-C or SIGTERM; its URL on the `ready` line.
+async fn p2p_relay(args: args::P2pRelayArgs) -> anyhow::Result<()> {
+    let relay = whatssound_tunnel::relay_server::RelayServer::spawn(args.listen).await?;
+    output::emit("ready", serde_json::json!({ "url": relay.url() }));
+    shutdown::signal().await;
+    relay.stop().await;
+    output::emit("stopped", serde_json::json!({}));
+    Ok(())
 }
 
 /// One `device` line per output device.

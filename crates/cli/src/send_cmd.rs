@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::json;
-use whatssound_core::{ListenerConfig, ListenerRoom, RoomEvent};
+use whatssound_core::{ListenerConfig, ListenerRoom, RoomEvent, Route};
 use whatssound_protocol::Invite;
 use whatssound_room::{Action, Change, Position, QueueDiff, TrackMeta, TrackSource};
 
@@ -15,11 +15,12 @@ use crate::{output, room_store};
 pub async fn run(args: SendArgs) -> anyhow::Result<()> {
     let request = parse_action(&args.action)?;
     let invite: Invite = args.invite.parse().context("bad invite")?;
+    let route = Route::open(&invite).await.context("could not join the room")?;
     // A file of one's own goes to the host first; the room is then offered the upload by id.
     let action = match request {
         Request::Act(action) => action,
         Request::Upload(path) => {
-            whatssound_core::uploads::upload(&invite.ws, &invite.token, &path).await.context("the upload failed")?.enqueue()
+            whatssound_core::uploads::upload(route.ws(), &invite.token, &path).await.context("the upload failed")?.enqueue()
         }
     };
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
@@ -33,7 +34,7 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
     let verb = args.action[0].clone();
     let clock = std::sync::Arc::new(whatssound_audio::MonotonicClock::new());
     let name = room_store::saved_name(&data_dir).unwrap_or_else(|| "send".into());
-    let config = ListenerConfig { invite, name, data_dir, track_presence: false, lan_clock: false, clock };
+    let config = ListenerConfig { invite, route: route.clone(), name, data_dir, track_presence: false, lan_clock: false, clock };
     let work = async {
         let (room, mut events) = ListenerRoom::join(config).await.context("could not join the room")?;
         // Wait for the first snapshot: then every channel, our private one included, is joined.
@@ -68,10 +69,12 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
             }
         }
     };
-    match tokio::time::timeout(timeout, work).await {
+    let result = match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
         Err(_) => Err(Coded::TimedOut(format!("timed out after {} s waiting for the room to confirm", args.timeout)).into()),
-    }
+    };
+    route.close().await;
+    result
 }
 
 /// What `send` was asked to do.

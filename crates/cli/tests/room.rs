@@ -282,6 +282,7 @@ fn a_host_killed_mid_stream_loses_and_duplicates_nothing() {
         let clock = std::sync::Arc::new(whatssound_audio::MonotonicClock::new());
         let config = ListenerConfig {
             invite: invite.clone(),
+            route: whatssound_core::Route::to_address(&invite.ws),
             name: "ann".into(),
             data_dir: base.join("ann"),
             track_presence: true,

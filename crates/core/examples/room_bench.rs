@@ -64,7 +64,8 @@ async fn main() {
     let identity = Identity::from_secret([5; 32]);
     let ws = start_hub().await;
     let (first_host, _events) = HostRoom::start(host_config(&ws, temp("host"), &identity)).await.unwrap();
-    let invite = Invite { ws: ws.clone(), room: "bench".into(), token: "L".into(), key: Some(identity.user_id().0), extra: vec![] };
+    let invite =
+        Invite { ws: ws.clone(), room: "bench".into(), token: "L".into(), key: Some(identity.user_id().0), node: None, extra: vec![] };
 
     // N listeners, joined a few at a time; each forwards (chat index, arrival) to the collector.
     let (arrivals, mut collected) = mpsc::unbounded_channel::<(usize, Instant)>();
@@ -73,6 +74,7 @@ async fn main() {
     for i in 0..listeners {
         let config = ListenerConfig {
             invite: invite.clone(),
+            route: whatssound_core::Route::to_address(&invite.ws),
             name: format!("l{i}"),
             data_dir: temp(&format!("l{i}")),
             track_presence: true,
@@ -198,6 +200,7 @@ async fn main() {
     let start_ms = t.elapsed().as_secs_f64() * 1e3;
     let config = ListenerConfig {
         invite: invite.clone(),
+        route: whatssound_core::Route::to_address(&invite.ws),
         name: "late".into(),
         data_dir: temp("late"),
         track_presence: true,

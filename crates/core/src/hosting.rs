@@ -14,6 +14,7 @@ use whatssound_audio::Clock;
 use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
 use whatssound_protocol::Invite;
 use whatssound_room::{Action, Change, Output, Position, QueueDiff, RoomSettings, TrackId, TrackMeta, TrackSource};
+use whatssound_tunnel::{HostTunnel, NodeKey, RelayChoice, TunnelError};
 
 use crate::clock_udp;
 use crate::host::{HostConfig, HostEvent, HostRoom};
@@ -45,6 +46,9 @@ pub struct HostingConfig {
     /// (`ws://my.host:7667`, `wss://music.example.org` behind a proxy).
     pub public_url: Option<String>,
     pub relay: Option<Relay>,
+    /// Reach listeners whom no address reaches (behind NATs, no port forwarded) through a tunnel
+    /// met at this relay server; invites then carry this host's node id (kept in the data dir).
+    pub tunnel: Option<RelayChoice>,
     pub limits: Limits,
     /// Start with a new listener token: every earlier invite stops working.
     pub new_invite: bool,
@@ -70,6 +74,8 @@ pub enum HostingError {
     NotAllowed(String),
     #[error("the room's hub failed: {0}")]
     Hub(String),
+    #[error(transparent)]
+    Tunnel(#[from] TunnelError),
 }
 
 /// The embedded hub, and how to stop it.
@@ -80,6 +86,8 @@ struct EmbeddedHub {
     serving: JoinHandle<std::io::Result<()>>,
     /// The clock datagram answerer on the same port number, over UDP (none if it was taken).
     clock: Option<AbortOnDrop>,
+    /// The tunnel's endpoint, serving listeners across NATs, and how to stop it.
+    tunnel: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 /// A task that ends with its owner (the room, however it stops).
@@ -100,6 +108,8 @@ pub struct HostedRoom {
     /// Where this machine reaches the room's channels, and what invites name.
     ws: String,
     invite_ws: String,
+    /// The host's node and relay, when a tunnel serves the room.
+    node: Option<whatssound_protocol::NodeRoute>,
     embedded: Option<EmbeddedHub>,
 }
 
@@ -121,7 +131,7 @@ impl HostedRoom {
         let host_identity = identity::from_hex(&record.host_key).ok_or(()).map_err(bad_key)?;
         let admin = identity::from_hex(&record.admin_key).ok_or(()).map_err(bad_key)?;
 
-        let (ws, reach, token, embedded) = match &config.relay {
+        let (ws, reach, token, embedded, node) = match &config.relay {
             None => {
                 let listener = TcpListener::bind(config.listen).await.map_err(|error| HostingError::Bind { addr: config.listen, error })?;
                 let local = listener.local_addr().map_err(|error| HostingError::Bind { addr: config.listen, error })?;
@@ -150,7 +160,14 @@ impl HostedRoom {
                         None
                     }
                 };
-                (ws, reach, Some(record.host_token.clone()), Some(EmbeddedHub { hub, media, stop, serving, clock }))
+                let (tunnel, node) = match &config.tunnel {
+                    Some(relay) => {
+                        let (tunnel, node) = start_tunnel(&config.data_dir, relay, local, clock.is_some()).await?;
+                        (Some(tunnel), node)
+                    }
+                    None => (None, None),
+                };
+                (ws, reach, Some(record.host_token.clone()), Some(EmbeddedHub { hub, media, stop, serving, clock, tunnel }), node)
             }
             Some(relay) => {
                 let base = check_ws_base(relay.url.trim_end_matches('/').trim_end_matches("/realtime/v1"))?;
@@ -159,7 +176,7 @@ impl HostedRoom {
                 let key = relay.key.clone().unwrap_or_else(|| "-".into());
                 record.host_token = key.clone();
                 record.listener_token = key;
-                (base.clone(), base, relay.key.clone(), None)
+                (base.clone(), base, relay.key.clone(), None, None)
             }
         };
         let host_config = HostConfig {
@@ -176,7 +193,7 @@ impl HostedRoom {
         };
         let (room, events) = HostRoom::start(host_config).await?;
         let invite_ws = public.unwrap_or(reach);
-        Ok((HostedRoom { room, record, data_dir: config.data_dir, ws, invite_ws, embedded }, events))
+        Ok((HostedRoom { room, record, data_dir: config.data_dir, ws, invite_ws, node, embedded }, events))
     }
 
     /// The running room: act in it, snapshot it, describe its tracks.
@@ -219,7 +236,8 @@ impl HostedRoom {
     fn make_invite(&self, token: &str, admin: Option<&str>) -> String {
         let extra = admin.map(|a| vec![("admin".to_owned(), a.to_owned())]).unwrap_or_default();
         let key = identity::from_hex(&self.record.host_key).map(|i| i.user_id().0);
-        Invite { ws: self.invite_ws.clone(), room: self.record.room.clone(), token: token.to_owned(), key, extra }.to_string()
+        Invite { ws: self.invite_ws.clone(), room: self.record.room.clone(), token: token.to_owned(), key, node: self.node.clone(), extra }
+            .to_string()
     }
 
     /// A new listener invite: the old one stops working at once, for joining and for media
@@ -275,6 +293,10 @@ impl HostedRoom {
         self.room.close().await;
         if let Some(embedded) = self.embedded {
             drop(embedded.clock);
+            if let Some((stop, running)) = embedded.tunnel {
+                let _ = stop.send(());
+                let _ = running.await;
+            }
             let _ = embedded.stop.send(());
             match embedded.serving.await {
                 Ok(Ok(())) => {}
@@ -284,6 +306,30 @@ impl HostedRoom {
         }
         Ok(())
     }
+}
+
+/// Starts the host's end of the tunnel (its node key kept in `data_dir`): listeners' streams go
+/// to the hub at `local`, their datagrams to the clock answerer on the same port when there is one.
+async fn start_tunnel(
+    data_dir: &Path,
+    relay: &RelayChoice,
+    local: SocketAddr,
+    clock: bool,
+) -> Result<((oneshot::Sender<()>, JoinHandle<()>), Option<whatssound_protocol::NodeRoute>), HostingError> {
+    let key = NodeKey::load_or_create(&data_dir.join("node.key"))?;
+    let tunnel = HostTunnel::bind(key, relay).await?;
+    let node = tunnel.relay().map(|relay| whatssound_protocol::NodeRoute { id: tunnel.node_id().to_owned(), relay: relay.to_owned() });
+    // The hub and clock answerer as this machine reaches them (an unspecified address: loopback).
+    let target = match local.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), local.port()),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), local.port()),
+        _ => local,
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(tunnel.run(target, clock.then_some(target), async move {
+        let _ = stopped.await;
+    }));
+    Ok(((stop, running), node))
 }
 
 /// The URL a client on this machine can connect to: an unspecified address (0.0.0.0, ::) is

@@ -11,6 +11,8 @@
 //!   WebSocket, or a LAN peer's estimate); [`clock_udp`] owns the host's datagram sockets (the
 //!   host answering, a listener pinging), [`clock_peer`] the socket listeners on one LAN share
 //!   their estimates over.
+//! - [`route`]: [`Route`], how a member reaches the host: the invite's address, or a tunnel to
+//!   the host's node across NATs (its path, direct or relayed, is [`Reach`]).
 //! - [`fetch`]: a listener downloads a track (with progress) into its cache.
 //! - [`media`]: the host's files over HTTP with Range, by track id, for the room's token holders,
 //!   with each track's cover art.
@@ -33,6 +35,7 @@ pub mod listener;
 pub mod media;
 pub mod player;
 pub mod room_record;
+pub mod route;
 pub mod session;
 pub mod store;
 pub mod uploads;
@@ -41,6 +44,7 @@ pub mod view;
 pub use host::{HostConfig, HostEvent, HostRoom};
 pub use hosting::{HostedRoom, HostingConfig, HostingError, Relay};
 pub use listener::{ListenerConfig, ListenerRoom, RoomEvent, SyncStats};
+pub use route::{Reach, Route};
 
 /// The one error type of this crate's operations.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +63,8 @@ pub enum CoreError {
     Refused(String),
     #[error("the room task has stopped")]
     Stopped,
+    #[error(transparent)]
+    Tunnel(#[from] whatssound_tunnel::TunnelError),
 }
 
 /// FNV-1a: a tiny hash that is the same in every build (std's is not), for names that must stay

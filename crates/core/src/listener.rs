@@ -34,11 +34,14 @@ const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long an intent may stay unanswered before it is sent again.
 const RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+use crate::route::{Reach, Route};
 use crate::{CoreError, identity, new_intent_id, presence_meta};
 
 #[derive(Debug, Clone)]
 pub struct ListenerConfig {
     pub invite: Invite,
+    /// How the host is reached ([`Route::open`] of the invite).
+    pub route: Route,
     pub name: String,
     pub data_dir: PathBuf,
     /// Whether to appear in the room's presence (`listen` does; `send` does not).
@@ -98,6 +101,8 @@ pub struct SyncStats {
     pub uncertainty_ns: i64,
     /// Which way the exchanges behind it went.
     pub path: ClockPath,
+    /// Which way this member's bytes go to the host (through a tunnel: direct or relayed).
+    pub reach: Reach,
     pub drift_ppm: f64,
     pub samples: usize,
     /// A point of the estimate: local instant `local_ns` is host instant `host_ns`.
@@ -135,14 +140,16 @@ impl ListenerRoom {
             None => identity::load_or_create(&config.data_dir)?,
         };
         let outbox = OutboxStore::open(&config.data_dir, &config.invite.room)?;
-        let endpoint = format!("{}/realtime/v1", config.invite.ws);
+        let endpoint = format!("{}/realtime/v1", config.route.ws());
         let (client, mut client_events) = Client::connect(ClientConfig::new(endpoint, Some(config.invite.token.clone()))).await?;
         let topics = Topics::new(&config.invite.room);
         let me = identity.user_id();
-        let host_at = if config.track_presence { host_address(&config.invite.ws).await } else { None };
+        let host_at = if config.track_presence { host_address(config.route.ws()).await } else { None };
         // The LAN clock socket, before the join: its address goes into this member's presence.
-        let lan_clock = match host_at {
-            Some((at, _)) if config.lan_clock => clock_peer::bind(at).await,
+        // Through a tunnel the host's address is a local one; the relay's says which is ours.
+        let lan_clock = match (host_at, config.route.outside()) {
+            (Some(_), Some(outside)) if config.lan_clock => clock_peer::bind(outside).await,
+            (Some((at, _)), None) if config.lan_clock => clock_peer::bind(at).await,
             _ => None,
         };
         for topic in topics.all() {
@@ -215,6 +222,7 @@ impl ListenerRoom {
             pings_sent: 0,
             host_line,
             peers,
+            route: config.route.clone(),
         };
         // Clock datagrams to the host's UDP port of the same number, where it answers them (not
         // through a relay, nor where only the WebSocket is forwarded: then the WebSocket's own
@@ -273,6 +281,8 @@ struct Task {
     host_line: watch::Sender<Option<HostLine>>,
     /// The room's members below this one that say where their LAN clock is.
     peers: watch::Sender<Vec<clock_peer::Peer>>,
+    /// Held for as long as the task runs: a tunnel closes with its last holder.
+    route: Route,
 }
 
 /// The presence meta key of a member's LAN clock address (`ip:port`).
@@ -423,6 +433,7 @@ impl Task {
             round_trip_ns: p.estimate.round_trip,
             uncertainty_ns: p.estimate.uncertainty,
             path: p.path,
+            reach: self.route.reach(),
             drift_ppm: p.estimate.drift_ppm,
             samples: p.estimate.samples,
             local_ns: t3,

@@ -25,7 +25,7 @@ use whatssound_room::{Action, IntentId, TrackId, UserId};
 use crate::hosting::{HostedRoom, HostingConfig, HostingError, Relay};
 use crate::player::{OutputKind, Player, PlayerConfig, PlayerEvent};
 use crate::view::{AudioState, RoomModel, RoomView};
-use crate::{CoreError, ListenerConfig, ListenerRoom, RoomEvent, SyncStats};
+use crate::{CoreError, ListenerConfig, ListenerRoom, RoomEvent, Route, SyncStats};
 
 /// How long an action may wait for the room's answer.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
@@ -138,6 +138,7 @@ enum Command {
 pub struct Session {
     hosted: Option<HostedRoom>,
     invite: Invite,
+    route: Route,
     commands: mpsc::UnboundedSender<Command>,
 }
 
@@ -165,12 +166,14 @@ pub struct Venue {
     pub public_url: Option<String>,
     /// Run on this relay instead of the embedded hub.
     pub relay: Option<Relay>,
+    /// Let listeners anywhere join through a tunnel met at this relay server.
+    pub tunnel: Option<whatssound_tunnel::RelayChoice>,
 }
 
 impl Default for Venue {
     /// This machine only.
     fn default() -> Self {
-        Venue { listen: SocketAddr::from(([127, 0, 0, 1], 0)), public_url: None, relay: None }
+        Venue { listen: SocketAddr::from(([127, 0, 0, 1], 0)), public_url: None, relay: None, tunnel: None }
     }
 }
 
@@ -191,6 +194,7 @@ impl Session {
             listen: venue.listen,
             public_url: venue.public_url,
             relay: venue.relay,
+            tunnel: venue.tunnel,
             limits: whatssound_hub::Limits::default(),
             new_invite: false,
             clock: config.clock.clone(),
@@ -212,7 +216,7 @@ impl Session {
         let host_key = crate::room_record::open_or_create(hosted.data_dir(), None).map_err(HostingError::from)?.host_key;
         let own: Invite =
             hosted.host_invite().parse().map_err(|e: whatssound_protocol::InviteError| SessionError::BadInvite(e.to_string()))?;
-        let own = Invite { ws: hosted.ws().to_owned(), extra: vec![("admin".into(), host_key)], ..own };
+        let own = Invite { ws: hosted.ws().to_owned(), node: None, extra: vec![("admin".into(), host_key)], ..own };
         let listener_invite = hosted.invite();
         let (session, events) = Session::start(config, own, Some(hosted), false).await?;
         let _ = session.commands.send(Command::Invite(Some(listener_invite)));
@@ -233,7 +237,7 @@ impl Session {
     ) -> Result<(Session, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
         let role = if hosted.is_some() { crate::view::Role::Host } else { crate::view::Role::Listener };
         match Session::connect(config, &invite, role, track_presence).await {
-            Ok((commands, events)) => Ok((Session { hosted, invite, commands }, events)),
+            Ok((route, commands, events)) => Ok((Session { hosted, invite, route, commands }, events)),
             Err(e) => {
                 // A room hosted for this session ends with it.
                 if let Some(h) = hosted {
@@ -249,10 +253,12 @@ impl Session {
         invite: &Invite,
         role: crate::view::Role,
         track_presence: bool,
-    ) -> Result<(mpsc::UnboundedSender<Command>, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
+    ) -> Result<(Route, mpsc::UnboundedSender<Command>, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
         let host = UserId(invite.key.clone().ok_or(CoreError::NoHostKey)?);
+        let route = Route::open(invite).await?;
         let listener_config = ListenerConfig {
             invite: invite.clone(),
+            route: route.clone(),
             name: config.name.clone(),
             data_dir: config.data_dir.join("member"),
             track_presence,
@@ -268,7 +274,7 @@ impl Session {
                     clock: config.clock.clone(),
                     volume: config.volume.clone(),
                     cache_dir: config.data_dir.join("cache"),
-                    ws_base: invite.ws.clone(),
+                    ws_base: route.ws().to_owned(),
                     token: invite.token.clone(),
                     device_trace: None,
                 };
@@ -279,7 +285,7 @@ impl Session {
         };
         let (listener, room_events) = ListenerRoom::join(listener_config).await?;
         let model =
-            RoomModel::new(invite.room.clone(), role, listener.user().clone(), host, Some((invite.ws.clone(), invite.token.clone())));
+            RoomModel::new(invite.room.clone(), role, listener.user().clone(), host, Some((route.ws().to_owned(), invite.token.clone())));
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
         let task = Task {
@@ -294,7 +300,7 @@ impl Session {
             audio: AudioState::Idle,
         };
         tokio::spawn(task.run(room_events, player_events, command_rx));
-        Ok((commands, events_rx))
+        Ok((route, commands, events_rx))
     }
 
     pub fn is_host(&self) -> bool {
@@ -336,7 +342,7 @@ impl Session {
     }
 
     async fn upload(&self, path: &Path) -> Result<(), SessionError> {
-        let up = crate::uploads::upload(&self.invite.ws, &self.invite.token, path).await?;
+        let up = crate::uploads::upload(self.route.ws(), &self.invite.token, path).await?;
         self.act(up.enqueue()).await
     }
 

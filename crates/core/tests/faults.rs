@@ -104,12 +104,14 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
 
     let cutting = Arc::new(AtomicBool::new(true));
     let proxy = flaky_proxy(hub_addr, cutting.clone()).await;
-    let invite = Invite { ws: format!("ws://{proxy}"), room: "storm".into(), token: "L".into(), key: Some(key.clone()), extra: vec![] };
+    let invite =
+        Invite { ws: format!("ws://{proxy}"), room: "storm".into(), token: "L".into(), key: Some(key.clone()), node: None, extra: vec![] };
 
     let mut rooms = Vec::new();
     for i in 0..LISTENERS {
         let config = ListenerConfig {
             invite: invite.clone(),
+            route: whatssound_core::Route::to_address(&invite.ws),
             name: format!("L{i}"),
             data_dir: temp(&format!("l{i}")),
             track_presence: true,
@@ -191,6 +193,7 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
     // Presence at the end: a fresh observer sees each listener once (no ghosts of cut sockets).
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let observer = ListenerConfig {
+        route: whatssound_core::Route::to_address(&format!("ws://{hub_addr}")),
         invite: Invite { ws: format!("ws://{hub_addr}"), ..invite },
         name: "obs".into(),
         data_dir: temp("obs"),

@@ -54,13 +54,14 @@ async fn room_with_clock(name: &str, clock: std::sync::Arc<dyn whatssound_audio:
         check_urls: false,
     };
     let (host, _events) = HostRoom::start(config).await.unwrap();
-    let invite = Invite { ws, room: "jam".into(), token: "LISTEN".into(), key: Some(key), extra: vec![] };
+    let invite = Invite { ws, room: "jam".into(), token: "LISTEN".into(), key: Some(key), node: None, extra: vec![] };
     Room { host, invite, stop: Some(stop) }
 }
 
 async fn listener(room: &Room, name: &str) -> (ListenerRoom, mpsc::UnboundedReceiver<RoomEvent>) {
     let config = ListenerConfig {
         invite: room.invite.clone(),
+        route: whatssound_core::Route::to_address(&room.invite.ws),
         name: name.into(),
         data_dir: temp(name),
         track_presence: true,
@@ -123,6 +124,7 @@ async fn intents_become_diffs_everywhere_and_refusals_go_to_the_sender() {
     room.host.act(Action::Play, None).await.unwrap();
     let config = ListenerConfig {
         invite: room.invite.clone(),
+        route: whatssound_core::Route::to_address(&room.invite.ws),
         name: "cat".into(),
         data_dir: temp("cat"),
         track_presence: true,
@@ -194,6 +196,7 @@ async fn a_skewed_listener_learns_the_hosts_clock() {
     let skewed = SkewedClock { inner: base, skew: 40_000_000, drift_ppm: 50.0 };
     let config = ListenerConfig {
         invite: room.invite.clone(),
+        route: whatssound_core::Route::to_address(&room.invite.ws),
         name: "ann-clock".into(),
         data_dir: temp("ann-clock"),
         track_presence: false,

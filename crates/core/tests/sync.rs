@@ -39,6 +39,7 @@ async fn play_room(invite: Invite, name: &str, clock: Arc<dyn Clock>, run_for: D
     let out = dir.join("out.wav");
     let config = ListenerConfig {
         invite: invite.clone(),
+        route: whatssound_core::Route::to_address(&invite.ws),
         name: name.into(),
         data_dir: dir.clone(),
         track_presence: true,
@@ -111,7 +112,7 @@ async fn room_playing(
         host.act(Action::Seek { ms }, None).await.unwrap();
     }
     host.act(Action::Play, None).await.unwrap();
-    (host, Invite { ws, room: room.into(), token: "L".into(), key: Some(identity.user_id().0), extra: vec![] })
+    (host, Invite { ws, room: room.into(), token: "L".into(), key: Some(identity.user_id().0), node: None, extra: vec![] })
 }
 
 /// The track frame (mod 1000) each output frame of a WAV holds, with the output's first-frame instant.

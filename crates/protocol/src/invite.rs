@@ -1,6 +1,10 @@
 //! The invite a host hands out: one string a person can paste, and a link the app opens.
 //!
-//! `whatssound://join?ws=<url-encoded ws base>&room=<room id>&token=<token>[&key=<host public key>]`
+//! `whatssound://join?ws=<url-encoded ws base>&room=<room id>&token=<token>[&key=<host public key>]
+//! [&node=<host's node id>&node_relay=<its relay's URL>]`
+//!
+//! `node` and `node_relay` reach a host that no address reaches (behind a NAT, no port
+//! forwarded): a tunnel to that node id, met at that relay, carries what `ws` would.
 //!
 //! Parameters this version does not know are kept and written back, so an older app can pass a
 //! newer invite along unchanged.
@@ -24,8 +28,17 @@ pub struct Invite {
     pub token: String,
     /// The host's public key, for rooms whose authority events are signed.
     pub key: Option<String>,
+    /// Where the host's node is, for a tunnel to it across NATs.
+    pub node: Option<NodeRoute>,
     /// Parameters this version does not interpret, in their original order.
     pub extra: Vec<(String, String)>,
+}
+
+/// A host's node (its id, 64 hex digits) and the relay server it keeps as home.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRoute {
+    pub id: String,
+    pub relay: String,
 }
 
 /// Why an invite could not be read; each says which part is wrong.
@@ -45,6 +58,10 @@ pub enum InviteError {
     WsUrl(String),
     #[error("invite `room` may hold only letters, digits, `-` and `_`; got {0:?}")]
     RoomId(String),
+    #[error("invite `node` must be 64 hex digits; got {0:?}")]
+    NodeId(String),
+    #[error("invite `node_relay` must be an http:// or https:// URL; got {0:?}")]
+    NodeRelay(String),
 }
 
 /// Percent-encodes a URL query value (everything but RFC 3986's unreserved characters): the one
@@ -67,6 +84,9 @@ impl fmt::Display for Invite {
         if let Some(key) = &self.key {
             write!(f, "&key={}", enc(key))?;
         }
+        if let Some(node) = &self.node {
+            write!(f, "&node={}&node_relay={}", enc(&node.id), enc(&node.relay))?;
+        }
         for (k, v) in &self.extra {
             write!(f, "&{}={}", enc(k), enc(v))?;
         }
@@ -80,7 +100,7 @@ impl FromStr for Invite {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         let query = s.strip_prefix(SCHEME_AND_PATH).ok_or_else(|| InviteError::Scheme(s.chars().take(40).collect()))?;
-        let (mut ws, mut room, mut token, mut key) = (None, None, None, None);
+        let (mut ws, mut room, mut token, mut key, mut node, mut node_relay) = (None, None, None, None, None, None);
         let mut extra = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -91,6 +111,8 @@ impl FromStr for Invite {
                 "room" => &mut room,
                 "token" => &mut token,
                 "key" => &mut key,
+                "node" => &mut node,
+                "node_relay" => &mut node_relay,
                 _ => {
                     extra.push((k, v));
                     continue;
@@ -115,7 +137,22 @@ impl FromStr for Invite {
             Some(k) if k.is_empty() => return Err(InviteError::Empty("key")),
             other => other,
         };
-        Ok(Invite { ws, room, token, key, extra })
+        let node = match (node, node_relay) {
+            (None, None) => None,
+            (Some(_), None) => return Err(InviteError::Missing("node_relay")),
+            (None, Some(_)) => return Err(InviteError::Missing("node")),
+            (Some(id), Some(relay)) => {
+                if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(InviteError::NodeId(id));
+                }
+                let rest = relay.strip_prefix("http://").or_else(|| relay.strip_prefix("https://"));
+                if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+                    return Err(InviteError::NodeRelay(relay));
+                }
+                Some(NodeRoute { id, relay })
+            }
+        };
+        Ok(Invite { ws, room, token, key, node, extra })
     }
 }
 
@@ -144,11 +181,31 @@ mod tests {
             room: "jam-1".into(),
             token: "abc_DEF".into(),
             key: Some("k".into()),
+            node: None,
             extra: vec![("x".into(), "1 2".into())],
         };
         let text = invite.to_string();
         assert_eq!(text, "whatssound://join?ws=ws%3A%2F%2F127.0.0.1%3A7667&room=jam-1&token=abc_DEF&key=k&x=1%202");
         assert_eq!(text.parse::<Invite>(), Ok(invite));
+    }
+
+    #[test]
+    fn a_node_and_its_relay_travel_together() {
+        let id = "ab".repeat(32);
+        let invite = Invite {
+            ws: "ws://127.0.0.1:7667".into(),
+            room: "jam".into(),
+            token: "t".into(),
+            key: None,
+            node: Some(NodeRoute { id: id.clone(), relay: "http://10.77.0.1:3340".into() }),
+            extra: vec![],
+        };
+        let text = invite.to_string();
+        assert!(text.ends_with(&format!("&node={id}&node_relay=http%3A%2F%2F10.77.0.1%3A3340")), "{text}");
+        assert_eq!(text.parse::<Invite>(), Ok(invite));
+        // An invite of before knows no node, and still reads.
+        let old = "whatssound://join?ws=ws%3A%2F%2Fh%3A1&room=a&token=t".parse::<Invite>().map(|i| i.node);
+        assert_eq!(old, Ok(None));
     }
 
     #[test]
@@ -163,6 +220,13 @@ mod tests {
             ("whatssound://join?ws=ws%3A%2F%2Fh&room=a%2Fb&token=t", "`room` may hold"),
             ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&room=b&token=t", "appears twice"),
             ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=%FF", "percent-encoded"),
+            ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=t&node=abc&node_relay=http%3A%2F%2Fr", "64 hex digits"),
+            ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=t&node=abc", "missing `node_relay=`"),
+            (
+                "whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=t&node=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef&node_relay=ws%3A%2F%2Fr",
+                "http:// or https://",
+            ),
+            ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=t&node_relay=x", "missing `node=`"),
         ];
         for (text, needle) in cases {
             let err = text.parse::<Invite>().expect_err(text).to_string();

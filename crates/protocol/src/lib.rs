@@ -27,5 +27,5 @@ pub use codec::{DecodeError, EncodeError, decode, encode};
 pub use frame::{
     BinaryBroadcast, BinaryReply, Frame, Message, Payload, PayloadEncoding, UserBroadcast, UserBroadcastPush, Vsn, VsnError, WireFrame,
 };
-pub use invite::{Invite, InviteError};
+pub use invite::{Invite, InviteError, NodeRoute};
 pub use presence::{PresenceDiff, PresenceTable, PresenceView};

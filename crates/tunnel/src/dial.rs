@@ -119,9 +119,8 @@ impl Tunnel {
         std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port)).ok()?.next()
     }
 
-    /// Closes the connection to the host (telling it) and the local port.
-    pub async fn close(mut self) {
-        self.tasks.abort_all();
+    /// Closes the connection to the host, telling it (the local port closes when dropped).
+    pub async fn close(&self) {
         self.endpoint.close().await;
     }
 }

@@ -73,17 +73,22 @@ impl Running {
     }
 
     /// Lines until one matches; panics (with what was seen) if none does in time.
-    pub fn until(&mut self, mut want: impl FnMut(&Value) -> bool) -> Value {
+    pub fn until(&mut self, want: impl FnMut(&Value) -> bool) -> Value {
+        self.until_within(WAIT, want)
+    }
+
+    /// [`Running::until`] with a wait of its own.
+    pub fn until_within(&mut self, wait: Duration, mut want: impl FnMut(&Value) -> bool) -> Value {
         // One deadline for the whole wait: a process that keeps printing other lines must not
         // keep a test waiting forever.
-        let deadline = std::time::Instant::now() + WAIT;
+        let deadline = std::time::Instant::now() + wait;
         let mut seen = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(v) if want(&v) => return v,
                 Ok(v) => seen.push(v),
-                Err(_) => panic!("no matching line within {WAIT:?}; saw {seen:#?}"),
+                Err(_) => panic!("no matching line within {wait:?}; saw {seen:#?}"),
             }
         }
     }

@@ -1,0 +1,86 @@
+//! How a member reaches the host: straight at the invite's address, or — when the invite names
+//! the host's node — through a tunnel ([`whatssound_tunnel`]) that makes the host's port a port
+//! on this machine. Everything after (the realtime client, media downloads, uploads, clock
+//! datagrams) is given [`Route::ws`] and works the same either way.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use whatssound_protocol::Invite;
+use whatssound_tunnel::dial::HostAddr;
+use whatssound_tunnel::{PathKind, Tunnel};
+
+use crate::CoreError;
+
+/// The way to the host, for as long as it is held (a tunnel closes with its last holder).
+#[derive(Debug, Clone)]
+pub struct Route {
+    ws: String,
+    tunnel: Option<Arc<Tunnel>>,
+}
+
+/// Which way a member's bytes go to the host, now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Straight to the address the invite names.
+    Address,
+    /// Through the tunnel, on a direct path (NATs punched through, or none in the way).
+    Direct,
+    /// Through the tunnel, by way of the relay server (no direct path found, yet or at all).
+    Relay,
+    /// Through the tunnel, which is reconnecting.
+    Lost,
+}
+
+impl Reach {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reach::Address => "address",
+            Reach::Direct => "direct",
+            Reach::Relay => "relay",
+            Reach::Lost => "lost",
+        }
+    }
+}
+
+impl Route {
+    /// Straight to the invite's address when it names no node; else a tunnel to the node,
+    /// failing (with what was tried) if the host cannot be reached at all.
+    pub async fn open(invite: &Invite) -> Result<Route, CoreError> {
+        let Some(node) = &invite.node else { return Ok(Route::to_address(&invite.ws)) };
+        let tunnel = Tunnel::open(HostAddr::parse(&node.id, &node.relay)?).await?;
+        Ok(Route { ws: tunnel.ws_base(), tunnel: Some(Arc::new(tunnel)) })
+    }
+
+    /// Straight to `ws`.
+    pub fn to_address(ws: &str) -> Route {
+        Route { ws: ws.to_owned(), tunnel: None }
+    }
+
+    /// The host's base URL as this member reaches it (`ws://127.0.0.1:PORT` through a tunnel).
+    pub fn ws(&self) -> &str {
+        &self.ws
+    }
+
+    pub fn reach(&self) -> Reach {
+        match self.tunnel.as_ref().map(|t| *t.path().borrow()) {
+            None => Reach::Address,
+            Some(PathKind::Direct) => Reach::Direct,
+            Some(PathKind::Relay) => Reach::Relay,
+            Some(PathKind::None) => Reach::Lost,
+        }
+    }
+
+    /// Closes the tunnel, if any, telling the host (else it waits for the connection to time out).
+    pub async fn close(&self) {
+        if let Some(tunnel) = &self.tunnel {
+            tunnel.close().await;
+        }
+    }
+
+    /// Through a tunnel, an address outside this machine (the relay's): the local address that
+    /// reaches it is this machine's on its network, which LAN peers can use. `None` otherwise.
+    pub fn outside(&self) -> Option<SocketAddr> {
+        self.tunnel.as_ref().and_then(|t| t.outside())
+    }
+}
