@@ -74,7 +74,9 @@ link() {
 
 ns() { ip netns add "$1"; ip -n "$1" link set lo up; }
 
-# The NAT rules of a home router: KIND restricted (a home router: the outside port kept, nothing in
+# The NAT rules of a home router. Like a real one, it answers nothing unasked on its outside (an
+# answer would keep the connection-tracking entry of a peer's early hole-punching packet, and the
+# router would then map the host's own packet to that peer to another port). KIND restricted (a home router: the outside port kept, nothing in
 # that did not go out to that very address and port), cone (full cone: the same mapping, and any
 # UDP from outside is let in to the home's first machine, INSIDE) or symmetric (a new outside port
 # for every destination, as carrier-grade NATs and some firewalls do: hole punching cannot guess it).
@@ -83,6 +85,7 @@ nat_rules() {
     case "$kind" in
         restricted) cat <<NFT
 table ip home {
+    chain input { type filter hook input priority 0; policy accept; iifname "wan" ct state new drop; }
     chain forward { type filter hook forward priority -10; policy accept; iifname "wan" ct state new drop; }
     chain post { type nat hook postrouting priority 100; oifname "wan" masquerade; }
 }
@@ -91,6 +94,7 @@ NFT
         cone) cat <<NFT
 table ip home {
     chain pre { type nat hook prerouting priority -100; iifname "wan" meta l4proto udp dnat to $inside; }
+    chain input { type filter hook input priority 0; policy accept; iifname "wan" ct state new drop; }
     chain forward {
         type filter hook forward priority -10; policy accept;
         iifname "wan" ct status dnat accept
@@ -102,6 +106,7 @@ NFT
         ;;
         symmetric) cat <<NFT
 table ip home {
+    chain input { type filter hook input priority 0; policy accept; iifname "wan" ct state new drop; }
     chain forward { type filter hook forward priority -10; policy accept; iifname "wan" ct state new drop; }
     chain post { type nat hook postrouting priority 100; oifname "wan" masquerade fully-random; }
 }
