@@ -137,6 +137,17 @@ export type QueueEntry = {
 	mine: boolean,
 };
 
+/**  Which way a member's bytes go to the host, now (in the UI's sync indicator: "via relay"). */
+export type Reach = 
+/**  Straight to the address the invite names. */
+"address" | 
+/**  Through the tunnel, on a direct path (NATs punched through, or none in the way). */
+"direct" | 
+/**  Through the tunnel, by way of the relay server (no direct path found, yet or at all). */
+"relay" | 
+/**  Through the tunnel, which is reconnecting. */
+"lost";
+
 export type ReactionReceived = ReactionView;
 
 export type ReactionView = {
@@ -207,6 +218,11 @@ export type SyncView = {
 	 *  listener on this LAN that shares its own.
 	 */
 	clockPath: ClockPath,
+	/**
+	 *  Which way this member reaches the host: the invite's address, or a tunnel (direct, or
+	 *  through its relay server).
+	 */
+	reach: Reach,
 	/**  How far what sounds is from where the room is (positive: behind). */
 	errorMs: number | null,
 	corrections: number,

@@ -119,7 +119,7 @@ describe("screens", () => {
   });
 
   it("sync indicator text and colour", () => {
-    const sync = { offsetMs: 3, rttMs: 4, uncertaintyMs: 0, clockPath: "udp" as const, errorMs: 0.3, corrections: 1, underruns: 0 };
+    const sync = { offsetMs: 3, rttMs: 4, uncertaintyMs: 0, clockPath: "udp" as const, reach: "address" as const, errorMs: 0.3, corrections: 1, underruns: 0 };
     const good = q(render(reduce(inRoom(), { type: "syncChanged", sync })), "sync");
     expect(good?.textContent).toBe("±0.3 ms");
     expect(good?.classList.contains("good")).toBe(true);
@@ -128,7 +128,7 @@ describe("screens", () => {
   });
 
   it("sync indicator counts the clock estimate's own uncertainty", () => {
-    const sync = { offsetMs: 3, rttMs: 80, uncertaintyMs: 7.8, clockPath: "websocket" as const, errorMs: -0.2, corrections: 1, underruns: 0 };
+    const sync = { offsetMs: 3, rttMs: 80, uncertaintyMs: 7.8, clockPath: "websocket" as const, reach: "address" as const, errorMs: -0.2, corrections: 1, underruns: 0 };
     const el = q(render(reduce(inRoom(), { type: "syncChanged", sync })), "sync");
     expect(el?.textContent).toBe("±8.0 ms");
     expect(el?.classList.contains("bad")).toBe(true);
@@ -136,12 +136,22 @@ describe("screens", () => {
   });
 
   it("sync indicator says when the clock comes from a listener on this LAN", () => {
-    const sync = { offsetMs: 3, rttMs: 0.2, uncertaintyMs: 0.4, clockPath: "lan" as const, errorMs: 0.1, corrections: 0, underruns: 0 };
+    const sync = { offsetMs: 3, rttMs: 0.2, uncertaintyMs: 0.4, clockPath: "lan" as const, reach: "address" as const, errorMs: 0.1, corrections: 0, underruns: 0 };
     const el = q(render(reduce(inRoom(), { type: "syncChanged", sync })), "sync");
     expect(el?.textContent).toBe("±0.5 ms · LAN");
     expect(el?.getAttribute("title")).toContain("shared with another listener on this network");
     const direct = q(render(reduce(inRoom(), { type: "syncChanged", sync: { ...sync, clockPath: "udp" as const } })), "sync");
     expect(direct?.textContent).toBe("±0.5 ms");
+  });
+
+  it("sync indicator says when the room comes via a relay server", () => {
+    const sync = { offsetMs: 3, rttMs: 30, uncertaintyMs: 0.4, clockPath: "udp" as const, reach: "relay" as const, errorMs: 0.1, corrections: 0, underruns: 0 };
+    const el = q(render(reduce(inRoom(), { type: "syncChanged", sync })), "sync");
+    expect(el?.textContent).toBe("±0.5 ms · via relay");
+    expect(el?.getAttribute("title")).toContain("via a relay server");
+    const direct = q(render(reduce(inRoom(), { type: "syncChanged", sync: { ...sync, reach: "direct" as const } })), "sync");
+    expect(direct?.textContent).toBe("±0.5 ms");
+    expect(direct?.getAttribute("title")).toContain("Connected straight to the host");
   });
 
   it("buffering progress for the current track", () => {

@@ -19,8 +19,10 @@ pub struct Route {
     tunnel: Option<Arc<Tunnel>>,
 }
 
-/// Which way a member's bytes go to the host, now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which way a member's bytes go to the host, now (in the UI's sync indicator: "via relay").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
 pub enum Reach {
     /// Straight to the address the invite names.
     Address,

@@ -66,6 +66,9 @@ pub struct SyncView {
     /// Where the clock estimate comes from: the host's datagrams, the room's WebSocket, or a
     /// listener on this LAN that shares its own.
     pub clock_path: crate::clock_sync::ClockPath,
+    /// Which way this member reaches the host: the invite's address, or a tunnel (direct, or
+    /// through its relay server).
+    pub reach: crate::Reach,
     /// How far what sounds is from where the room is (positive: behind).
     pub error_ms: f64,
     pub corrections: u32,
@@ -568,6 +571,7 @@ impl Task {
             rtt_ms: s.round_trip_ns as f64 / 1e6,
             uncertainty_ms: s.uncertainty_ns as f64 / 1e6,
             clock_path: s.path,
+            reach: s.reach,
             error_ms: stats.error_ns.unwrap_or(0) as f64 / 1e6,
             corrections: u32::try_from(stats.jumps + stats.trimmed_frames).unwrap_or(u32::MAX),
             underruns: u32::try_from(stats.underruns).unwrap_or(u32::MAX),

@@ -32,9 +32,13 @@ export function syncIndicator(s: AppState): HTMLElement {
   // A clock shared across the LAN: listeners here agree with each other to a LAN's error, whatever
   // the host's path does; the bound below is then the LAN's, not the host's.
   const lan = sync.clockPath === "lan";
-  const source = lan
-    ? "The room's clock is shared with another listener on this network, so the two of you sound together. "
-    : "";
+  // Through a tunnel across NATs: straight to the host, or by way of its relay server (no direct
+  // path could be punched; every byte, and every clock exchange, takes the longer way).
+  const relayed = sync.reach === "relay";
+  const source =
+    (lan ? "The room's clock is shared with another listener on this network, so the two of you sound together. " : "") +
+    (relayed ? "No direct path to the host could be found through the networks between you, so the room comes via a relay server. " : "") +
+    (sync.reach === "direct" ? "Connected straight to the host, through the networks between you. " : "");
   const detail =
     source +
     `Playback ${(sync.errorMs ?? 0).toFixed(1)} ms from the room's clock, which is known to ±${(sync.uncertaintyMs ?? 0).toFixed(1)} ms ` +
@@ -45,7 +49,7 @@ export function syncIndicator(s: AppState): HTMLElement {
     "span",
     { class: `sync ${syncLevel(errorMs)}`, "data-testid": "sync", "data-error-ms": errorMs, title: detail, "aria-label": `Sync error ${text}. ${detail}` },
     h("span", { class: "dot", "aria-hidden": "true" }),
-    lan ? `${text} · LAN` : text,
+    text + (lan ? " · LAN" : "") + (relayed ? " · via relay" : ""),
   );
 }
 
