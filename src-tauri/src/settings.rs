@@ -37,6 +37,10 @@ pub struct Settings {
     /// The ws:// or wss:// address invites name, when listeners reach this machine another way
     /// (a forwarded port, a TLS reverse proxy).
     pub public_url: Option<String>,
+    /// Let listeners anywhere join, with no port forwarded: through a tunnel met at this relay
+    /// server (`public` for iroh's public relays, or a self-hosted one's `http(s)://` URL).
+    /// `None`: only those who reach the listen address.
+    pub tunnel: Option<String>,
 }
 
 impl Default for Settings {
@@ -50,6 +54,7 @@ impl Default for Settings {
             relay: None,
             listen: None,
             public_url: None,
+            tunnel: None,
         }
     }
 }
@@ -90,7 +95,10 @@ impl Settings {
             })?),
         };
         let relay = self.relay.as_ref().map(|r| CoreRelay { url: r.url.clone(), key: Some(r.key.clone()).filter(|k| !k.is_empty()) });
-        Ok(Venue { listen, public_url, relay, tunnel: None })
+        let tunnel = given(&self.tunnel)
+            .map(|t| t.parse::<whatssound_tunnel::RelayChoice>().map_err(|e| AppError::new(ErrorKind::BadInput, e.to_string())))
+            .transpose()?;
+        Ok(Venue { listen, public_url, relay, tunnel })
     }
 
     /// Checks and saves (atomically: a temporary file, then a rename).
@@ -115,6 +123,7 @@ impl Settings {
             display_name: name.to_owned(),
             listen: given(&self.listen).map(|_| venue.listen.to_string()),
             public_url: venue.public_url,
+            tunnel: venue.tunnel.map(|t| t.to_string()),
             ..self.clone()
         };
         let storage =
@@ -152,6 +161,7 @@ mod tests {
             (Settings { relay: Some(Relay { url: "http://x".into(), key: String::new() }), ..Settings::default() }, "ws://"),
             (Settings { listen: Some("everywhere".into()), ..Settings::default() }, "0.0.0.0:7667"),
             (Settings { public_url: Some("https://x/room".into()), ..Settings::default() }, "wss://"),
+            (Settings { tunnel: Some("relay.example.org".into()), ..Settings::default() }, "http://relay.example.org:3340"),
         ] {
             let err = bad.save(&dir).unwrap_err();
             assert_eq!(err.kind, ErrorKind::BadInput);
@@ -164,6 +174,11 @@ mod tests {
         let venue = Settings::load(&dir).venue().unwrap();
         assert_eq!(venue.listen, "0.0.0.0:7667".parse().unwrap());
         assert_eq!(Settings { listen: Some(String::new()), ..Settings::default() }.venue().unwrap(), Venue::default());
+        // Listeners anywhere: through a relay, public or one's own, tidied.
+        let anywhere = Settings { tunnel: Some(" http://relay.example.org:3340/ ".into()), ..Settings::default() }.save(&dir).unwrap();
+        assert_eq!(anywhere.tunnel.as_deref(), Some("http://relay.example.org:3340"));
+        let public = Settings { tunnel: Some("public".into()), ..Settings::default() }.venue().unwrap();
+        assert_eq!(public.tunnel, Some(whatssound_tunnel::RelayChoice::Public));
         // A file from before these settings existed keeps the name it has.
         std::fs::write(
             dir.join("settings.json"),

@@ -204,6 +204,12 @@ export type Settings = {
 	 *  (a forwarded port, a TLS reverse proxy).
 	 */
 	publicUrl: string | null,
+	/**
+	 *  Let listeners anywhere join, with no port forwarded: through a tunnel met at this relay
+	 *  server (`public` for iroh's public relays, or a self-hosted one's `http(s)://` URL).
+	 *  `None`: only those who reach the listen address.
+	 */
+	tunnel: string | null,
 };
 
 export type SyncChanged = SyncView;

@@ -172,6 +172,7 @@ export class Controller {
       relay: draft.relay ? { url: draft.relay.url.trim(), key: draft.relay.key } : null,
       listen: draft.listen?.trim() || (draft.listen === null ? null : DEFAULT_LISTEN),
       publicUrl: draft.publicUrl?.trim() || null,
+      tunnel: draft.tunnel === null ? null : draft.tunnel.trim() || "public",
     };
     const invalid = validateSettings(settings);
     if (invalid) this.deps.dispatch({ type: "settingsInvalid", message: invalid });
@@ -195,6 +196,8 @@ export class Controller {
       case "share": return el instanceof HTMLInputElement && el.checked ? { listen: draft.listen ?? DEFAULT_LISTEN } : { listen: null, publicUrl: null };
       case "listen": return { listen: v };
       case "publicUrl": return { publicUrl: v || null };
+      case "anywhere": return el instanceof HTMLInputElement && el.checked ? { tunnel: draft.tunnel ?? "public" } : { tunnel: null };
+      case "tunnel": return { tunnel: v };
       default: return null;
     }
   }

@@ -122,6 +122,9 @@ export function validateSettings(draft: Settings): string | null {
   if (draft.listen !== null && !/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\]):\d{1,5}$/i.test(draft.listen.trim())) {
     return "Enter the listen address as an IP address and port, like 0.0.0.0:7667.";
   }
+  if (draft.tunnel !== null && draft.tunnel.trim() !== "public" && !/^https?:\/\/[^/\s]+\/?$/i.test(draft.tunnel.trim())) {
+    return "Enter the relay server as public, or its http:// or https:// address, like http://relay.example.org:3340.";
+  }
   if (draft.publicUrl !== null && draft.publicUrl.trim() !== "" && !/^wss?:\/\/[^/\s]+\/?$/i.test(draft.publicUrl.trim())) {
     return "Enter the public address as ws:// or wss:// and a host, with no path, like wss://music.example.org.";
   }

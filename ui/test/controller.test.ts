@@ -144,6 +144,32 @@ describe("controller", () => {
     expect(t.requests.at(-1)).toEqual({ cmd: "saveSettings", settings: { ...settings, listen: "0.0.0.0:9000", publicUrl: "wss://music.example.org" } });
   });
 
+  it("lets listeners anywhere join through a relay server, public unless one is named", () => {
+    const t = setup(run(ok({ cmd: "currentRoom" }, null), ok({ cmd: "getSettings" }, settings), { type: "openSettings" }));
+    expect(t.root.querySelector("#set-tunnel")).toBeNull();
+    const anywhere = (checked: boolean) => {
+      const box = t.root.querySelector("[data-testid=set-anywhere]") as HTMLInputElement;
+      box.checked = checked;
+      box.dispatchEvent(new Event("change", { bubbles: true }));
+    };
+    const relay = (value: string) => {
+      const el = t.root.querySelector("#set-tunnel") as HTMLInputElement;
+      el.value = value;
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+    };
+    anywhere(true);
+    expect((t.root.querySelector("#set-tunnel") as HTMLInputElement).value).toBe("public");
+    anywhere(false);
+    expect(t.root.querySelector("#set-tunnel")).toBeNull();
+    anywhere(true);
+    relay("relay.example.org");
+    t.click("[data-testid=settings-save]");
+    expect(t.root.textContent).toContain("Enter the relay server as public, or its http:// or https:// address");
+    relay(" http://relay.example.org:3340 ");
+    t.click("[data-testid=settings-save]");
+    expect(t.requests.at(-1)).toEqual({ cmd: "saveSettings", settings: { ...settings, tunnel: "http://relay.example.org:3340" } });
+  });
+
   it("refuses to save invalid settings and says why", () => {
     const t = setup(run(ok({ cmd: "currentRoom" }, null), ok({ cmd: "getSettings" }, settings), { type: "openSettings" }));
     const name = t.root.querySelector("#set-name") as HTMLInputElement;

@@ -68,6 +68,7 @@ export const settings: Settings = {
   relay: null,
   listen: null,
   publicUrl: null,
+  tunnel: null,
 };
 
 export function ok<K extends Cmd>(req: RequestOf<K>, data: Replies[K]): Action {

@@ -66,6 +66,30 @@ function reachFields(d: Settings): HTMLElement {
           ),
         )
       : h("p", { class: "hint" }, "Only apps on this computer can join."),
+    anywhereFields(d),
+  );
+}
+
+/** Listeners anywhere, no port forwarded: a tunnel met at a relay server. */
+function anywhereFields(d: Settings): HTMLElement {
+  const on = d.tunnel !== null;
+  return h(
+    "div",
+    { class: "anywhere" },
+    h(
+      "label",
+      { class: "check" },
+      input({ type: "checkbox", id: "set-anywhere", checked: on, "data-controlled": true, "data-field": "anywhere", "data-testid": "set-anywhere", "aria-label": "Let listeners anywhere join" }),
+      "Let listeners anywhere join (no port forwarding)",
+    ),
+    on
+      ? field(
+          "Relay server",
+          "set-tunnel",
+          input({ id: "set-tunnel", type: "text", placeholder: "public", value: d.tunnel ?? "", spellcheck: false, "data-field": "tunnel", "data-testid": "set-tunnel", "aria-label": "Relay server", "aria-describedby": "set-tunnel-hint" }),
+          "Where you and your listeners meet when your networks keep you apart: public (iroh's relays), or your own whatssound-cli p2p-relay, like http://relay.example.org:3340. It sees only encrypted bytes.",
+        )
+      : null,
   );
 }
 
