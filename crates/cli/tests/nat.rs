@@ -104,3 +104,42 @@ fn behind_port_restricted_nats_hole_punching_goes_direct() {
 fn behind_symmetric_nats_the_room_runs_through_the_relay() {
     join_across("symmetric", "symmetric", "relay");
 }
+
+#[test]
+fn a_host_restarted_behind_its_nat_is_found_again_by_its_node() {
+    let Some(bed) = bed(&[("host", "lan%restricted"), ("a", "lan%restricted")]) else { return };
+    let dir = temp_dir("nat-restart");
+    let mut relay = cli_in(&bed, "wan", &["p2p-relay", "--listen", &format!("{WAN_IP}:3340")]);
+    relay.ready = relay.next().expect("the relay's ready line");
+    let relay_url = relay.field("url");
+    let (inside, _) = bed.listener_addrs("host").unwrap();
+    let host_dir = dir.join("host");
+    let listen = format!("{inside}:0");
+    let host_args = ["host", "--listen", &listen, "--tunnel", &relay_url, "--data-dir", host_dir.to_str().unwrap()];
+    let mut host = cli_in(&bed, "host", &host_args);
+    host.ready = host.next().expect("the host's ready line");
+    let invite = host.field("invite");
+    let a_dir = dir.join("a");
+    let mut a = cli_in(&bed, "a", &["listen", &invite, "--name", "a", "--data-dir", a_dir.to_str().unwrap()]);
+    a.until_within(Duration::from_secs(30), |v| v["event"] == "joined");
+
+    // Killed outright (no goodbye), then started again on another port: only its node is the same.
+    host.signal("-KILL");
+    drop(host);
+    let mut again = cli_in(&bed, "host", &host_args);
+    again.ready = again.next().expect("the host's ready line, again");
+    let node = |invite: &str| invite.split_once("&room=").map(|(_, rest)| rest.to_owned());
+    assert_eq!(node(&again.field("invite")), node(&invite), "the same room and node; only the unreachable ws= differs");
+    // The dead connection is noticed within the tunnel's idle timeout (8 s), its streams closed,
+    // and the realtime client's reconnecting dials the node afresh.
+    a.until_within(Duration::from_secs(20), |v| v["event"] == "connection" && v["status"] == "reconnecting");
+    a.until_within(Duration::from_secs(30), |v| v["event"] == "connection" && v["status"] == "connected");
+    let send_dir = dir.join("send");
+    let sent =
+        bed.command("a", BIN).args(["send", "--data-dir", send_dir.to_str().unwrap(), &invite, "chat", "back again"]).output().unwrap();
+    assert!(sent.status.success(), "send: {}", String::from_utf8_lossy(&sent.stderr));
+    a.until_within(Duration::from_secs(20), |v| v["event"] == "chat" && v["text"] == "back again");
+    drop(a);
+    again.terminate();
+    relay.terminate();
+}

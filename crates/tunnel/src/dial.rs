@@ -170,14 +170,20 @@ impl Dialer {
 
 /// Publishes which path `connection` takes, until it closes.
 async fn follow_path(connection: Connection, path: watch::Sender<PathKind>) {
-    let mut lists = connection.paths_stream();
-    while let Some(list) = lists.next().await {
-        let kind = match list.iter().find(|p| p.is_selected()) {
-            Some(p) if p.is_ip() => PathKind::Direct,
-            Some(_) => PathKind::Relay,
-            None => PathKind::None,
-        };
-        path.send_if_modified(|k| std::mem::replace(k, kind) != kind);
+    let follow = async {
+        let mut lists = connection.paths_stream();
+        while let Some(list) = lists.next().await {
+            let kind = match list.iter().find(|p| p.is_selected()) {
+                Some(p) if p.is_ip() => PathKind::Direct,
+                Some(_) => PathKind::Relay,
+                None => PathKind::None,
+            };
+            path.send_if_modified(|k| std::mem::replace(k, kind) != kind);
+        }
+    };
+    tokio::select! {
+        () = follow => {}
+        _ = connection.closed() => {}
     }
     path.send_replace(PathKind::None);
 }

@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use iroh::endpoint::{NetReportConfig, presets};
+use iroh::endpoint::{NetReportConfig, QuicTransportConfig, presets};
 use iroh::tls::CaTlsConfig;
 use iroh::{Endpoint, RelayConfig, RelayMap, RelayMode, RelayUrl, SecretKey};
 use iroh_relay::RelayQuicConfig;
@@ -23,6 +23,14 @@ use crate::TunnelError;
 
 /// The protocol spoken on a tunnel's connections: a stream per TCP connection, datagrams as they are.
 pub const ALPN: &[u8] = b"whatssound/tunnel/1";
+
+/// How long a connection may hear nothing before it is given up, and how often each side speaks
+/// when there is nothing to say. A host that died (or restarted with a new process behind the same
+/// node key) is noticed within this, the listener's local connections are closed, and the
+/// realtime client's own reconnecting dials the host afresh; yet an outage of a few seconds
+/// (Wi-Fi roaming, a router's hiccup) is ridden out on QUIC's retransmissions.
+const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Which relay an endpoint keeps as home.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +126,8 @@ pub(crate) async fn bind(key: NodeKey, relay: &RelayChoice, accept: bool) -> Res
     // of the relay's host whatever port its URL names.
     let mut report = NetReportConfig::default();
     report.captive_portal_check = false;
-    let mut builder = Endpoint::builder(presets::Minimal).secret_key(key.0).net_report_config(report);
+    let transport = QuicTransportConfig::builder().max_idle_timeout(IDLE_TIMEOUT.try_into().ok()).keep_alive_interval(KEEP_ALIVE).build();
+    let mut builder = Endpoint::builder(presets::Minimal).secret_key(key.0).net_report_config(report).transport_config(transport);
     builder = match relay {
         RelayChoice::Public => builder.relay_mode(RelayMode::Default),
         RelayChoice::Own(url) => {
