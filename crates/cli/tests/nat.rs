@@ -9,30 +9,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::{BIN, Running, song, temp_dir};
-use whatssound_netbed::bed::WAN_IP;
-use whatssound_netbed::{Bed, BedUnavailable};
-
-fn bed(homes: &[(&str, &str)]) -> Option<Bed> {
-    let impairer = Path::new(BIN).with_file_name("whatssound-netbed");
-    match Bed::up(&impairer, homes) {
-        Ok(bed) => Some(bed),
-        Err(BedUnavailable::Unsupported(why)) => {
-            eprintln!("{why}");
-            None
-        }
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn cli_in(bed: &Bed, role: &str, args: &[&str]) -> Running {
-    let mut command = bed.command(role, BIN);
-    command.args(args);
-    Running::spawn_command(command)
-}
+use common::bed::{bed, cli_in, host_at_home, host_at_home_args, relay_in};
+use common::{BIN, song, temp_dir};
 
 /// The host at home (behind `host_nat`) and a listener in another home (behind `listener_nat`):
 /// the listener joins with the invite alone, and its tunnel settles on `expected` ("direct" or
@@ -40,22 +20,9 @@ fn cli_in(bed: &Bed, role: &str, args: &[&str]) -> Running {
 fn join_across(host_nat: &str, listener_nat: &str, expected: &str) {
     let Some(bed) = bed(&[("host", &format!("lan%{host_nat}")), ("a", &format!("lan%{listener_nat}"))]) else { return };
     let dir = temp_dir(&format!("nat-{host_nat}-{listener_nat}"));
-    let mut relay = cli_in(&bed, "wan", &["p2p-relay", "--listen", &format!("{WAN_IP}:3340")]);
-    relay.ready = relay.next().expect("the relay's ready line");
-    let relay_url = relay.field("url");
-
-    let (inside, _) = bed.listener_addrs("host").unwrap();
+    let (relay, relay_url) = relay_in(&bed);
     let track = song(&dir, "tone.wav");
-    let host_dir = dir.join("host");
-    let listen = format!("{inside}:0");
-    let mut host = cli_in(
-        &bed,
-        "host",
-        &["host", "--listen", &listen, "--tunnel", &relay_url, "--data-dir", host_dir.to_str().unwrap(), track.to_str().unwrap()],
-    );
-    host.ready = host.next().expect("the host's ready line");
-    let invite = host.field("invite");
-    assert!(invite.contains("&node=") && invite.contains("&node_relay="), "the invite carries the host's node: {invite}");
+    let (host, invite) = host_at_home(&bed, &dir, &relay_url, &[track.to_str().unwrap()]);
 
     let a_dir = dir.join("a");
     let mut a = cli_in(&bed, "a", &["listen", &invite, "--name", "a", "--output", "null", "--data-dir", a_dir.to_str().unwrap()]);
@@ -109,16 +76,10 @@ fn behind_symmetric_nats_the_room_runs_through_the_relay() {
 fn a_host_restarted_behind_its_nat_is_found_again_by_its_node() {
     let Some(bed) = bed(&[("host", "lan%restricted"), ("a", "lan%restricted")]) else { return };
     let dir = temp_dir("nat-restart");
-    let mut relay = cli_in(&bed, "wan", &["p2p-relay", "--listen", &format!("{WAN_IP}:3340")]);
-    relay.ready = relay.next().expect("the relay's ready line");
-    let relay_url = relay.field("url");
-    let (inside, _) = bed.listener_addrs("host").unwrap();
-    let host_dir = dir.join("host");
-    let listen = format!("{inside}:0");
-    let host_args = ["host", "--listen", &listen, "--tunnel", &relay_url, "--data-dir", host_dir.to_str().unwrap()];
-    let mut host = cli_in(&bed, "host", &host_args);
-    host.ready = host.next().expect("the host's ready line");
-    let invite = host.field("invite");
+    let (relay, relay_url) = relay_in(&bed);
+    let (host, invite) = host_at_home(&bed, &dir, &relay_url, &[]);
+    let host_args = host_at_home_args(&bed, &dir, &relay_url, &[]);
+    let host_args: Vec<&str> = host_args.iter().map(String::as_str).collect();
     let a_dir = dir.join("a");
     let mut a = cli_in(&bed, "a", &["listen", &invite, "--name", "a", "--data-dir", a_dir.to_str().unwrap()]);
     a.until_within(Duration::from_secs(30), |v| v["event"] == "joined");

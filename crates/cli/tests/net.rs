@@ -6,40 +6,9 @@
 
 mod common;
 
-use std::path::Path;
-
+use common::bed::{bed, cli_in, host_at_home, host_in, relay_in};
 use common::{BIN, Running, song, temp_dir};
 use whatssound_netbed::bed::HOST_IP;
-use whatssound_netbed::{Bed, BedUnavailable};
-
-fn bed(listeners: &[(&str, &str)]) -> Option<Bed> {
-    // `cargo test --workspace` builds the impairer beside this binary.
-    let impairer = Path::new(BIN).with_file_name("whatssound-netbed");
-    match Bed::up(&impairer, listeners) {
-        Ok(bed) => Some(bed),
-        Err(BedUnavailable::Unsupported(why)) => {
-            eprintln!("{why}");
-            None
-        }
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn cli_in(bed: &Bed, role: &str, args: &[&str]) -> Running {
-    let mut command = bed.command(role, BIN);
-    command.args(args);
-    Running::spawn_command(command)
-}
-
-/// A host on the wan playing `track` from `dir/host`, and its listener invite.
-fn host_in(bed: &Bed, dir: &Path, track: &Path) -> (Running, String) {
-    let listen = format!("{HOST_IP}:0");
-    let mut host =
-        cli_in(bed, "host", &["host", "--listen", &listen, "--data-dir", dir.join("host").to_str().unwrap(), track.to_str().unwrap()]);
-    host.ready = host.next().expect("the host's ready line");
-    let invite = host.field("invite");
-    (host, invite)
-}
 
 #[test]
 fn listeners_behind_home_nats_on_wifi_and_the_internet_share_the_room() {
@@ -90,12 +59,33 @@ fn clock_error_ms(sync: &serde_json::Value, skew_ms: f64, drift_ppm: f64) -> f64
 
 #[test]
 fn two_listeners_in_one_home_share_one_estimate_of_a_far_hosts_clock() {
+    share_one_estimate_in_one_home(false);
+}
+
+#[test]
+fn two_listeners_in_one_home_share_one_estimate_through_a_tunnel_too() {
+    // The host at home behind its own NAT: each listener's clock datagrams cross the tunnel (QUIC
+    // datagrams), and their LAN clock sockets are told by the address that reaches the relay.
+    share_one_estimate_in_one_home(true);
+}
+
+fn share_one_estimate_in_one_home(tunnel: bool) {
     // A lopsided path: 30 ms up, 10 ms down, ±4 ms each way. Each listener's own estimate is off
     // by half the asymmetry (10 ms, which no two-way exchange can see) and by its own share of
     // the jitter; sharing one estimate, they are off by the same amount.
-    let Some(bed) = bed(&[("a+b", "up=30,down=10,jitter=4")]) else { return };
-    let dir = temp_dir("net-lan-clock");
-    let (host, invite) = host_in(&bed, &dir, &song(&dir, "tone.wav"));
+    let lopsided = ("a+b", "up=30,down=10,jitter=4");
+    let homes = if tunnel { vec![("host", "lan"), lopsided] } else { vec![lopsided] };
+    let Some(bed) = bed(&homes) else { return };
+    let dir = temp_dir(if tunnel { "net-lan-clock-tunnel" } else { "net-lan-clock" });
+    let track = song(&dir, "tone.wav");
+    let (relay, host, invite) = if tunnel {
+        let (relay, url) = relay_in(&bed);
+        let (host, invite) = host_at_home(&bed, &dir, &url, &[track.to_str().unwrap()]);
+        (Some(relay), host, invite)
+    } else {
+        let (host, invite) = host_in(&bed, &dir, &track);
+        (None, host, invite)
+    };
     let skews = [("a", 40.0, 50.0), ("b", -25.0, -50.0)];
     let mut listeners: Vec<Running> = skews
         .iter()
@@ -140,7 +130,7 @@ fn two_listeners_in_one_home_share_one_estimate_of_a_far_hosts_clock() {
     eprintln!("clock error vs the truth: follower {ours:.3} ms, reference {theirs:.3} ms");
     assert!((6.0..14.0).contains(&theirs.abs()), "half the path's asymmetry is in the reference's estimate: {theirs} ms");
     assert!((ours - theirs).abs() < 0.3, "the follower is {ours} ms off, the reference {theirs} ms: {errors:?}");
-    drop((listeners, host));
+    drop((listeners, host, relay));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

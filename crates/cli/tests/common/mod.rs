@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod bed;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_whatssound-cli");
 pub const WAIT: Duration = Duration::from_secs(10);
 
