@@ -11,6 +11,9 @@
 #   NET_A=delay=30,jitter=2 NET_B=... bench/audio-sync/run.sh ...      # a different path each
 #   NET=internet SHARED_HOME=1 bench/audio-sync/run.sh 3 flac join     # A and B in one home (one LAN)
 #   NET=internet SHARED_HOME=1 LAN_NET=wifi ...                          # ...whose LAN is Wi-Fi
+#   NET=internet HOST_NAT=restricted bench/audio-sync/run.sh 3 flac join  # the host at home behind a
+#       NAT too (restricted|cone|symmetric; LISTENER_NAT likewise for A's and B's homes), reached
+#       only through the tunnel met at a relay (whatssound-cli p2p-relay) on the bed's wan
 #   NO_LAN_CLOCK=1 ...                  # listeners keep to the host's clock, never to each other
 #
 # Each run: a host (`--output null`) plays two 60 s signals (chirp bursts from the kit's
@@ -69,15 +72,23 @@ for fmt in $formats; do
       in_a=""; in_b=""; in_host=""; listen_at=127.0.0.1:0
       if [ -n "$net_a" ]; then
           bed_name="as$$r$run"
+          host_home=""; nat="${LISTENER_NAT:+%$LISTENER_NAT}"
+          [ -n "${HOST_NAT:-}" ] && host_home="host:lan%$HOST_NAT"
           if [ -n "${SHARED_HOME:-}" ]; then
-              bash "$bed" up "$bed_name" "a+b:$net_a${LAN_NET:+/$LAN_NET}" >/dev/null
+              bash "$bed" up "$bed_name" $host_home "a+b:$net_a${LAN_NET:+/$LAN_NET}$nat" >/dev/null
           else
-              bash "$bed" up "$bed_name" "a:$net_a" "b:$net_b" >/dev/null
+              bash "$bed" up "$bed_name" $host_home "a:$net_a$nat" "b:$net_b$nat" >/dev/null
           fi
           in_host="ip netns exec $bed_name-host"; in_a="ip netns exec $bed_name-a"; in_b="ip netns exec $bed_name-b"
           listen_at=10.77.0.2:0
+          if [ -n "${HOST_NAT:-}" ]; then
+              # The host at home: reached only through the tunnel, met at a relay on the wan.
+              ip netns exec "$bed_name-wan" "$cli" p2p-relay --listen 10.77.0.1:3340 >"$out/relay.jsonl" 2>"$out/relay.log" &
+              for _ in $(seq 100); do grep -q '"ready"' "$out/relay.jsonl" 2>/dev/null && break; sleep 0.05; done
+              listen_at="192.168.0.2:0 --tunnel http://10.77.0.1:3340"
+          fi
       fi
-      $in_host "$cli" host --listen "$listen_at" --data-dir "$out/host" --output null "$work/sig1.$fmt" "$work/sig2.$fmt" >"$out/host.jsonl" 2>"$out/host.log" &
+      $in_host "$cli" host --listen $listen_at --data-dir "$out/host" --output null "$work/sig1.$fmt" "$work/sig2.$fmt" >"$out/host.jsonl" 2>"$out/host.log" &
       host=$!
       for _ in $(seq 100); do grep -q '"ready"' "$out/host.jsonl" 2>/dev/null && break; sleep 0.05; done
       invite="$(head -1 "$out/host.jsonl" | python3 -c 'import json,sys; print(json.load(sys.stdin)["invite"])')"
@@ -91,7 +102,7 @@ for fmt in $formats; do
       [ -n "$long" ] && secs="$long"
       act=""
       if [ -n "$action" ]; then
-        act="(sleep 7; date +%s%3N > '$out/event_ms'; '$cli' send --data-dir '$out/admin' '$admin' $action >/dev/null 2>&1) & "
+        act="(sleep 7; date +%s%3N > '$out/event_ms'; $in_host '$cli' send --data-dir '$out/admin' '$admin' $action >/dev/null 2>&1) & "
       fi
       # TRACE=1: each listener logs its device callbacks (WHATSSOUND_DEVICE_TRACE) beside its output.
       ta=""; tb=""
@@ -106,7 +117,7 @@ for fmt in $formats; do
       cp "$out/kit/B.log" "$out/b.jsonl" 2>/dev/null || true
       if [ -n "$bed_name" ]; then bash "$bed" down "$bed_name"; bed_name=""; fi
       python3 "$here/analyse.py" "$out/kit/rec.wav" "$kit" >"$out/windows.json" 2>/dev/null || echo '{"windows": []}' >"$out/windows.json"
-      python3 - "$out" "$fmt" "$scenario" "$run" "${net_a:-loopback}${net_b:+/$net_b}${SHARED_HOME:+ one-home}${LAN_NET:+ lan=$LAN_NET}${NO_LAN_CLOCK:+ no-lan-clock}" >>"$results" <<'PY'
+      python3 - "$out" "$fmt" "$scenario" "$run" "${net_a:-loopback}${net_b:+/$net_b}${HOST_NAT:+ host-nat=$HOST_NAT}${LISTENER_NAT:+ nat=$LISTENER_NAT}${SHARED_HOME:+ one-home}${LAN_NET:+ lan=$LAN_NET}${NO_LAN_CLOCK:+ no-lan-clock}" >>"$results" <<'PY'
 import json, os, sys
 out, fmt, scenario, run, net = sys.argv[1:6]
 w = json.load(open(f"{out}/windows.json"))["windows"]
