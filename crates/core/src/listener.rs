@@ -144,7 +144,7 @@ impl ListenerRoom {
         let (client, mut client_events) = Client::connect(ClientConfig::new(endpoint, Some(config.invite.token.clone()))).await?;
         let topics = Topics::new(&config.invite.room);
         let me = identity.user_id();
-        let host_at = if config.track_presence { host_address(config.route.ws()).await } else { None };
+        let host_at = if config.track_presence { config.route.host_address().await } else { None };
         // The LAN clock socket, before the join: its address goes into this member's presence.
         // Through a tunnel the host's address is a local one; the relay's says which is ours.
         let lan_clock = match (host_at, config.route.outside()) {
@@ -287,18 +287,6 @@ struct Task {
 
 /// The presence meta key of a member's LAN clock address (`ip:port`).
 const CLOCK_PEER: &str = "clock_peer";
-
-/// The address of the room's WebSocket, and whether the host answers clock datagrams there
-/// (`ws://` only: behind `wss://` a TLS proxy stands in between, and UDP would not reach the host).
-async fn host_address(ws: &str) -> Option<(std::net::SocketAddr, bool)> {
-    let uri: hyper::Uri = ws.parse().ok()?;
-    let plain = uri.scheme_str() == Some("ws");
-    let port = uri.port_u16().unwrap_or(if plain { 80 } else { 443 });
-    // `host()` keeps an IPv6 literal's brackets, which a lookup takes as given.
-    let host = uri.host()?.to_owned();
-    let at = tokio::net::lookup_host((host.trim_start_matches('[').trim_end_matches(']'), port)).await.ok()?.next()?;
-    Some((at, plain))
-}
 
 impl Task {
     fn emit(&self, e: RoomEvent) {

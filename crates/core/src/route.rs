@@ -73,6 +73,19 @@ impl Route {
         }
     }
 
+    /// The address of the room's WebSocket, and whether the host answers clock datagrams there
+    /// (`ws://` only: behind `wss://` a TLS proxy stands in between, and UDP would not reach the
+    /// host; a tunnel's local port carries them as QUIC datagrams).
+    pub async fn host_address(&self) -> Option<(SocketAddr, bool)> {
+        let uri: hyper::Uri = self.ws.parse().ok()?;
+        let plain = uri.scheme_str() == Some("ws");
+        let port = uri.port_u16().unwrap_or(if plain { 80 } else { 443 });
+        // `host()` keeps an IPv6 literal's brackets, which a lookup takes as given.
+        let host = uri.host()?.to_owned();
+        let at = tokio::net::lookup_host((host.trim_start_matches('[').trim_end_matches(']'), port)).await.ok()?.next()?;
+        Some((at, plain))
+    }
+
     /// Closes the tunnel, if any, telling the host (else it waits for the connection to time out).
     pub async fn close(&self) {
         if let Some(tunnel) = &self.tunnel {
