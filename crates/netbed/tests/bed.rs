@@ -124,7 +124,8 @@ fn listeners_in_one_home_share_its_nat_and_reach_each_other_unimpaired() {
     let echo_b = Echo::start(&bed, "b", &b_inside);
     let lan = probe(&bed, "a", &echo_b.1, 50, 5, 300);
     assert_eq!(f(&lan, "received"), 50.0, "{lan}");
-    assert!(f(&lan, "rtt_max_ms") < 3.0, "a LAN round trip, not the internet's: {lan}");
+    // The internet path's minimum is 64 ms; a busy machine may hold one LAN probe a few ms.
+    assert!(f(&lan, "rtt_median_ms") < 3.0 && f(&lan, "rtt_max_ms") < 30.0, "a LAN round trip, not the internet's: {lan}");
     let from_c = probe(&bed, "c", &echo_b.1, 5, 5, 300);
     assert_eq!(f(&from_c, "received"), 0.0, "another home reaches a private address: {from_c}");
     let host = Echo::start(&bed, "host", HOST_IP);

@@ -121,7 +121,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Binds an endpoint with `key` that keeps `relay` as home; a host's (`accept`) also takes
 /// tunnel connections.
-pub(crate) async fn bind(key: NodeKey, relay: &RelayChoice, accept: bool) -> Result<Endpoint, TunnelError> {
+pub async fn bind(key: NodeKey, relay: &RelayChoice, accept: bool) -> Result<Endpoint, TunnelError> {
     // Address discovery and relay latency only; the captive-portal check would fetch port 80
     // of the relay's host whatever port its URL names.
     let mut report = NetReportConfig::default();

@@ -102,6 +102,45 @@ async fn a_host_that_is_not_there_is_named_with_what_was_tried() {
     relay.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_is_not_ours_is_dropped_and_the_connection_serves_on() {
+    let relay = RelayServer::spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let choice: RelayChoice = relay.url().parse().unwrap();
+    let host = HostTunnel::bind(NodeKey::ephemeral(), &choice).await.unwrap();
+    let host_id: iroh::EndpointId = host.node_id().parse().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(host.run(tcp_echo().await, None, async move {
+        let _ = stopped.await;
+    }));
+    let url: iroh::RelayUrl = relay.url().parse().unwrap();
+    let client = whatssound_tunnel::endpoint::bind(NodeKey::ephemeral(), &choice, false).await.unwrap();
+    let addr = iroh::EndpointAddr::new(host_id).with_relay_url(url);
+
+    // Another protocol's name is refused at the handshake.
+    assert!(client.connect(addr.clone(), b"not/ours").await.is_err(), "a foreign ALPN is refused");
+
+    let connection = client.connect(addr, whatssound_tunnel::endpoint::ALPN).await.unwrap();
+    // A stream that does not start with the tunnel's header reaches nothing and is closed.
+    let (mut send, mut recv) = connection.open_bi().await.unwrap();
+    send.write_all(&[9, b'h', b'i']).await.unwrap();
+    send.finish().unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(5), recv.read_to_end(1024)).await.expect("closed, not left hanging");
+    assert!(read.as_ref().is_ok_and(Vec::is_empty) || read.is_err(), "garbage was echoed: {read:?}");
+    // The connection itself serves on.
+    let (mut send, mut recv) = connection.open_bi().await.unwrap();
+    send.write_all(&[whatssound_tunnel::pipe::TCP_STREAM, b'o', b'k']).await.unwrap();
+    send.finish().unwrap();
+    let mut ok = [0u8; 2];
+    recv.read_exact(&mut ok).await.unwrap();
+    assert_eq!(&ok, b"ok");
+
+    connection.close(0u32.into(), b"done");
+    client.close().await;
+    let _ = stop.send(());
+    serving.await.unwrap();
+    relay.stop().await;
+}
+
 #[test]
 fn a_bad_node_id_says_so() {
     let e = HostAddr::parse("zz", "http://127.0.0.1:1").expect_err("bad id").to_string();
