@@ -104,3 +104,48 @@ fn a_host_restarted_behind_its_nat_is_found_again_by_its_node() {
     again.terminate();
     relay.terminate();
 }
+
+#[test]
+fn a_relay_carries_the_room_but_never_sees_it() {
+    // Symmetric NATs both sides: everything goes through the relay, captured on the wan.
+    let Some(bed) = bed(&[("host", "lan%symmetric"), ("a", "lan%symmetric")]) else { return };
+    let dir = temp_dir("nat-relay-sees");
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = dir.join("wan.pcap");
+    let mut tcpdump = bed
+        .command("wan", "tcpdump")
+        .args(["-i", "any", "-U", "-s", "0", "-Z", "root", "-w", capture.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tcpdump (scripts/setup installs it)");
+    std::thread::sleep(Duration::from_millis(500));
+    let (relay, relay_url) = relay_in(&bed);
+    let track = song(&dir, "tone.wav");
+    let (host, invite) = host_at_home(&bed, &dir, &relay_url, &[track.to_str().unwrap()]);
+    let a_dir = dir.join("a");
+    let mut a = cli_in(&bed, "a", &["listen", &invite, "--name", "a", "--output", "null", "--data-dir", a_dir.to_str().unwrap()]);
+    a.until_within(Duration::from_secs(60), |v| v["event"] == "buffering" && v["bytes"] == v["total"]);
+    let marker = format!("plaintext-marker-{}", std::process::id());
+    let send_dir = dir.join("send");
+    let sent = bed.command("a", BIN).args(["send", "--data-dir", send_dir.to_str().unwrap(), &invite, "chat", &marker]).output().unwrap();
+    assert!(sent.status.success(), "send: {}", String::from_utf8_lossy(&sent.stderr));
+    a.until_within(Duration::from_secs(20), |v| v["event"] == "chat" && v["text"] == marker.as_str());
+    let route = a.until_within(Duration::from_secs(10), |v| v["event"] == "sync");
+    assert_eq!(route["reach"], "relay", "{route}");
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = tcpdump.kill();
+    let _ = tcpdump.wait();
+    let seen = std::fs::read(&capture).unwrap();
+    let track_bytes = std::fs::metadata(&track).unwrap().len();
+    // The whole track crossed the wan (through the relay), yet none of the room is in the clear:
+    // not the chat, not the invite's token, not the audio file's own header.
+    assert!(seen.len() as u64 > track_bytes, "the capture holds the relayed track: {} bytes of {track_bytes}", seen.len());
+    let token = invite.split("&token=").nth(1).and_then(|t| t.split('&').next()).unwrap().to_owned();
+    let contains = |needle: &[u8]| seen.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(marker.as_bytes()), "the chat crossed the relay in the clear");
+    assert!(!contains(token.as_bytes()), "the invite's token crossed the relay in the clear");
+    assert!(!contains(b"WAVEfmt "), "the audio crossed the relay in the clear");
+    drop(a);
+    drop((host, relay));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -204,7 +204,15 @@ async fn bind_pair() -> std::io::Result<(TcpListener, UdpSocket)> {
 
 async fn streams(tcp: TcpListener, dialer: Arc<Dialer>) {
     loop {
-        let Ok((stream, _)) = tcp.accept().await else { continue };
+        let stream = match tcp.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors, say: wait for some to free up rather than spin.
+                tracing::warn!("the tunnel's local port could not accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let dialer = dialer.clone();
         tokio::spawn(async move {
             let result = async {
