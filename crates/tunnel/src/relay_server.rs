@@ -49,6 +49,11 @@ impl RelayServer {
         Ok(RelayServer { server, http })
     }
 
+    /// The address it serves on (`0.0.0.0:PORT` when on every interface).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.http
+    }
+
     /// The URL hosts give as their relay: `http://ADDR:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.http)
