@@ -318,7 +318,11 @@ async fn start_tunnel(
 ) -> Result<((oneshot::Sender<()>, JoinHandle<()>), Option<whatssound_protocol::NodeRoute>), HostingError> {
     let key = NodeKey::load_or_create(&data_dir.join("node.key"))?;
     let tunnel = HostTunnel::bind(key, relay).await?;
-    let node = tunnel.relay().map(|relay| whatssound_protocol::NodeRoute { id: tunnel.node_id().to_owned(), relay: relay.to_owned() });
+    let node = tunnel.relay().map(|relay| whatssound_protocol::NodeRoute {
+        id: tunnel.node_id().to_owned(),
+        relay: relay.to_owned(),
+        addrs: tunnel.direct_addrs(),
+    });
     // The hub and clock answerer as this machine reaches them (an unspecified address: loopback).
     let target = match local.ip() {
         std::net::IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), local.port()),

@@ -50,7 +50,7 @@ impl Route {
     /// failing (with what was tried) if the host cannot be reached at all.
     pub async fn open(invite: &Invite) -> Result<Route, CoreError> {
         let Some(node) = &invite.node else { return Ok(Route::to_address(&invite.ws)) };
-        let tunnel = Tunnel::open(HostAddr::parse(&node.id, &node.relay)?).await?;
+        let tunnel = Tunnel::open(HostAddr::parse(&node.id, &node.relay)?.with_addrs(&node.addrs)).await?;
         Ok(Route { ws: tunnel.ws_base(), tunnel: Some(Arc::new(tunnel)) })
     }
 

@@ -1,10 +1,12 @@
 //! The invite a host hands out: one string a person can paste, and a link the app opens.
 //!
 //! `whatssound://join?ws=<url-encoded ws base>&room=<room id>&token=<token>[&key=<host public key>]
-//! [&node=<host's node id>&node_relay=<its relay's URL>]`
+//! [&node=<host's node id>&node_relay=<its relay's URL>[&node_addrs=<ip:port>,…]]`
 //!
 //! `node` and `node_relay` reach a host that no address reaches (behind a NAT, no port
 //! forwarded): a tunnel to that node id, met at that relay, carries what `ws` would.
+//! `node_addrs` are the host's own addresses when the invite was made, tried beside the relay:
+//! on one LAN they connect even when the relay cannot be reached.
 //!
 //! Parameters this version does not know are kept and written back, so an older app can pass a
 //! newer invite along unchanged.
@@ -39,6 +41,8 @@ pub struct Invite {
 pub struct NodeRoute {
     pub id: String,
     pub relay: String,
+    /// Addresses the host's node had, to try directly.
+    pub addrs: Vec<std::net::SocketAddr>,
 }
 
 /// Why an invite could not be read; each says which part is wrong.
@@ -62,6 +66,8 @@ pub enum InviteError {
     NodeId(String),
     #[error("invite `node_relay` must be an http:// or https:// URL; got {0:?}")]
     NodeRelay(String),
+    #[error("invite `node_addrs` must be IP:PORT addresses joined by commas; got {0:?}")]
+    NodeAddrs(String),
 }
 
 /// Percent-encodes a URL query value (everything but RFC 3986's unreserved characters): the one
@@ -86,6 +92,10 @@ impl fmt::Display for Invite {
         }
         if let Some(node) = &self.node {
             write!(f, "&node={}&node_relay={}", enc(&node.id), enc(&node.relay))?;
+            if !node.addrs.is_empty() {
+                let addrs: Vec<String> = node.addrs.iter().map(ToString::to_string).collect();
+                write!(f, "&node_addrs={}", enc(&addrs.join(",")))?;
+            }
         }
         for (k, v) in &self.extra {
             write!(f, "&{}={}", enc(k), enc(v))?;
@@ -100,7 +110,7 @@ impl FromStr for Invite {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         let query = s.strip_prefix(SCHEME_AND_PATH).ok_or_else(|| InviteError::Scheme(s.chars().take(40).collect()))?;
-        let (mut ws, mut room, mut token, mut key, mut node, mut node_relay) = (None, None, None, None, None, None);
+        let (mut ws, mut room, mut token, mut key, mut node, mut node_relay, mut node_addrs) = (None, None, None, None, None, None, None);
         let mut extra = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -113,6 +123,7 @@ impl FromStr for Invite {
                 "key" => &mut key,
                 "node" => &mut node,
                 "node_relay" => &mut node_relay,
+                "node_addrs" => &mut node_addrs,
                 _ => {
                     extra.push((k, v));
                     continue;
@@ -149,7 +160,13 @@ impl FromStr for Invite {
                 if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
                     return Err(InviteError::NodeRelay(relay));
                 }
-                Some(NodeRoute { id, relay })
+                let addrs = match node_addrs.as_deref() {
+                    None | Some("") => Vec::new(),
+                    Some(list) => {
+                        list.split(',').map(str::parse).collect::<Result<_, _>>().map_err(|_| InviteError::NodeAddrs(list.to_owned()))?
+                    }
+                };
+                Some(NodeRoute { id, relay, addrs })
             }
         };
         Ok(Invite { ws, room, token, key, node, extra })
@@ -197,12 +214,19 @@ mod tests {
             room: "jam".into(),
             token: "t".into(),
             key: None,
-            node: Some(NodeRoute { id: id.clone(), relay: "http://10.77.0.1:3340".into() }),
+            node: Some(NodeRoute { id: id.clone(), relay: "http://10.77.0.1:3340".into(), addrs: vec![] }),
             extra: vec![],
         };
         let text = invite.to_string();
         assert!(text.ends_with(&format!("&node={id}&node_relay=http%3A%2F%2F10.77.0.1%3A3340")), "{text}");
-        assert_eq!(text.parse::<Invite>(), Ok(invite));
+        assert_eq!(text.parse::<Invite>(), Ok(invite.clone()));
+        // With the host's own addresses, v4 and v6.
+        let addrs = vec![
+            "192.168.1.5:40000".parse().unwrap_or_else(|e| panic!("{e}")),
+            "[fd00::5]:40000".parse().unwrap_or_else(|e| panic!("{e}")),
+        ];
+        let with = Invite { node: Some(NodeRoute { id: id.clone(), relay: "http://r:1".into(), addrs }), ..invite };
+        assert_eq!(with.to_string().parse::<Invite>(), Ok(with));
         // An invite of before knows no node, and still reads.
         let old = "whatssound://join?ws=ws%3A%2F%2Fh%3A1&room=a&token=t".parse::<Invite>().map(|i| i.node);
         assert_eq!(old, Ok(None));
@@ -222,6 +246,10 @@ mod tests {
             ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=%FF", "percent-encoded"),
             ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=t&node=abc&node_relay=http%3A%2F%2Fr", "64 hex digits"),
             ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=t&node=abc", "missing `node_relay=`"),
+            (
+                "whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=t&node=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef&node_relay=http%3A%2F%2Fr&node_addrs=nowhere",
+                "IP:PORT addresses",
+            ),
             (
                 "whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=t&node=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef&node_relay=ws%3A%2F%2Fr",
                 "http:// or https://",

@@ -50,6 +50,8 @@ impl PathKind {
 pub struct HostAddr {
     id: EndpointId,
     relay: RelayUrl,
+    /// The host's own addresses, tried beside the relay (on one LAN, enough without it).
+    addrs: Vec<SocketAddr>,
 }
 
 impl HostAddr {
@@ -61,7 +63,12 @@ impl HostAddr {
                 return Err(TunnelError::RelayUrl { url: relay.to_owned(), reason: "an invite names the host's own relay".into() });
             }
         };
-        Ok(HostAddr { id, relay })
+        Ok(HostAddr { id, relay, addrs: Vec::new() })
+    }
+
+    /// The host's own addresses too, to try directly.
+    pub fn with_addrs(self, addrs: &[SocketAddr]) -> HostAddr {
+        HostAddr { addrs: addrs.to_vec(), ..self }
     }
 }
 
@@ -151,7 +158,11 @@ impl Dialer {
         if let Some(c) = current.as_ref().filter(|c| c.close_reason().is_none()) {
             return Ok(c.clone());
         }
-        let addr = EndpointAddr::new(self.host.id).with_relay_url(self.host.relay.clone());
+        let addr = self
+            .host
+            .addrs
+            .iter()
+            .fold(EndpointAddr::new(self.host.id).with_relay_url(self.host.relay.clone()), |a, ip| a.with_ip_addr(*ip));
         let failed = |reason: String| TunnelError::Connect {
             node: self.host.id.fmt_short().to_string(),
             relay: self.host.relay.to_string(),

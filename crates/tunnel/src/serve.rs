@@ -14,6 +14,9 @@ use tokio::task::JoinSet;
 use crate::endpoint::{self, NodeKey, RelayChoice};
 use crate::{TunnelError, pipe};
 
+/// How many of its addresses a host puts in an invite (each is ~20 characters of the link).
+const MAX_ADDRS: usize = 4;
+
 /// How long a host waits for its relay before giving invites without one.
 const ONLINE_WITHIN: Duration = Duration::from_secs(10);
 
@@ -54,9 +57,10 @@ impl HostTunnel {
         self.relay.as_deref()
     }
 
-    /// The addresses this endpoint is known by now: its own, and what its NAT shows the world.
+    /// The addresses this endpoint is known by now (its own, and what its NAT shows the world),
+    /// at most `MAX_ADDRS` of them: for invites, so a listener on the host's LAN needs no relay.
     pub fn direct_addrs(&self) -> Vec<SocketAddr> {
-        self.endpoint.watch_addr().get().ip_addrs().copied().collect()
+        self.endpoint.watch_addr().get().ip_addrs().copied().take(MAX_ADDRS).collect()
     }
 
     /// Serves listeners until `shutdown`: their streams to `tcp`, their datagrams to `udp`.

@@ -141,6 +141,32 @@ async fn a_stream_that_is_not_ours_is_dropped_and_the_connection_serves_on() {
     relay.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_hosts_own_addresses_a_listener_connects_with_the_relay_gone() {
+    let relay = RelayServer::spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let choice: RelayChoice = relay.url().parse().unwrap();
+    let host = HostTunnel::bind(NodeKey::ephemeral(), &choice).await.unwrap();
+    let addrs = host.direct_addrs();
+    assert!(!addrs.is_empty(), "the host knows its own addresses");
+    let addr = HostAddr::parse(host.node_id(), host.relay().unwrap()).unwrap().with_addrs(&addrs);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(host.run(tcp_echo().await, None, async move {
+        let _ = stopped.await;
+    }));
+    // The relay goes away (a LAN party whose internet is down): the addresses still lead there.
+    relay.stop().await;
+    let tunnel = Tunnel::open(addr).await.unwrap();
+    let mut s = TcpStream::connect(tunnel.local_addr()).await.unwrap();
+    s.write_all(b"lan").await.unwrap();
+    let mut back = [0u8; 3];
+    s.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"lan");
+    assert_eq!(*tunnel.path().borrow(), PathKind::Direct);
+    tunnel.close().await;
+    let _ = stop.send(());
+    serving.await.unwrap();
+}
+
 #[test]
 fn a_bad_node_id_says_so() {
     let e = HostAddr::parse("zz", "http://127.0.0.1:1").expect_err("bad id").to_string();
