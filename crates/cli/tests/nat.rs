@@ -114,9 +114,11 @@ fn a_relay_carries_the_room_but_never_sees_it() {
     let dir = temp_dir("nat-relay-sees");
     std::fs::create_dir_all(&dir).unwrap();
     let capture = dir.join("wan.pcap");
+    // To stdout, so tcpdump opens no file itself (no dropped privileges or AppArmor in the way).
     let mut tcpdump = bed
         .command("wan", "tcpdump")
-        .args(["-i", "any", "-U", "-s", "0", "-Z", "root", "-w", capture.to_str().unwrap()])
+        .args(["-i", "any", "-U", "-s", "0", "-w", "-"])
+        .stdout(std::fs::File::create(&capture).unwrap())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("tcpdump (scripts/setup installs it)");
