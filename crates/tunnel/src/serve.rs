@@ -34,15 +34,27 @@ impl HostTunnel {
     pub async fn bind(key: NodeKey, relay: &RelayChoice) -> Result<HostTunnel, TunnelError> {
         let node_id = key.node_id();
         let endpoint = endpoint::bind(key, relay, true).await?;
-        if tokio::time::timeout(ONLINE_WITHIN, endpoint.online()).await.is_err() {
-            tracing::warn!(
-                "the relay ({relay}) did not answer within {} s; listeners behind a NAT cannot reach this room until it does",
-                ONLINE_WITHIN.as_secs()
-            );
-        }
+        let online = tokio::time::timeout(ONLINE_WITHIN, endpoint.online()).await.is_ok();
+        let secs = ONLINE_WITHIN.as_secs();
         let relay = match relay {
-            RelayChoice::Own(_) => Some(relay.to_string()),
-            RelayChoice::Public => endpoint.addr().relay_urls().next().map(|u| u.as_str().trim_end_matches('/').to_owned()),
+            RelayChoice::Own(_) => {
+                if !online {
+                    tracing::warn!(
+                        "the relay {relay} did not answer within {secs} s; listeners not on this network cannot reach this room until it does"
+                    );
+                }
+                Some(relay.to_string())
+            }
+            // Which public relay is home is only known once one answered, and invites must name it.
+            RelayChoice::Public => {
+                let home = endpoint.addr().relay_urls().next().map(|u| u.as_str().trim_end_matches('/').to_owned());
+                if home.is_none() {
+                    tracing::warn!(
+                        "no public relay answered within {secs} s, so invites carry no tunnel: check this machine's internet connection, or give a relay of your own (--tunnel http://HOST:PORT)"
+                    );
+                }
+                home
+            }
         };
         Ok(HostTunnel { endpoint, node_id, relay })
     }
