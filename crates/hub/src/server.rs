@@ -142,6 +142,9 @@ pub async fn serve(listener: TcpListener, hub: Hub, shutdown: impl Future<Output
     serve_with(listener, hub, Router::new(), shutdown).await
 }
 
+/// How long a shutting-down server waits for the requests in flight.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// [`serve`], with more routes on the same port (the host's media server).
 pub async fn serve_with(
     listener: TcpListener,
@@ -162,14 +165,30 @@ pub async fn serve_with(
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         let _ = stop_rx.await;
     });
+    let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = tokio::spawn(async move {
         shutdown.await;
         // Close the sockets first: once the server stops accepting, upgraded sockets live on in
         // their own tasks and only this tells them to go.
         closing.close_all().await;
         let _ = stop_tx.send(());
+        let _ = draining_tx.send(());
     });
-    let served = server.await;
+    // A graceful shutdown waits for every request in flight, and a media download whose reader
+    // has stopped reading never ends: give them a while, then stop without them (they end with
+    // their connections), so a host that leaves is never held by a listener's download.
+    let served = tokio::select! {
+        served = server.into_future() => served,
+        () = async {
+            match draining_rx.await {
+                Ok(()) => tokio::time::sleep(DRAIN).await,
+                Err(_) => std::future::pending().await,
+            }
+        } => {
+            tracing::warn!("requests still in flight {} s into shutdown were left behind", DRAIN.as_secs());
+            Ok(())
+        }
+    };
     if !signal.is_finished() {
         // The server ended on its own (an accept error): close the sockets here instead.
         signal.abort();
