@@ -46,6 +46,18 @@ def spawn(name, role, *args):
     return p, lines
 
 
+def stop(name, procs):
+    """Ends every process a run started, then the bed."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    bed("down", name, check=False)
+
+
 def first(lines, want, wait):
     end = time.monotonic() + wait
     while time.monotonic() < end:
@@ -92,14 +104,7 @@ def run_once(i, host_nat, listener_nat, profile, song):
                     direct = at - t0
         return {"host_nat": host_nat, "listener_nat": listener_nat, "profile": profile, "joined_s": joined, "playing_s": playing, "direct_s": direct, "reach_at_end": reach}
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        bed("down", name, check=False)
+        stop(name, procs)
 
 
 def main():

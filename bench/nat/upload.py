@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from join import bed, first, spawn  # noqa: E402
+from join import bed, first, spawn, stop  # noqa: E402
 
 
 def tx_bytes(ns, dev):
@@ -66,14 +66,7 @@ w.writeframes(b''.join(struct.pack('<hh', r.randint(-8000, 8000), r.randint(-800
                           "ready_s": round(time.monotonic() - t0, 2), "host_upload_bytes": up,
                           "upload_per_listener": round(up / n / size, 3), "upload_over_track": round(up / size, 2)}))
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        bed("down", name, check=False)
+        stop(name, procs)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::bed::{bed, cli_in, host_at_home, host_at_home_args, relay_in};
-use common::{BIN, song, temp_dir};
+use common::bed::{bed, chat_from, cli_in, host_at_home, host_at_home_args, relay_in};
+use common::{song, temp_dir};
 
 /// The host at home (behind `host_nat`) and a listener in another home (behind `listener_nat`):
 /// the listener joins with the invite alone, and its tunnel settles on `expected` ("direct" or
@@ -43,13 +43,7 @@ fn join_across(host_nat: &str, listener_nat: &str, expected: &str) {
     }
 
     // A second process in the same home, with the same invite, acts in the room: `a` sees it.
-    let send_dir = dir.join("send");
-    let sent = bed
-        .command("a", BIN)
-        .args(["send", "--data-dir", send_dir.to_str().unwrap(), &invite, "chat", "hello across the NATs"])
-        .output()
-        .unwrap();
-    assert!(sent.status.success(), "send: {}", String::from_utf8_lossy(&sent.stderr));
+    chat_from(&bed, "a", &dir, &invite, "hello across the NATs");
     a.until_within(Duration::from_secs(20), |v| v["event"] == "chat" && v["text"] == "hello across the NATs");
 
     drop(a);
@@ -97,10 +91,7 @@ fn a_host_restarted_behind_its_nat_is_found_again_by_its_node() {
     // and the realtime client's reconnecting dials the node afresh.
     a.until_within(Duration::from_secs(20), |v| v["event"] == "connection" && v["status"] == "reconnecting");
     a.until_within(Duration::from_secs(30), |v| v["event"] == "connection" && v["status"] == "connected");
-    let send_dir = dir.join("send");
-    let sent =
-        bed.command("a", BIN).args(["send", "--data-dir", send_dir.to_str().unwrap(), &invite, "chat", "back again"]).output().unwrap();
-    assert!(sent.status.success(), "send: {}", String::from_utf8_lossy(&sent.stderr));
+    chat_from(&bed, "a", &dir, &invite, "back again");
     a.until_within(Duration::from_secs(20), |v| v["event"] == "chat" && v["text"] == "back again");
     drop(a);
     again.terminate();
@@ -130,9 +121,7 @@ fn a_relay_carries_the_room_but_never_sees_it() {
     let mut a = cli_in(&bed, "a", &["listen", &invite, "--name", "a", "--output", "null", "--data-dir", a_dir.to_str().unwrap()]);
     a.until_within(Duration::from_secs(60), |v| v["event"] == "buffering" && v["bytes"] == v["total"]);
     let marker = format!("plaintext-marker-{}", std::process::id());
-    let send_dir = dir.join("send");
-    let sent = bed.command("a", BIN).args(["send", "--data-dir", send_dir.to_str().unwrap(), &invite, "chat", &marker]).output().unwrap();
-    assert!(sent.status.success(), "send: {}", String::from_utf8_lossy(&sent.stderr));
+    chat_from(&bed, "a", &dir, &invite, &marker);
     a.until_within(Duration::from_secs(20), |v| v["event"] == "chat" && v["text"] == marker.as_str());
     let route = a.until_within(Duration::from_secs(10), |v| v["event"] == "sync");
     assert_eq!(route["reach"], "relay", "{route}");

@@ -324,11 +324,7 @@ async fn start_tunnel(
         addrs: tunnel.direct_addrs(),
     });
     // The hub and clock answerer as this machine reaches them (an unspecified address: loopback).
-    let target = match local.ip() {
-        std::net::IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), local.port()),
-        std::net::IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), local.port()),
-        _ => local,
-    };
+    let target = locally(local);
     let (stop, stopped) = oneshot::channel::<()>();
     let running = tokio::spawn(tunnel.run(target, clock.then_some(target), async move {
         let _ = stopped.await;
@@ -339,13 +335,16 @@ async fn start_tunnel(
 /// The URL a client on this machine can connect to: an unspecified address (0.0.0.0, ::) is
 /// reachable through loopback.
 pub fn ws_base(local: SocketAddr) -> String {
-    let host = match local.ip() {
-        std::net::IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".to_owned(),
-        std::net::IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".to_owned(),
-        std::net::IpAddr::V4(v4) => v4.to_string(),
-        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-    };
-    format!("ws://{host}:{}", local.port())
+    format!("ws://{}", locally(local))
+}
+
+/// Where this machine reaches a socket bound at `local`: an unspecified address is loopback.
+fn locally(local: SocketAddr) -> SocketAddr {
+    match local.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), local.port()),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), local.port()),
+        _ => local,
+    }
 }
 
 /// The URL other machines use, for invites: a hub listening on every interface is named by this

@@ -67,3 +67,11 @@ pub fn host_at_home(bed: &Bed, dir: &Path, relay: &str, extra: &[&str]) -> (Runn
     assert!(invite.contains("&node=") && invite.contains("&node_relay="), "the invite carries the host's node: {invite}");
     (host, invite)
 }
+
+/// `whatssound-cli send INVITE chat TEXT` from `role`'s namespace, as a second process there
+/// (its own data dir under `dir`); fails the test if the room does not confirm it.
+pub fn chat_from(bed: &Bed, role: &str, dir: &Path, invite: &str, text: &str) {
+    let data = dir.join(format!("send-{role}"));
+    let sent = bed.command(role, BIN).args(["send", "--data-dir", data.to_str().unwrap(), invite, "chat", text]).output().unwrap();
+    assert!(sent.status.success(), "send: {}", String::from_utf8_lossy(&sent.stderr));
+}
