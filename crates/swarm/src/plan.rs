@@ -1,0 +1,313 @@
+//! Which piece of a track to ask whom for next: the pure half of fetching from the room.
+//!
+//! A track is cut into pieces of [`PIECE_BYTES`]. Every member streams it in order (it is playing
+//! from the front), so left alone all of them would ask the host for piece 0 at once, and the
+//! host's uplink would carry one copy per listener. The plan keeps the host for what nobody else
+//! has yet, and shares even that out:
+//!
+//! - **Peers first.** A piece some peer holds is asked of that peer (the least busy one, spread by
+//!   this member's rank so that holders are not all asked by everyone).
+//! - **The host for new pieces, each once.** Piece `p` is this member's to fetch from the host when
+//!   `p % members == rank`, and only inside a small window past the room's frontier (the first
+//!   piece nobody holds), so the host sends a few distinct pieces at a time, not the whole track
+//!   to everyone. The others take those pieces from whoever got them.
+//! - **Never starve.** When the piece this member needs next is with nobody it can ask, and has
+//!   been for [`PlanConfig::urgent_after`], it asks the host anyway.
+//! - **Liars are out.** A source whose bytes failed the hash is never asked again; one that failed
+//!   otherwise (gone, slow) rests a while; a request that takes too long is given up and asked
+//!   elsewhere.
+//!
+//! Time comes in as an argument, so the plan is tested without a clock or a network.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// Bytes per piece: 128 BLAKE3 chunks, eight of iroh-blobs' 16 KiB chunk groups (~1 s of FLAC).
+pub const PIECE_BYTES: u64 = 128 * 1024;
+
+/// Who a piece is asked of.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source<P> {
+    Peer(P),
+    Host,
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The piece arrived and matched the hash.
+    Got,
+    /// The source could not give it (gone, refused, did not have it).
+    Failed,
+    /// The bytes did not match the hash: the source lied or its copy is damaged.
+    Lied,
+}
+
+/// The plan's knobs.
+#[derive(Debug, Clone)]
+pub struct PlanConfig {
+    /// Requests at once to one source.
+    pub per_source: usize,
+    /// Requests at once in all.
+    pub in_flight: usize,
+    /// How many pieces past the room's frontier members may take from the host at once.
+    pub host_window: usize,
+    /// How long the next needed piece may be with nobody askable before the host is asked anyway.
+    pub urgent_after: Duration,
+    /// How long one request may take before it is asked elsewhere.
+    pub request_timeout: Duration,
+    /// How long a source that failed is left alone.
+    pub rest: Duration,
+}
+
+impl Default for PlanConfig {
+    fn default() -> Self {
+        PlanConfig {
+            per_source: 2,
+            in_flight: 8,
+            host_window: 4,
+            urgent_after: Duration::from_millis(1500),
+            request_timeout: Duration::from_secs(10),
+            rest: Duration::from_secs(2),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct PeerState {
+    has: Vec<bool>,
+    busy: usize,
+    resting_until: Option<Instant>,
+}
+
+/// The state of one track's fetch, as this member sees the room.
+#[derive(Debug)]
+pub struct Plan<P: Ord + Clone> {
+    config: PlanConfig,
+    have: Vec<bool>,
+    in_flight: BTreeMap<usize, (Source<P>, Instant)>,
+    peers: BTreeMap<P, PeerState>,
+    banned: BTreeSet<P>,
+    host_busy: usize,
+    host_resting_until: Option<Instant>,
+    /// Whether the host can be asked (connected, and telling what it holds).
+    host_here: bool,
+    rank: usize,
+    members: usize,
+    /// The piece needed next that nobody askable holds, and since when.
+    stuck: Option<(usize, Instant)>,
+}
+
+/// How many pieces a blob of `size` bytes has.
+pub fn piece_count(size: u64) -> usize {
+    usize::try_from(size.div_ceil(PIECE_BYTES)).unwrap_or(usize::MAX)
+}
+
+impl<P: Ord + Clone> Plan<P> {
+    /// A plan for a blob of `size` bytes, for the member at `rank` of `members` (counting only
+    /// those who fetch, not the host).
+    pub fn new(size: u64, rank: usize, members: usize, config: PlanConfig) -> Self {
+        let mut plan = Plan {
+            config,
+            have: vec![false; piece_count(size)],
+            in_flight: BTreeMap::new(),
+            peers: BTreeMap::new(),
+            banned: BTreeSet::new(),
+            host_busy: 0,
+            host_resting_until: None,
+            host_here: false,
+            rank: 0,
+            members: 1,
+            stuck: None,
+        };
+        plan.set_rank(rank, members);
+        plan
+    }
+
+    /// How many pieces the blob has.
+    pub fn pieces(&self) -> usize {
+        self.have.len()
+    }
+
+    /// The room changed: this member's rank among `members`.
+    pub fn set_rank(&mut self, rank: usize, members: usize) {
+        self.members = members.max(1);
+        self.rank = if rank < self.members { rank } else { 0 };
+    }
+
+    /// Whether the host can be asked now.
+    pub fn set_host(&mut self, here: bool) {
+        self.host_here = here;
+    }
+
+    /// What this member holds now (its own store's view, which also counts pieces that arrived
+    /// through a request given up on).
+    pub fn set_local(&mut self, have: &[bool]) {
+        for (mine, now) in self.have.iter_mut().zip(have) {
+            *mine |= *now;
+        }
+    }
+
+    /// What `peer` holds now.
+    pub fn set_peer(&mut self, peer: P, has: Vec<bool>) {
+        if self.banned.contains(&peer) {
+            return;
+        }
+        self.peers.entry(peer).or_default().has = has;
+    }
+
+    /// `peer` left, or its connection ended.
+    pub fn remove_peer(&mut self, peer: &P) {
+        self.peers.remove(peer);
+    }
+
+    /// Sources never to ask again (they sent bytes that failed the hash, in this fetch or before).
+    pub fn ban(&mut self, peer: P) {
+        self.peers.remove(&peer);
+        self.banned.insert(peer);
+    }
+
+    /// A request ended. Answers for requests already given up on only count their bytes.
+    pub fn done(&mut self, piece: usize, from: &Source<P>, outcome: Outcome, now: Instant) {
+        if outcome == Outcome::Got
+            && let Some(have) = self.have.get_mut(piece)
+        {
+            *have = true;
+        }
+        let ours = matches!(self.in_flight.get(&piece), Some((s, _)) if s == from);
+        if ours {
+            self.in_flight.remove(&piece);
+            self.release(from);
+        }
+        match (outcome, from) {
+            (Outcome::Lied, Source::Peer(p)) => self.ban(p.clone()),
+            (Outcome::Failed, _) if ours => self.rest(from, now),
+            _ => {}
+        }
+    }
+
+    /// Whether every piece is here.
+    pub fn is_complete(&self) -> bool {
+        self.have.iter().all(|h| *h)
+    }
+
+    /// The first piece this member lacks (where its in-order stream waits).
+    pub fn next_needed(&self) -> Option<usize> {
+        self.have.iter().position(|h| !*h)
+    }
+
+    /// The requests to start now: requests that took too long are given up first (their
+    /// sources rest), then free slots are filled.
+    pub fn next(&mut self, now: Instant) -> Vec<(usize, Source<P>)> {
+        let timeout = self.config.request_timeout;
+        let late: Vec<(usize, Source<P>)> = self
+            .in_flight
+            .iter()
+            .filter(|(_, (_, since))| now.duration_since(*since) >= timeout)
+            .map(|(p, (s, _))| (*p, s.clone()))
+            .collect();
+        for (piece, source) in late {
+            self.done(piece, &source, Outcome::Failed, now);
+        }
+        let needed = self.next_needed();
+        let frontier = self.frontier();
+        let mut starts = Vec::new();
+        let candidates: Vec<usize> = (0..self.have.len()).filter(|p| !self.have[*p] && !self.in_flight.contains_key(p)).collect();
+        for piece in candidates {
+            if self.in_flight.len() >= self.config.in_flight {
+                break;
+            }
+            let source = match self.holder(piece, now) {
+                Some(peer) => Some(Source::Peer(peer)),
+                None if self.host_free(now) && self.host_may_send(piece, frontier, needed, now) => Some(Source::Host),
+                None => None,
+            };
+            if Some(piece) == needed {
+                self.note_stuck(piece, source.is_none(), now);
+            }
+            if let Some(source) = source {
+                self.take(&source);
+                self.in_flight.insert(piece, (source.clone(), now));
+                starts.push((piece, source));
+            }
+        }
+        starts
+    }
+
+    /// The first piece nobody this member knows of holds: where new data enters the room.
+    fn frontier(&self) -> usize {
+        (0..self.have.len())
+            .find(|p| !self.have[*p] && !self.peers.values().any(|s| s.has.get(*p) == Some(&true)))
+            .unwrap_or(self.have.len())
+    }
+
+    fn host_may_send(&self, piece: usize, frontier: usize, needed: Option<usize>, now: Instant) -> bool {
+        let mine = piece % self.members == self.rank && piece < frontier + self.config.host_window;
+        let urgent = Some(piece) == needed
+            && matches!(self.stuck, Some((p, since)) if p == piece && now.duration_since(since) >= self.config.urgent_after);
+        mine || urgent
+    }
+
+    fn note_stuck(&mut self, piece: usize, stuck: bool, now: Instant) {
+        match (stuck, self.stuck) {
+            (false, _) => self.stuck = None,
+            (true, Some((p, _))) if p == piece => {}
+            (true, _) => self.stuck = Some((piece, now)),
+        }
+    }
+
+    /// The peer to ask for `piece`: one that holds it and has a free slot, the least busy, ties
+    /// spread by rank.
+    fn holder(&self, piece: usize, now: Instant) -> Option<P> {
+        let free: Vec<(&P, &PeerState)> = self
+            .peers
+            .iter()
+            .filter(|(_, s)| s.has.get(piece) == Some(&true) && s.busy < self.config.per_source && s.resting_until.is_none_or(|t| now >= t))
+            .collect();
+        let least = free.iter().map(|(_, s)| s.busy).min()?;
+        let tied: Vec<&P> = free.iter().filter(|(_, s)| s.busy == least).map(|(p, _)| *p).collect();
+        tied.get((piece + self.rank) % tied.len()).map(|p| (*p).clone())
+    }
+
+    fn host_free(&self, now: Instant) -> bool {
+        self.host_here && self.host_busy < self.config.per_source && self.host_resting_until.is_none_or(|t| now >= t)
+    }
+
+    fn take(&mut self, source: &Source<P>) {
+        match source {
+            Source::Host => self.host_busy += 1,
+            Source::Peer(p) => {
+                if let Some(s) = self.peers.get_mut(p) {
+                    s.busy += 1;
+                }
+            }
+        }
+    }
+
+    fn release(&mut self, source: &Source<P>) {
+        match source {
+            Source::Host => self.host_busy = self.host_busy.saturating_sub(1),
+            Source::Peer(p) => {
+                if let Some(s) = self.peers.get_mut(p) {
+                    s.busy = s.busy.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    fn rest(&mut self, source: &Source<P>, now: Instant) {
+        let until = Some(now + self.config.rest);
+        match source {
+            Source::Host => self.host_resting_until = until,
+            Source::Peer(p) => {
+                if let Some(s) = self.peers.get_mut(p) {
+                    s.resting_until = until;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

@@ -1,0 +1,182 @@
+use std::time::{Duration, Instant};
+
+use super::*;
+
+fn plan(pieces: usize, rank: usize, members: usize) -> Plan<u32> {
+    let mut plan = Plan::new(pieces as u64 * PIECE_BYTES, rank, members, PlanConfig::default());
+    plan.set_host(true);
+    plan
+}
+
+fn has(pieces: usize, held: &[usize]) -> Vec<bool> {
+    (0..pieces).map(|p| held.contains(&p)).collect()
+}
+
+#[test]
+fn a_track_is_cut_into_whole_pieces_and_a_last_short_one() {
+    assert_eq!(piece_count(0), 0);
+    assert_eq!(piece_count(1), 1);
+    assert_eq!(piece_count(PIECE_BYTES), 1);
+    assert_eq!(piece_count(PIECE_BYTES + 1), 2);
+}
+
+#[test]
+fn alone_a_listener_streams_from_the_host_in_order_a_few_at_a_time() {
+    let now = Instant::now();
+    let mut p = plan(10, 0, 1);
+    assert_eq!(p.next(now), vec![(0, Source::Host), (1, Source::Host)]);
+    assert!(p.next(now).is_empty(), "the host's slots are full");
+    p.done(0, &Source::Host, Outcome::Got, now);
+    assert_eq!(p.next(now), vec![(2, Source::Host)]);
+    assert_eq!(p.next_needed(), Some(1));
+}
+
+#[test]
+fn in_a_full_room_only_the_owners_of_the_first_pieces_ask_the_host() {
+    let now = Instant::now();
+    let asked: Vec<Vec<(usize, Source<u32>)>> = (0..30).map(|rank| plan(40, rank, 30).next(now)).collect();
+    for (rank, starts) in asked.iter().enumerate() {
+        let expected = if rank < 4 { vec![(rank, Source::Host)] } else { Vec::new() };
+        assert_eq!(starts, &expected, "rank {rank}");
+    }
+}
+
+#[test]
+fn a_piece_a_peer_holds_is_asked_of_the_peer_not_the_host() {
+    let now = Instant::now();
+    let mut p = plan(4, 1, 2);
+    p.set_peer(7, has(4, &[0]));
+    let starts = p.next(now);
+    assert_eq!(starts[0], (0, Source::Peer(7)));
+    assert!(!starts.contains(&(0, Source::Host)));
+}
+
+#[test]
+fn holders_are_shared_out_the_least_busy_first() {
+    let now = Instant::now();
+    let mut p = plan(4, 0, 3);
+    p.set_peer(7, has(4, &[0, 1, 2, 3]));
+    p.set_peer(8, has(4, &[0, 1, 2, 3]));
+    let starts = p.next(now);
+    let from_7 = starts.iter().filter(|(_, s)| *s == Source::Peer(7)).count();
+    let from_8 = starts.iter().filter(|(_, s)| *s == Source::Peer(8)).count();
+    assert_eq!((from_7, from_8), (2, 2), "{starts:?}");
+}
+
+#[test]
+fn a_needed_piece_nobody_holds_goes_to_the_host_once_it_has_waited_long_enough() {
+    let t0 = Instant::now();
+    let mut p = plan(8, 5, 6);
+    assert!(p.next(t0).is_empty(), "piece 0 is rank 0's to fetch");
+    assert!(p.next(t0 + Duration::from_millis(1000)).is_empty());
+    assert_eq!(p.next(t0 + Duration::from_millis(1600)), vec![(0, Source::Host)]);
+}
+
+#[test]
+fn the_wait_starts_again_when_a_peer_could_help() {
+    let t0 = Instant::now();
+    let mut p = plan(8, 5, 6);
+    assert!(p.next(t0).is_empty());
+    p.set_peer(1, has(8, &[0]));
+    assert_eq!(p.next(t0 + Duration::from_millis(500)), vec![(0, Source::Peer(1))]);
+    p.done(0, &Source::Peer(1), Outcome::Failed, t0 + Duration::from_millis(600));
+    assert!(p.next(t0 + Duration::from_millis(700)).is_empty(), "the peer rests; the wait for piece 0 starts again");
+    assert!(p.next(t0 + Duration::from_millis(1800)).is_empty());
+    assert_eq!(p.next(t0 + Duration::from_millis(2300)), vec![(0, Source::Host)]);
+}
+
+#[test]
+fn a_peer_whose_bytes_fail_the_hash_is_never_asked_again() {
+    let now = Instant::now();
+    let mut p = plan(2, 0, 2);
+    p.set_peer(9, has(2, &[0, 1]));
+    assert_eq!(p.next(now), vec![(0, Source::Peer(9)), (1, Source::Peer(9))]);
+    p.done(0, &Source::Peer(9), Outcome::Lied, now);
+    p.set_peer(9, has(2, &[0, 1]));
+    p.done(1, &Source::Peer(9), Outcome::Got, now);
+    assert_eq!(p.next(now + Duration::from_secs(5)), vec![(0, Source::Host)], "piece 0 again, from the host");
+}
+
+#[test]
+fn a_request_that_takes_too_long_is_asked_elsewhere() {
+    let t0 = Instant::now();
+    let mut p = plan(1, 0, 2);
+    p.set_peer(3, has(1, &[0]));
+    assert_eq!(p.next(t0), vec![(0, Source::Peer(3))]);
+    assert!(p.next(t0 + Duration::from_secs(5)).is_empty());
+    assert_eq!(p.next(t0 + Duration::from_secs(10)), vec![(0, Source::Host)], "peer 3 rests, the host owns piece 0");
+    // The late answer still counts its bytes, and frees nothing it does not hold.
+    p.done(0, &Source::Peer(3), Outcome::Got, t0 + Duration::from_secs(11));
+    assert!(p.is_complete());
+}
+
+#[test]
+fn pieces_that_arrived_some_other_way_are_not_asked_for() {
+    let now = Instant::now();
+    let mut p = plan(3, 0, 1);
+    p.set_local(&[true, false, true]);
+    assert_eq!(p.next(now), vec![(1, Source::Host)]);
+}
+
+/// A room of `members` run in rounds: a request started in one round arrives in the next, and
+/// everyone sees everyone's pieces. Returns how many pieces the host sent, and the rounds taken.
+fn simulate(members: usize, pieces: usize) -> (usize, usize) {
+    let t0 = Instant::now();
+    let mut plans: Vec<Plan<usize>> = (0..members).map(|r| plan_usize(pieces, r, members)).collect();
+    let mut from_host = 0;
+    let mut pending: Vec<(usize, usize, Source<usize>)> = Vec::new();
+    for round in 0..10_000 {
+        let now = t0 + Duration::from_millis(100 * round as u64);
+        for (member, piece, source) in pending.drain(..) {
+            plans[member].done(piece, &source, Outcome::Got, now);
+        }
+        if plans.iter().all(Plan::is_complete) {
+            return (from_host, round);
+        }
+        let holdings: Vec<Vec<bool>> = plans.iter().map(|p| p.have.clone()).collect();
+        for (member, plan) in plans.iter_mut().enumerate() {
+            for (other, held) in holdings.iter().enumerate() {
+                if other != member {
+                    plan.set_peer(other, held.clone());
+                }
+            }
+            for (piece, source) in plan.next(now) {
+                if source == Source::Host {
+                    from_host += 1;
+                }
+                pending.push((member, piece, source));
+            }
+        }
+    }
+    panic!("the room never finished");
+}
+
+fn plan_usize(pieces: usize, rank: usize, members: usize) -> Plan<usize> {
+    let mut plan = Plan::new(pieces as u64 * PIECE_BYTES, rank, members, PlanConfig::default());
+    plan.set_host(true);
+    plan
+}
+
+#[test]
+fn a_host_not_yet_reached_is_not_asked() {
+    let now = Instant::now();
+    let mut p = plan(2, 0, 1);
+    p.set_host(false);
+    assert!(p.next(now).is_empty());
+    p.set_host(true);
+    assert_eq!(p.next(now).len(), 2);
+}
+
+#[test]
+fn thirty_members_get_every_piece_while_the_host_sends_each_about_once() {
+    let pieces = 120;
+    let (from_host, rounds) = simulate(30, pieces);
+    assert!(from_host <= pieces * 3 / 2, "the host sent {from_host} pieces for a track of {pieces}");
+    assert!(rounds < 200, "took {rounds} rounds");
+}
+
+#[test]
+fn one_member_gets_the_whole_track_from_the_host() {
+    let (from_host, _) = simulate(1, 10);
+    assert_eq!(from_host, 10);
+}
