@@ -87,6 +87,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
                 ws_base: hosted.ws().to_owned(),
                 token: hosted.host_token().to_owned(),
                 device_trace: None,
+                swarm: None,
             };
             let (mut p, e) = crate::listen_cmd::start_player(config)?;
             p.set_clock(0, 0, 0.0);

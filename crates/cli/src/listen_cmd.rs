@@ -37,6 +37,8 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     let started = clock.now();
     room_store::save_name(&data_dir, &args.name);
     let route = Route::open(&invite).await.context("could not join the room")?;
+    // A member that plays passes tracks on to the others (through a tunnel; see docs/p2p.md).
+    let route = if output_kind.is_some() { route.sharing(&data_dir.join("cache").join("swarm")).await } else { route };
     let config = ListenerConfig {
         invite: invite.clone(),
         route: route.clone(),
@@ -58,6 +60,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
                 ws_base: route.ws().to_owned(),
                 token: invite.token.clone(),
                 device_trace: None,
+                swarm: route.swarm().cloned(),
             };
             let (p, e) = start_player(config)?;
             (Some(p), Some(e))

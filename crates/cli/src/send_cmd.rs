@@ -107,6 +107,7 @@ fn parse_action(words: &[String]) -> anyhow::Result<Request> {
                     album: None,
                     duration_ms: None,
                     source: TrackSource::Url { url: (*url).to_owned() },
+                    hash: None,
                 },
                 position: Position::Append,
             }

@@ -53,6 +53,7 @@ fn host_config(ws: &str, dir: PathBuf, identity: &Identity) -> HostConfig {
         cohosts: vec![],
         clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
         check_urls: false,
+        swarm: None,
     }
 }
 
@@ -147,6 +148,7 @@ async fn main() {
                     album: Some("Some Album".into()),
                     duration_ms: Some(200_000),
                     source: TrackSource::Url { url: format!("https://media.example.org/tracks/{n}.ogg") },
+                    hash: None,
                 },
                 position: Position::Append,
             }

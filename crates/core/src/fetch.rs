@@ -14,6 +14,8 @@ pub enum FetchError {
     Http { url: String, reason: String },
     #[error("{url}: the server answered {status}: {body}")]
     Status { url: String, status: u16, body: String },
+    #[error("{0}")]
+    Swarm(#[from] whatssound_swarm::SwarmError),
 }
 
 /// A download that sends nothing for this long has failed: a host that vanished without closing
@@ -53,6 +55,39 @@ pub async fn fetch(url: &str, cache_dir: &Path, key: &str, mut progress: impl Fn
     })
     .await?;
     Ok(bytes)
+}
+
+/// Streams a track to `chunk` as [`stream`] does: from the room's members when it has a content
+/// hash and this member passes tracks on (`swarm`), else (or when no member nor the host can
+/// give it that way, before a byte came) from `url`.
+pub async fn stream_track(
+    swarm: Option<(&whatssound_swarm::Swarm, &str)>,
+    url: &str,
+    cache_dir: &Path,
+    key: &str,
+    mut chunk: impl FnMut(&[u8], Progress) -> bool,
+) -> Result<Fetched, FetchError> {
+    if let Some((swarm, hash)) = swarm {
+        let mut started = false;
+        let fetched = match whatssound_swarm::parse_hash(hash) {
+            Ok(hash) => {
+                swarm
+                    .fetch(hash, |data, p| {
+                        started = true;
+                        chunk(data, Progress { bytes: p.bytes, total: p.total })
+                    })
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match fetched {
+            Ok(whatssound_swarm::fetch::Fetched::Whole) => return Ok(Fetched::Whole),
+            Ok(whatssound_swarm::fetch::Fetched::Stopped) => return Ok(Fetched::Stopped),
+            Err(e) if started => return Err(e.into()),
+            Err(e) => tracing::warn!("{e}; fetching it from the host's media server instead"),
+        }
+    }
+    stream(url, cache_dir, key, chunk).await
 }
 
 /// Streams `url` to `chunk` as it arrives (a cached copy, if any, in one piece), with the progress

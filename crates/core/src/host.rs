@@ -51,6 +51,10 @@ pub struct HostConfig {
     /// Fetch URL tracks as they are queued, to learn their length and mark what is not audio;
     /// off, URL tracks are taken as described (tests whose URLs lead nowhere).
     pub check_urls: bool,
+    /// The room's swarm, when listeners pass tracks on (a tunnel serves the room): the host
+    /// hashes its files into it and names each track by its hash, and admits the nodes its
+    /// presence shows.
+    pub swarm: Option<whatssound_swarm::Swarm>,
 }
 
 /// What the host's room did, for logs and the UI.
@@ -122,6 +126,8 @@ impl HostRoom {
             uploads: config.data_dir.join("uploads"),
             cache: config.data_dir.join("cache"),
             myself: config.check_urls.then(|| commands.downgrade()),
+            commands: commands.downgrade(),
+            swarm: config.swarm,
             identity: config.identity,
             topics,
             client,
@@ -181,6 +187,9 @@ struct Task {
     /// The task's own command queue, for what it learns later (a URL track described); `None`
     /// when URL tracks are not checked.
     myself: Option<mpsc::WeakUnboundedSender<Command>>,
+    /// The task's own command queue, for what it learns later about its files (their hashes).
+    commands: mpsc::WeakUnboundedSender<Command>,
+    swarm: Option<whatssound_swarm::Swarm>,
     store: HostStore,
     clock: Arc<dyn Clock>,
     events: mpsc::UnboundedSender<HostEvent>,
@@ -331,6 +340,9 @@ impl Task {
         let users: BTreeSet<UserId> =
             self.presence.by_key.values().flatten().filter_map(|m| m.get("user_id").and_then(Value::as_str)).map(UserId::from).collect();
         self.engine.set_present(users);
+        if let Some(swarm) = &self.swarm {
+            swarm.set_members(crate::presence_nodes(&self.presence));
+        }
     }
 
     /// Validates, applies, saves, then publishes — saving first, so nothing published is ever lost.
@@ -378,6 +390,7 @@ impl Task {
             _ => Vec::new(),
         };
         let applied = self.engine.applied(&key).map(|seq| (key, seq));
+        let hashing = files.clone();
         if let Err(e) = self.save(&outputs, applied, files, now) {
             // Nothing goes out that is not saved: undo, and tell the sender why.
             self.engine = before;
@@ -389,7 +402,28 @@ impl Task {
         }
         self.publish(&outputs);
         self.describe_urls(&outputs);
+        self.hash_files(hashing);
         outputs
+    }
+
+    /// Names each new file track by its content hash (in the background: a long FLAC takes a
+    /// moment to hash), so members can pass it on; until then they fetch it from the host.
+    fn hash_files(&self, files: Vec<(whatssound_room::TrackId, PathBuf)>) {
+        let Some(swarm) = &self.swarm else { return };
+        for (track, path) in files {
+            let (swarm, commands) = (swarm.clone(), self.commands.clone());
+            tokio::spawn(async move {
+                match swarm.add_file(&path).await {
+                    Ok(hash) => {
+                        let patch = TrackPatch { hash: Some(hash.to_hex()), ..TrackPatch::default() };
+                        if let Some(commands) = commands.upgrade() {
+                            let _ = commands.send(Command::Describe { track, patch });
+                        }
+                    }
+                    Err(e) => tracing::warn!("{e}; listeners fetch it from the host alone"),
+                }
+            });
+        }
     }
 
     /// A URL track is fetched (into the host's cache) and probed in the background: its length

@@ -14,6 +14,7 @@ use whatssound_audio::Clock;
 use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
 use whatssound_protocol::Invite;
 use whatssound_room::{Action, Change, Output, Position, QueueDiff, RoomSettings, TrackId, TrackMeta, TrackSource};
+use whatssound_swarm::Swarm;
 use whatssound_tunnel::{HostTunnel, NodeKey, RelayChoice, TunnelError};
 
 use crate::clock_udp;
@@ -131,7 +132,7 @@ impl HostedRoom {
         let host_identity = identity::from_hex(&record.host_key).ok_or(()).map_err(bad_key)?;
         let admin = identity::from_hex(&record.admin_key).ok_or(()).map_err(bad_key)?;
 
-        let (ws, reach, token, embedded, node) = match &config.relay {
+        let (ws, reach, token, embedded, node, swarm) = match &config.relay {
             None => {
                 let listener = TcpListener::bind(config.listen).await.map_err(|error| HostingError::Bind { addr: config.listen, error })?;
                 let local = listener.local_addr().map_err(|error| HostingError::Bind { addr: config.listen, error })?;
@@ -160,14 +161,14 @@ impl HostedRoom {
                         None
                     }
                 };
-                let (tunnel, node) = match &config.tunnel {
+                let (tunnel, node, swarm) = match &config.tunnel {
                     Some(relay) => {
-                        let (tunnel, node) = start_tunnel(&config.data_dir, relay, local, clock.is_some()).await?;
-                        (Some(tunnel), node)
+                        let (tunnel, node, swarm) = start_tunnel(&config.data_dir, relay, local, clock.is_some()).await?;
+                        (Some(tunnel), node, swarm)
                     }
-                    None => (None, None),
+                    None => (None, None, None),
                 };
-                (ws, reach, Some(record.host_token.clone()), Some(EmbeddedHub { hub, media, stop, serving, clock, tunnel }), node)
+                (ws, reach, Some(record.host_token.clone()), Some(EmbeddedHub { hub, media, stop, serving, clock, tunnel }), node, swarm)
             }
             Some(relay) => {
                 let base = check_ws_base(relay.url.trim_end_matches('/').trim_end_matches("/realtime/v1"))?;
@@ -176,7 +177,7 @@ impl HostedRoom {
                 let key = relay.key.clone().unwrap_or_else(|| "-".into());
                 record.host_token = key.clone();
                 record.listener_token = key;
-                (base.clone(), base, relay.key.clone(), None, None)
+                (base.clone(), base, relay.key.clone(), None, None, None)
             }
         };
         let host_config = HostConfig {
@@ -190,6 +191,7 @@ impl HostedRoom {
             cohosts: vec![admin.user_id()],
             clock: config.clock.clone(),
             check_urls: true,
+            swarm,
         };
         let (room, events) = HostRoom::start(host_config).await?;
         let invite_ws = public.unwrap_or(reach);
@@ -273,6 +275,7 @@ impl HostedRoom {
             album: info.album,
             duration_ms: info.duration_ms,
             source: TrackSource::HostFile { file_name },
+            hash: None,
         };
         let outputs = self.room.act(Action::Enqueue { track, position: Position::Append }, Some(absolute)).await?;
         outputs
@@ -308,16 +311,26 @@ impl HostedRoom {
     }
 }
 
+/// The host's tunnel, running, with what invites say of it and the room's swarm on its endpoint.
+type TunnelStarted = ((oneshot::Sender<()>, JoinHandle<()>), Option<whatssound_protocol::NodeRoute>, Option<Swarm>);
+
 /// Starts the host's end of the tunnel (its node key kept in `data_dir`): listeners' streams go
-/// to the hub at `local`, their datagrams to the clock answerer on the same port when there is one.
-async fn start_tunnel(
-    data_dir: &Path,
-    relay: &RelayChoice,
-    local: SocketAddr,
-    clock: bool,
-) -> Result<((oneshot::Sender<()>, JoinHandle<()>), Option<whatssound_protocol::NodeRoute>), HostingError> {
+/// to the hub at `local`, their datagrams to the clock answerer on the same port when there is one;
+/// and the room's swarm beside it (its store in `data_dir/swarm`), from which members pass
+/// tracks on.
+async fn start_tunnel(data_dir: &Path, relay: &RelayChoice, local: SocketAddr, clock: bool) -> Result<TunnelStarted, HostingError> {
     let key = NodeKey::load_or_create(&data_dir.join("node.key"))?;
-    let tunnel = HostTunnel::bind(key, relay).await?;
+    let mut tunnel = HostTunnel::bind(key, relay).await?;
+    let swarm = match Swarm::open(tunnel.endpoint().clone(), &data_dir.join("swarm"), None, None).await {
+        Ok(swarm) => {
+            tunnel = tunnel.with_guest(whatssound_swarm::ALPN, Arc::new(swarm.clone()));
+            Some(swarm)
+        }
+        Err(e) => {
+            tracing::warn!("listeners fetch every track from this host: {e}");
+            None
+        }
+    };
     let node = tunnel.relay().map(|relay| whatssound_protocol::NodeRoute {
         id: tunnel.node_id().to_owned(),
         relay: relay.to_owned(),
@@ -329,7 +342,7 @@ async fn start_tunnel(
     let running = tokio::spawn(tunnel.run(target, clock.then_some(target), async move {
         let _ = stopped.await;
     }));
-    Ok(((stop, running), node))
+    Ok(((stop, running), node, swarm))
 }
 
 /// The URL a client on this machine can connect to: an unspecified address (0.0.0.0, ::) is

@@ -81,6 +81,21 @@ pub(crate) fn new_intent_id() -> whatssound_room::IntentId {
 
 /// The slow presence fields a room member tracks on the main topic (the fast ones travel as
 /// `activity` broadcasts). `joined_at` is wall-clock ms: it is for display, not for sync.
+/// The presence meta key of a member's node in the room's swarm (when it passes tracks on).
+pub(crate) const NODE_META: &str = "node";
+
+/// The swarm nodes a room's presence shows (members that pass tracks on).
+pub(crate) fn presence_nodes(presence: &whatssound_protocol::PresenceView) -> whatssound_swarm::Members {
+    presence
+        .by_key
+        .values()
+        .flatten()
+        .filter_map(|m| m.get(NODE_META).and_then(serde_json::Value::as_str))
+        .filter_map(|id| id.parse().ok())
+        .map(|id| (id, Vec::new()))
+        .collect()
+}
+
 pub(crate) fn presence_meta(user: &whatssound_room::UserId, name: &str, role: &str) -> serde_json::Map<String, serde_json::Value> {
     let joined_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let meta = serde_json::json!({

@@ -158,6 +158,9 @@ impl ListenerRoom {
                 if let Some((_, advertised)) = &lan_clock {
                     meta.insert(CLOCK_PEER.into(), Value::String(advertised.to_string()));
                 }
+                if let Some(swarm) = config.route.swarm() {
+                    meta.insert(crate::NODE_META.into(), Value::String(swarm.id().to_string()));
+                }
                 meta
             });
             // Presence is on for the main topic either way (a member who is not shown still sees
@@ -440,6 +443,9 @@ impl Task {
     /// lowest first: the ones worth pinging. Only below, so listeners on one LAN form a chain that ends at the
     /// lowest, which follows the host.
     fn update_peers(&self) {
+        if let Some(swarm) = self.route.swarm() {
+            swarm.set_members(crate::presence_nodes(&self.presence));
+        }
         let me = self.identity.user_id().to_string();
         let peers: Vec<clock_peer::Peer> = self
             .presence

@@ -61,6 +61,9 @@ pub struct PlayerConfig {
     pub token: String,
     /// A file to log the sound device's every callback to (timing studies; see `bench/audio-sync`).
     pub device_trace: Option<PathBuf>,
+    /// The room's swarm, when this member passes tracks on: tracks with a content hash come
+    /// from the members who have them.
+    pub swarm: Option<whatssound_swarm::Swarm>,
 }
 
 /// How the current track is playing against the room's timeline.
@@ -372,10 +375,12 @@ impl Player {
             .queue
             .position(track)
             .and_then(|i| self.queue.iter().nth(i + 1))
-            .map(|t| (t.id.clone(), self.url_of(&t.id, &t.meta.source)));
+            .map(|t| (t.id.clone(), self.url_of(&t.id, &t.meta.source), t.meta.hash.clone()));
+        let hash = self.queue.get(track).and_then(|t| t.meta.hash.clone());
+        let swarm = self.config.swarm.clone();
         let track = track.clone();
         tokio::spawn(async move {
-            let streamed = fetch::stream(&url, &cache, &key, |data, p| {
+            let streamed = fetch::stream_track(from_room(&swarm, &hash), &url, &cache, &key, |data, p| {
                 if p.bytes == data.len() as u64 {
                     arrival.expect(p.total);
                 }
@@ -394,12 +399,12 @@ impl Player {
                 Ok(fetch::Fetched::Stopped) => return,
                 Err(e) => return arrival.fail(e.to_string()),
             }
-            if let Some((next, url)) = next {
+            if let Some((next, url, next_hash)) = next {
                 let key = fetch::cache_key(&url);
                 // Failing here costs nothing: the track is fetched again when it comes up, and
                 // says then what is wrong.
                 let mut seen = Progress { bytes: 0, total: None };
-                let fetched = fetch::stream(&url, &cache, &key, |_, p| {
+                let fetched = fetch::stream_track(from_room(&swarm, &next_hash), &url, &cache, &key, |_, p| {
                     seen = p;
                     true
                 })
@@ -421,6 +426,11 @@ impl Player {
             None => Ok(()),
         }
     }
+}
+
+/// The room's swarm and the track's hash, when a track can come from the members who have it.
+fn from_room<'a>(swarm: &'a Option<whatssound_swarm::Swarm>, hash: &'a Option<String>) -> Option<(&'a whatssound_swarm::Swarm, &'a str)> {
+    swarm.as_ref().zip(hash.as_deref())
 }
 
 /// The decode thread: keeps the ring full — decoded, mapped to stereo, resampled to the output rate.

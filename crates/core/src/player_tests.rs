@@ -101,11 +101,18 @@ fn play(url: &str, cache: PathBuf) -> (Player, mpsc::UnboundedReceiver<PlayerEve
         ws_base: "ws://127.0.0.1:1".into(),
         token: "unused".into(),
         device_trace: None,
+        swarm: None,
     };
     let (mut player, events) = Player::start(config).unwrap();
     let track = TrackId("t1".into());
-    let meta =
-        TrackMeta { title: "t".into(), artist: None, album: None, duration_ms: Some(10_000), source: TrackSource::Url { url: url.into() } };
+    let meta = TrackMeta {
+        title: "t".into(),
+        artist: None,
+        album: None,
+        duration_ms: Some(10_000),
+        source: TrackSource::Url { url: url.into() },
+        hash: None,
+    };
     let queued = Track { id: track.clone(), meta, added_by: UserId("test".into()), unplayable: None };
     player.queue.apply(&QueueDiff::Insert { at: 0, track: queued }).unwrap();
     let now = clock.now();

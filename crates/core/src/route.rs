@@ -4,9 +4,11 @@
 //! datagrams) is given [`Route::ws`] and works the same either way.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use whatssound_protocol::Invite;
+use whatssound_swarm::Swarm;
 use whatssound_tunnel::dial::HostAddr;
 use whatssound_tunnel::{PathKind, Tunnel};
 
@@ -17,6 +19,21 @@ use crate::CoreError;
 pub struct Route {
     ws: String,
     tunnel: Option<Arc<Tunnel>>,
+    /// Through a tunnel, the room's swarm on the same endpoint: tracks passed on between members.
+    swarm: Option<Arc<Sharing>>,
+}
+
+/// A member's swarm and the task serving it to the room; the task stops with the last holder.
+#[derive(Debug)]
+struct Sharing {
+    swarm: Swarm,
+    serving: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Sharing {
+    fn drop(&mut self) {
+        self.serving.abort();
+    }
 }
 
 /// Which way a member's bytes go to the host, now (in the UI's sync indicator: "via relay").
@@ -51,12 +68,35 @@ impl Route {
     pub async fn open(invite: &Invite) -> Result<Route, CoreError> {
         let Some(node) = &invite.node else { return Ok(Route::to_address(&invite.ws)) };
         let tunnel = Tunnel::open(HostAddr::parse(&node.id, &node.relay)?.with_addrs(&node.addrs)).await?;
-        Ok(Route { ws: tunnel.ws_base(), tunnel: Some(Arc::new(tunnel)) })
+        Ok(Route { ws: tunnel.ws_base(), tunnel: Some(Arc::new(tunnel)), swarm: None })
+    }
+
+    /// Through a tunnel, also passes tracks on with the room's other members (a store of them in
+    /// `dir`), so the host's uplink carries each about once. Without a tunnel, or if the store
+    /// cannot be opened (said in the log), tracks come from the host alone, as before.
+    pub async fn sharing(self, dir: &Path) -> Route {
+        let Some(tunnel) = &self.tunnel else { return self };
+        let host = tunnel.host_addr();
+        match Swarm::open(tunnel.endpoint().clone(), dir, Some(tunnel.relay().clone()), Some(host)).await {
+            Ok(swarm) => {
+                let serving = tokio::spawn(swarm.clone().serve(std::future::pending()));
+                Route { swarm: Some(Arc::new(Sharing { swarm, serving })), ..self }
+            }
+            Err(e) => {
+                tracing::warn!("tracks come from the host alone: {e}");
+                self
+            }
+        }
+    }
+
+    /// The room's swarm, when this member passes tracks on.
+    pub fn swarm(&self) -> Option<&Swarm> {
+        self.swarm.as_ref().map(|s| &s.swarm)
     }
 
     /// Straight to `ws`.
     pub fn to_address(ws: &str) -> Route {
-        Route { ws: ws.to_owned(), tunnel: None }
+        Route { ws: ws.to_owned(), tunnel: None, swarm: None }
     }
 
     /// The host's base URL as this member reaches it (`ws://127.0.0.1:PORT` through a tunnel).

@@ -259,6 +259,11 @@ impl Session {
     ) -> Result<(Route, mpsc::UnboundedSender<Command>, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
         let host = UserId(invite.key.clone().ok_or(CoreError::NoHostKey)?);
         let route = Route::open(invite).await?;
+        // A listener that plays passes tracks on to the others (through a tunnel).
+        let route = match (&config.output, role) {
+            (Some(_), crate::view::Role::Listener) => route.sharing(&config.data_dir.join("cache").join("swarm")).await,
+            _ => route,
+        };
         let listener_config = ListenerConfig {
             invite: invite.clone(),
             route: route.clone(),
@@ -280,6 +285,7 @@ impl Session {
                     ws_base: route.ws().to_owned(),
                     token: invite.token.clone(),
                     device_trace: None,
+                    swarm: route.swarm().cloned(),
                 };
                 let (p, e) = Player::start(player_config)?;
                 (Some(p), Some(e))

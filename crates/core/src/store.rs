@@ -232,6 +232,7 @@ mod tests {
             album: None,
             duration_ms: None,
             source: TrackSource::HostFile { file_name: "a.flac".into() },
+            hash: None,
         };
         let out = engine.handle(
             &host,

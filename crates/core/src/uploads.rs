@@ -50,6 +50,7 @@ impl Uploaded {
             album: self.album,
             duration_ms: self.duration_ms,
             source: TrackSource::Upload { id: self.id },
+            hash: None,
         };
         whatssound_room::Action::Enqueue { track, position: whatssound_room::Position::Append }
     }

@@ -8,7 +8,7 @@ fn meta(user: &str, name: &str, role: &str, joined_at: u64) -> Map<String, Value
 }
 
 fn track(title: &str, source: TrackSource) -> TrackMeta {
-    TrackMeta { title: title.into(), artist: Some("Band".into()), album: None, duration_ms: Some(180_000), source }
+    TrackMeta { title: title.into(), artist: Some("Band".into()), album: None, duration_ms: Some(180_000), source, hash: None }
 }
 
 /// A room with two tracks, one playing since host 1 s, and a chat line: built by the real engine.

@@ -69,6 +69,7 @@ fn track(title: String) -> Action {
             album: None,
             duration_ms: None,
             source: TrackSource::Url { url: format!("https://x.org/{title}") },
+            hash: None,
         },
         position: Position::Append,
     }
@@ -99,6 +100,7 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
         cohosts: vec![],
         clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
         check_urls: false,
+        swarm: None,
     };
     let (host, _host_events) = HostRoom::start(config).await.unwrap();
 

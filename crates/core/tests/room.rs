@@ -52,6 +52,7 @@ async fn room_with_clock(name: &str, clock: std::sync::Arc<dyn whatssound_audio:
         cohosts: vec![],
         clock,
         check_urls: false,
+        swarm: None,
     };
     let (host, _events) = HostRoom::start(config).await.unwrap();
     let invite = Invite { ws, room: "jam".into(), token: "LISTEN".into(), key: Some(key), node: None, extra: vec![] };
@@ -90,6 +91,7 @@ fn url_track(title: &str) -> Action {
             album: None,
             duration_ms: Some(60_000),
             source: TrackSource::Url { url: format!("https://x.org/{title}.ogg") },
+            hash: None,
         },
         position: Position::Append,
     }
@@ -231,6 +233,7 @@ async fn when_a_track_ends_the_room_moves_on_to_the_next() {
             album: None,
             duration_ms: Some(ms),
             source: TrackSource::Url { url: format!("https://x.org/{title}.ogg") },
+            hash: None,
         },
         position: Position::Append,
     };

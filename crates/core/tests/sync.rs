@@ -56,6 +56,7 @@ async fn play_room(invite: Invite, name: &str, clock: Arc<dyn Clock>, run_for: D
         ws_base: invite.ws.clone(),
         token: invite.token.clone(),
         device_trace: None,
+        swarm: None,
     };
     let (mut player, _player_events) = Player::start(player_config).unwrap();
     let deadline = tokio::time::Instant::now() + run_for;
@@ -98,6 +99,7 @@ async fn room_playing(
         cohosts: vec![],
         clock,
         check_urls: false,
+        swarm: None,
     };
     let (host, _) = HostRoom::start(config).await.unwrap();
     let meta = TrackMeta {
@@ -106,6 +108,7 @@ async fn room_playing(
         album: None,
         duration_ms: None,
         source: TrackSource::HostFile { file_name: file.into() },
+        hash: None,
     };
     host.act(Action::Enqueue { track: meta, position: Position::Append }, Some(track)).await.unwrap();
     if let Some(ms) = start_ms {

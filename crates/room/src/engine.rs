@@ -285,6 +285,9 @@ impl Engine {
         let id = TrackId(format!("t{}", self.next_track));
         self.next_track += 1;
         new.title = title;
+        // A content hash is the host's own finding (`describe`), never a sender's claim: a
+        // wrong one would send members after other bytes.
+        new.hash = None;
         let track = Track { id: id.clone(), meta: new, added_by: user.clone(), unplayable: None };
         let by = Some(user.clone());
         let mut out = self.commit(&by, intent, Change::Queue { diff: QueueDiff::Insert { at, track } })?;

@@ -27,6 +27,7 @@ fn url_track(title: &str) -> TrackMeta {
         album: None,
         duration_ms: Some(200_000),
         source: TrackSource::Url { url: format!("https://x.org/{title}.ogg") },
+        hash: None,
     }
 }
 

@@ -45,6 +45,11 @@ pub struct TrackMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
     pub source: TrackSource,
+    /// The BLAKE3 hash of the track's bytes (64 hex digits), once the host has hashed them:
+    /// members pass the track on to each other by this name, each piece checked against it.
+    /// Only the host names it (a listener's enqueue loses any it carries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 /// One track in the queue (on the wire: `{id, title, artist?, album?, duration_ms?, source,
@@ -73,6 +78,8 @@ pub struct TrackPatch {
     pub duration_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unplayable: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 /// One change to the queue.
@@ -197,7 +204,7 @@ impl Queue {
             }
             QueueDiff::Update { id, patch } => {
                 let track = self.tracks.get_mut(id).ok_or_else(|| QueueError::Missing(id.clone()))?;
-                let TrackPatch { title, artist, album, duration_ms, unplayable } = patch.clone();
+                let TrackPatch { title, artist, album, duration_ms, unplayable, hash } = patch.clone();
                 let meta = &mut track.meta;
                 if let Some(v) = title {
                     meta.title = v;
@@ -210,6 +217,9 @@ impl Queue {
                 }
                 if duration_ms.is_some() {
                     meta.duration_ms = duration_ms;
+                }
+                if hash.is_some() {
+                    meta.hash = hash;
                 }
                 if unplayable.is_some() {
                     track.unplayable = unplayable;
@@ -229,6 +239,7 @@ pub(crate) fn track(id: &str) -> Track {
             artist: None,
             album: None,
             duration_ms: Some(180_000),
+            hash: None,
             source: TrackSource::Url { url: format!("https://example.org/{id}.ogg") },
         },
         added_by: "u".into(),

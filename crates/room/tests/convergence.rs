@@ -35,6 +35,7 @@ fn intent(u: usize, n: u8, kind: u8, arg: u8) -> Intent {
                 album: None,
                 duration_ms: Some(100_000),
                 source: TrackSource::Url { url: format!("https://x/{n}") },
+                hash: None,
             },
             position: Position::Append,
         },

@@ -66,6 +66,11 @@ impl HostAddr {
         Ok(HostAddr { id, relay, addrs: Vec::new() })
     }
 
+    /// How iroh reaches the host: its relay and its own addresses.
+    fn endpoint_addr(&self) -> EndpointAddr {
+        self.addrs.iter().fold(EndpointAddr::new(self.id).with_relay_url(self.relay.clone()), |a, ip| a.with_ip_addr(*ip))
+    }
+
     /// The host's own addresses too, to try directly.
     pub fn with_addrs(self, addrs: &[SocketAddr]) -> HostAddr {
         HostAddr { addrs: addrs.to_vec(), ..self }
@@ -78,6 +83,7 @@ pub struct Tunnel {
     local: SocketAddr,
     path: watch::Receiver<PathKind>,
     relay: RelayUrl,
+    host: HostAddr,
     endpoint: Endpoint,
     tasks: JoinSet<()>,
 }
@@ -100,7 +106,7 @@ impl Tunnel {
         let mut tasks = JoinSet::new();
         tasks.spawn(streams(tcp, dialer.clone()));
         tasks.spawn(datagrams(udp, dialer, first));
-        Ok(Tunnel { local, path, relay: host.relay, endpoint, tasks })
+        Ok(Tunnel { local, path, relay: host.relay.clone(), host, endpoint, tasks })
     }
 
     /// The local end: `127.0.0.1:PORT`, TCP and UDP.
@@ -111,6 +117,21 @@ impl Tunnel {
     /// `ws://127.0.0.1:PORT`: the host's address for whoever goes through the tunnel.
     pub fn ws_base(&self) -> String {
         format!("ws://{}", self.local)
+    }
+
+    /// The endpoint, for protocols that share it (a listener's track swarm).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The host's node, as the tunnel reaches it (for protocols that share the endpoint).
+    pub fn host_addr(&self) -> EndpointAddr {
+        self.host.endpoint_addr()
+    }
+
+    /// The relay this tunnel keeps as home (the host's).
+    pub fn relay(&self) -> &RelayUrl {
+        &self.relay
     }
 
     /// Which way the bytes go now, and every change.
@@ -158,11 +179,7 @@ impl Dialer {
         if let Some(c) = current.as_ref().filter(|c| c.close_reason().is_none()) {
             return Ok(c.clone());
         }
-        let addr = self
-            .host
-            .addrs
-            .iter()
-            .fold(EndpointAddr::new(self.host.id).with_relay_url(self.host.relay.clone()), |a, ip| a.with_ip_addr(*ip));
+        let addr = self.host.endpoint_addr();
         let failed = |reason: String| TunnelError::Connect {
             node: self.host.id.fmt_short().to_string(),
             relay: self.host.relay.to_string(),

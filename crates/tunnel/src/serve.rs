@@ -6,7 +6,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use iroh::endpoint::Connection;
+use iroh::protocol::DynProtocolHandler;
 use iroh::{Endpoint, Watcher};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::task::JoinSet;
@@ -26,6 +29,15 @@ pub struct HostTunnel {
     endpoint: Endpoint,
     node_id: String,
     relay: Option<String>,
+    guest: Option<Guest>,
+}
+
+/// Another protocol served on the host's endpoint beside the tunnel (the room's track swarm):
+/// connections that ask for its ALPN go to its handler.
+#[derive(Debug, Clone)]
+struct Guest {
+    alpn: Vec<u8>,
+    handler: Arc<dyn DynProtocolHandler>,
 }
 
 impl HostTunnel {
@@ -56,7 +68,20 @@ impl HostTunnel {
                 home
             }
         };
-        Ok(HostTunnel { endpoint, node_id, relay })
+        Ok(HostTunnel { endpoint, node_id, relay, guest: None })
+    }
+
+    /// The endpoint, for protocols that share it (their connections come in through
+    /// [`HostTunnel::with_guest`]).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Serves `handler` beside the tunnel to connections that ask for `alpn`.
+    pub fn with_guest(mut self, alpn: &[u8], handler: Arc<dyn DynProtocolHandler>) -> HostTunnel {
+        self.endpoint.set_alpns(vec![endpoint::ALPN.to_vec(), alpn.to_vec()]);
+        self.guest = Some(Guest { alpn: alpn.to_vec(), handler });
+        self
     }
 
     /// The node id invites carry.
@@ -84,9 +109,17 @@ impl HostTunnel {
                 () = &mut shutdown => break,
                 incoming = self.endpoint.accept() => {
                     let Some(incoming) = incoming else { break };
+                    let guest = self.guest.clone();
                     connections.spawn(async move {
                         match incoming.await {
-                            Ok(connection) => serve(connection, tcp, udp).await,
+                            Ok(connection) => match guest {
+                                Some(g) if connection.alpn() == g.alpn.as_slice() => {
+                                    if let Err(e) = g.handler.accept(connection).await {
+                                        tracing::debug!("a guest connection failed: {e}");
+                                    }
+                                }
+                                _ => serve(connection, tcp, udp).await,
+                            },
                             Err(e) => tracing::debug!("a tunnel connection failed: {e}"),
                         }
                     });
