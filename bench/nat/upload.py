@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""What the host's uplink carries for one track: the host at home behind a NAT, N listeners each
-in a home of their own, all joined through the tunnel (a relay on the wan); bytes out of the host
-router's outside interface from before the first join until every listener has the whole track
-(its `buffering` line, printed when a download completes), against the track's size.
+"""What the host's uplink carries for one track: the host at home behind a NAT (its link capped at
+RATE), N listeners each in a home of their own, all joined through the tunnel (a relay on the
+wan); bytes out of the host router's outside interface from before the first join until every
+listener has the whole track (its `buffering` line with every byte), against the track's size.
+Then every listener plays on for PLAY seconds, and its `underruns` (the output found its ring
+empty) are read from its last `sync` line. Listeners pass the track on to each other (crates/swarm).
 
-  bench/nat/upload.py [LISTENERS] [HOSTNAT:LISTENERNAT] [SECONDS_OF_AUDIO]
-  bench/nat/upload.py 8 restricted:restricted 30
+  bench/nat/upload.py [LISTENERS] [HOSTNAT:LISTENERNAT] [SECONDS_OF_AUDIO] [RATE] [wav|flac] [PLAY]
+  bench/nat/upload.py 30 restricted:restricted 60 10mbit flac 20
 
-Prints one JSON line. Needs root and the bed (see README).
+Prints one JSON line. Needs root and the bed (see README); `flac` for the FLAC track.
 """
 import json
 import os
@@ -25,21 +27,35 @@ def tx_bytes(ns, dev):
     return json.loads(out)[0]["stats64"]["tx"]["bytes"]
 
 
+def make_track(d, seconds, fmt):
+    """Music-like noise (FLAC cannot shrink it much: ~1.2 Mbit/s, a hard case for the uplink)."""
+    wav = os.path.join(d, "track.wav")
+    subprocess.run(["python3", "-c", f"""
+import struct, math, random, wave
+w = wave.open({wav!r}, 'wb'); w.setnchannels(2); w.setsampwidth(2); w.setframerate(44100)
+r = random.Random(1)
+w.writeframes(b''.join(struct.pack('<hh', int(6000*math.sin(i/20.0)) + r.randint(-3000, 3000), int(6000*math.sin(i/31.0)) + r.randint(-3000, 3000)) for i in range(44100*{seconds})))
+"""], check=True)
+    if fmt == "wav":
+        return wav
+    flac = os.path.join(d, "track.flac")
+    subprocess.run(["flac", "-s", "-f", "-o", flac, wav], check=True)
+    return flac
+
+
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 8
     host_nat, listener_nat = (sys.argv[2] if len(sys.argv) > 2 else "restricted:restricted").split(":")
     seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 30
+    rate = sys.argv[4] if len(sys.argv) > 4 else ""
+    fmt = sys.argv[5] if len(sys.argv) > 5 else "wav"
+    play = int(sys.argv[6]) if len(sys.argv) > 6 else 0
     d = tempfile.mkdtemp(prefix="nat-upload-")
-    song = os.path.join(d, "tone.wav")
-    subprocess.run(["python3", "-c", f"""
-import struct, math, random, wave
-w = wave.open({song!r}, 'wb'); w.setnchannels(2); w.setsampwidth(2); w.setframerate(44100)
-r = random.Random(1)
-w.writeframes(b''.join(struct.pack('<hh', r.randint(-8000, 8000), r.randint(-8000, 8000)) for i in range(44100*{seconds})))
-"""], check=True)
+    song = make_track(d, seconds, fmt)
     size = os.path.getsize(song)
     name = f"nu{os.getpid() % 10000}"
-    homes = [f"host:lan%{host_nat}"] + [f"l{i}:lan%{listener_nat}" for i in range(n)]
+    host_home = f"host:lan{'@' + rate if rate else ''}%{host_nat}"
+    homes = [host_home] + [f"l{i}:lan%{listener_nat}" for i in range(n)]
     bed("up", name, *homes)
     procs = []
     try:
@@ -49,6 +65,8 @@ w.writeframes(b''.join(struct.pack('<hh', r.randint(-8000, 8000), r.randint(-800
         host, hl = spawn(name, "host", "host", "--listen", "192.168.0.2:0", "--tunnel", "http://10.77.0.1:3340", "--data-dir", d + "/host", song)
         procs.append(host)
         _, ready = first(hl, lambda v: v.get("event") == "ready", 20)
+        # The track is named by its hash a moment after it is queued.
+        time.sleep(1)
         before = tx_bytes(f"{name}-rhost", "wan")
         t0 = time.monotonic()
         listeners = []
@@ -56,15 +74,46 @@ w.writeframes(b''.join(struct.pack('<hh', r.randint(-8000, 8000), r.randint(-800
             p, lines = spawn(name, f"l{i}", "listen", ready["invite"], "--name", f"l{i}", "--output", "null", "--data-dir", f"{d}/l{i}")
             procs.append(p)
             listeners.append(lines)
-        done = 0
-        for lines in listeners:
-            at, v = first(lines, lambda v: v.get("event") == "buffering" and v.get("bytes") == v.get("total"), 180)
-            done += v is not None
+        done, whole_at, sound_at, last_sync = 0, [], [], [None] * n
+        for i, lines in enumerate(listeners):
+            playing = None
+            while True:
+                at, v = first(lines, lambda v: v.get("event") in ("buffering", "playing", "sync"), 240)
+                if v is None:
+                    break
+                if v["event"] == "sync":
+                    last_sync[i] = v
+                if v["event"] == "playing" and playing is None:
+                    playing = at
+                if v["event"] == "buffering" and v.get("bytes") == size:
+                    done += 1
+                    whole_at.append(at - t0)
+                    break
+            if playing is not None:
+                sound_at.append(playing - t0)
         after = tx_bytes(f"{name}-rhost", "wan")
         up = after - before
-        print(json.dumps({"listeners": n, "host_nat": host_nat, "listener_nat": listener_nat, "track_bytes": size, "all_ready": done == n,
-                          "ready_s": round(time.monotonic() - t0, 2), "host_upload_bytes": up,
-                          "upload_per_listener": round(up / n / size, 3), "upload_over_track": round(up / size, 2)}))
+        time.sleep(play)
+        underruns = []
+        for i, lines in enumerate(listeners):
+            while True:
+                _, v = first(lines, lambda v: v.get("event") == "sync", 0.05)
+                if v is None:
+                    break
+                last_sync[i] = v
+            underruns.append((last_sync[i] or {}).get("underruns"))
+        whole_at.sort()
+        sound_at.sort()
+        print(json.dumps({"listeners": n, "host_nat": host_nat, "listener_nat": listener_nat, "rate": rate or None, "format": fmt,
+                          "track_bytes": size, "track_s": seconds, "all_whole": done == n,
+                          "whole_median_s": round(whole_at[len(whole_at) // 2], 2) if whole_at else None,
+                          "whole_last_s": round(whole_at[-1], 2) if whole_at else None,
+                          "playing_median_s": round(sound_at[len(sound_at) // 2], 2) if sound_at else None,
+                          "playing_last_s": round(sound_at[-1], 2) if sound_at else None,
+                          "host_upload_bytes": up, "upload_over_track": round(up / size, 2),
+                          "upload_per_listener": round(up / n / size, 3),
+                          "played_on_s": play, "underruns_total": sum(u or 0 for u in underruns),
+                          "listeners_with_underruns": sum(1 for u in underruns if u), "sync_missing": sum(1 for u in underruns if u is None)}))
     finally:
         stop(name, procs)
 
