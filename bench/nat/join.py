@@ -32,7 +32,10 @@ def bed(*args, check=True):
 
 
 def spawn(name, role, *args):
-    p = subprocess.Popen(["ip", "netns", "exec", f"{name}-{role}", CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    # BENCH_LOGS=DIR keeps each process's log (stderr) as DIR/ROLE.log.
+    logs = os.environ.get("BENCH_LOGS")
+    err = open(os.path.join(logs, f"{role}.log"), "w") if logs else subprocess.DEVNULL
+    p = subprocess.Popen(["ip", "netns", "exec", f"{name}-{role}", CLI, *args], stdout=subprocess.PIPE, stderr=err, text=True)
     lines = queue.Queue()
 
     def read():

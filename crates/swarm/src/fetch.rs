@@ -39,7 +39,7 @@ const REACH_AGAIN: Duration = Duration::from_secs(2);
 
 /// How many times the host may refuse this member before the fetch fails (its presence may
 /// reach the host a moment after the fetch starts).
-const HOST_REFUSALS: u32 = 3;
+const HOST_REFUSALS: u32 = 10;
 
 /// How often the plan is asked again even when nothing arrived (for its timeouts).
 const TICK: Duration = Duration::from_millis(100);
