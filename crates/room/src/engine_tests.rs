@@ -47,6 +47,18 @@ fn titles(e: &Engine) -> Vec<&str> {
 }
 
 #[test]
+fn only_the_hosts_own_finding_names_a_tracks_content_hash() {
+    let mut e = Engine::new(host(), RoomSettings::default());
+    let claimed = TrackMeta { hash: Some("ab".repeat(32)), ..url_track("a") };
+    e.handle(&host(), intent("i1", Action::Enqueue { track: claimed, position: Position::Append }), 0);
+    let track = e.state().queue.iter().next().unwrap().id.clone();
+    assert_eq!(e.state().queue.get(&track).unwrap().meta.hash, None, "an enqueue's hash is a claim, and dropped");
+    let patch = TrackPatch { hash: Some("cd".repeat(32)), ..TrackPatch::default() };
+    e.describe(&track, patch, 1);
+    assert_eq!(e.state().queue.get(&track).unwrap().meta.hash.as_deref(), Some("cd".repeat(32).as_str()));
+}
+
+#[test]
 fn each_intent_id_applies_at_most_once() {
     let mut e = Engine::new(host(), RoomSettings::default());
     let first = e.handle(&ann(), intent("i1", enqueue("a")), 0);

@@ -54,6 +54,17 @@ async fn member(dir: &Path, host: Option<EndpointAddr>) -> Member {
     Member { swarm, at, _serving: serving }
 }
 
+/// A host with `file` in its swarm, serving: its swarm, the file's hash, and how to reach it.
+async fn host_with(dir: &Path, file: &Path) -> (Swarm, whatssound_swarm::Hash, EndpointAddr) {
+    let ep = endpoint().await;
+    let at = loopback(&ep);
+    let host = Swarm::open(ep, dir, None, None).await.unwrap();
+    let hash = host.add_file(file).await.unwrap();
+    tokio::spawn(host.clone().serve(std::future::pending()));
+    let addr = EndpointAddr::from_parts(host.id(), [iroh::TransportAddr::Ip(at)]);
+    (host, hash, addr)
+}
+
 fn everyone(members: &[&Member]) -> Members {
     members.iter().map(|m| (m.swarm.id(), vec![m.at])).collect()
 }
@@ -95,13 +106,8 @@ async fn listeners_get_the_hosts_track_whole_and_mostly_from_each_other() {
     let track = track_bytes(3 * 1024 * 1024 + 777);
     let file = root.0.join("track.flac");
     std::fs::write(&file, &track).unwrap();
-    let host_ep = endpoint().await;
-    let host_at = loopback(&host_ep);
-    let host = Swarm::open(host_ep, &root.0.join("host"), None, None).await.unwrap();
-    let hash = host.add_file(&file).await.unwrap();
+    let (host, hash, host_addr) = host_with(&root.0.join("host"), &file).await;
     assert_eq!(hash.to_hex(), whatssound_swarm::Hash::new(&track).to_hex(), "a track is named by the BLAKE3 hash of its bytes");
-    let _host_serving = tokio::spawn(host.clone().serve(std::future::pending()));
-    let host_addr = EndpointAddr::from_parts(host.id(), [iroh::TransportAddr::Ip(host_at)]);
 
     let mut listeners = Vec::new();
     for i in 0..3 {
@@ -151,12 +157,7 @@ async fn a_member_whose_copy_is_damaged_is_caught_and_the_track_comes_from_the_h
     let track = track_bytes(1024 * 1024);
     let file = root.0.join("track.flac");
     std::fs::write(&file, &track).unwrap();
-    let host_ep = endpoint().await;
-    let host_at = loopback(&host_ep);
-    let host = Swarm::open(host_ep, &root.0.join("host"), None, None).await.unwrap();
-    let hash = host.add_file(&file).await.unwrap();
-    let _host_serving = tokio::spawn(host.clone().serve(std::future::pending()));
-    let host_addr = EndpointAddr::from_parts(host.id(), [iroh::TransportAddr::Ip(host_at)]);
+    let (host, hash, host_addr) = host_with(&root.0.join("host"), &file).await;
 
     let liar = member(&root.0.join("liar"), Some(host_addr.clone())).await;
     host.set_members(everyone(&[&liar]));
@@ -185,12 +186,7 @@ async fn a_node_not_in_the_room_cannot_fetch_its_tracks() {
     let root = Dir::new("stranger");
     let file = root.0.join("track.flac");
     std::fs::write(&file, track_bytes(200_000)).unwrap();
-    let host_ep = endpoint().await;
-    let host_at = loopback(&host_ep);
-    let host = Swarm::open(host_ep, &root.0.join("host"), None, None).await.unwrap();
-    let hash = host.add_file(&file).await.unwrap();
-    let _host_serving = tokio::spawn(host.clone().serve(std::future::pending()));
-    let host_addr = EndpointAddr::from_parts(host.id(), [iroh::TransportAddr::Ip(host_at)]);
+    let (_host, hash, host_addr) = host_with(&root.0.join("host"), &file).await;
     // The stranger knows the host's node and the track's hash, but nobody put it in the room.
     let stranger = member(&root.0.join("stranger"), Some(host_addr)).await;
     let fetched = tokio::time::timeout(Duration::from_secs(30), stranger.swarm.fetch(hash, |_, _| true)).await.expect("it gives up");
