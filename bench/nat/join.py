@@ -32,14 +32,19 @@ def bed(*args, check=True):
 
 
 def spawn(name, role, *args):
-    # BENCH_LOGS=DIR keeps each process's log (stderr) as DIR/ROLE.log.
+    # BENCH_LOGS=DIR keeps each process's log (stderr) as DIR/ROLE.log and its events (stdout) as
+    # DIR/ROLE.jsonl; WHATSSOUND_LOG sets what is logged (e.g. whatssound_swarm=debug).
     logs = os.environ.get("BENCH_LOGS")
     err = open(os.path.join(logs, f"{role}.log"), "w") if logs else subprocess.DEVNULL
+    out = open(os.path.join(logs, f"{role}.jsonl"), "w") if logs else None
     p = subprocess.Popen(["ip", "netns", "exec", f"{name}-{role}", CLI, *args], stdout=subprocess.PIPE, stderr=err, text=True)
     lines = queue.Queue()
 
     def read():
         for line in p.stdout:
+            if out:
+                out.write(line)
+                out.flush()
             try:
                 lines.put((time.monotonic(), json.loads(line)))
             except ValueError:

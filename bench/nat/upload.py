@@ -9,7 +9,9 @@ empty) are read from its last `sync` line. Listeners pass the track on to each o
   bench/nat/upload.py [LISTENERS] [HOSTNAT:LISTENERNAT] [SECONDS_OF_AUDIO] [RATE] [wav|flac] [PLAY]
   bench/nat/upload.py 30 restricted:restricted 60 10mbit flac 20
 
-Prints one JSON line. Needs root and the bed (see README); `flac` for the FLAC track.
+Prints one JSON line. Needs root and the bed (see README); `flac` for the FLAC track. PROFILE=none
+runs the homes with no impairer process (NAT and the rate only): 31 impairers saturate a 2-core
+machine, and the room then measures the machine rather than the network.
 """
 import json
 import os
@@ -54,8 +56,9 @@ def main():
     song = make_track(d, seconds, fmt)
     size = os.path.getsize(song)
     name = f"nu{os.getpid() % 10000}"
-    host_home = f"host:lan{'@' + rate if rate else ''}%{host_nat}"
-    homes = [host_home] + [f"l{i}:lan%{listener_nat}" for i in range(n)]
+    profile = os.environ.get("PROFILE", "lan")
+    host_home = f"host:{profile}{'@' + rate if rate else ''}%{host_nat}"
+    homes = [host_home] + [f"l{i}:{profile}%{listener_nat}" for i in range(n)]
     bed("up", name, *homes)
     procs = []
     try:
@@ -104,7 +107,7 @@ def main():
             underruns.append((last_sync[i] or {}).get("underruns"))
         whole_at.sort()
         sound_at.sort()
-        print(json.dumps({"listeners": n, "host_nat": host_nat, "listener_nat": listener_nat, "rate": rate or None, "format": fmt,
+        print(json.dumps({"listeners": n, "profile": profile, "host_nat": host_nat, "listener_nat": listener_nat, "rate": rate or None, "format": fmt,
                           "track_bytes": size, "track_s": seconds, "all_whole": done == n,
                           "whole_median_s": round(whole_at[len(whole_at) // 2], 2) if whole_at else None,
                           "whole_last_s": round(whole_at[-1], 2) if whole_at else None,

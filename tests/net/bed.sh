@@ -27,7 +27,7 @@
 # them as 10.77.I.2 and, like a home router, lets nothing in that it did not see go out. The router
 # queues what it forwards: outbound to queue 1, inbound to queue 2, both read by one impairer.
 # PROFILE is lan, wifi, internet, bad or pairs (delay=20,jitter=5,loss=0.01,up=30,down=10);
-# see crates/netbed/src/profile.rs. The impairer is WHATSSOUND_NETBED, else the debug build.
+# see crates/netbed/src/profile.rs. `none` runs no impairer (NAT and @RATE only). The impairer is WHATSSOUND_NETBED, else the debug build.
 #
 # `down` kills every process still in NAME's namespaces before deleting them, so a test that
 # dies mid-way leaves nothing behind once its bed is taken down.
@@ -155,18 +155,22 @@ home() {
     ip -n "$r" route add default via "10.77.$i.1"
     ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
     nat_rules "$nat" "192.168.$i.2" | ip netns exec "$r" nft -f -
-    # The impairer first, so no packet is queued before something reads the queue.
-    ip netns exec "$r" "$bin" impair --profile "$profile" --up-queue 1 --down-queue 2 --seed "$i" \
-        >"$state/impair-$who.out" 2>"$state/impair-$who.log" &
-    local waited=0
-    until grep -q '"ready"' "$state/impair-$who.out" 2>/dev/null; do
-        kill -0 $! 2>/dev/null || die "the impairer for $who stopped: $(tail -1 "$state/impair-$who.log")"
-        waited=$((waited + 1)); [ "$waited" -lt 100 ] || die "the impairer for $who did not start in 5 s"
-        sleep 0.05
-    done
-    # NFQUEUE through iptables: this kernel has the xt target but not nft's own queue expression.
-    ip netns exec "$r" iptables -A FORWARD -o wan -j NFQUEUE --queue-num 1
-    ip netns exec "$r" iptables -A FORWARD -i wan -j NFQUEUE --queue-num 2
+    # `none`: the link as the veth gives it (NAT and any rate, no impairer): for rooms too large
+    # for one impairer process per home on a small machine.
+    if [ "$profile" != none ]; then
+        # The impairer first, so no packet is queued before something reads the queue.
+        ip netns exec "$r" "$bin" impair --profile "$profile" --up-queue 1 --down-queue 2 --seed "$i" \
+            >"$state/impair-$who.out" 2>"$state/impair-$who.log" &
+        local waited=0
+        until grep -q '"ready"' "$state/impair-$who.out" 2>/dev/null; do
+            kill -0 $! 2>/dev/null || die "the impairer for $who stopped: $(tail -1 "$state/impair-$who.log")"
+            waited=$((waited + 1)); [ "$waited" -lt 100 ] || die "the impairer for $who did not start in 5 s"
+            sleep 0.05
+        done
+        # NFQUEUE through iptables: this kernel has the xt target but not nft's own queue expression.
+        ip netns exec "$r" iptables -A FORWARD -o wan -j NFQUEUE --queue-num 1
+        ip netns exec "$r" iptables -A FORWARD -i wan -j NFQUEUE --queue-num 2
+    fi
     if [ -n "$lan_profile" ]; then
         # Bridged frames through iptables (br_netfilter), each listener's own to its queue.
         ip netns exec "$r" sysctl -qw net.bridge.bridge-nf-call-iptables=1 \

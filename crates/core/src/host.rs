@@ -17,9 +17,14 @@ use whatssound_room::{
 use crate::store::{Commit, HostStore};
 use crate::{CoreError, new_intent_id, presence_meta};
 
-/// Sockets for clock answers on per-user channels, and how many channels each keeps joined at once
-/// (a socket may join 100). Users are spread over them by a hash of their id, so a room of up to
-/// ~360 syncing listeners gets its once-a-second answers on channels already joined.
+/// Sockets for clock exchanges on per-user channels, and how many channels each keeps joined at
+/// once (a socket may join 100). Users are spread over them by a hash of their id, so a room of up
+/// to ~360 syncing listeners has its pings heard and answered on channels already joined.
+///
+/// Pings travel on the pinger's own channel, which only it and the host join. They used to go on
+/// the shared playback channel, where every member received every other's four pings a second:
+/// with 30 listeners that was ~60 KB/s to each, ~14 Mbit/s out of the host's uplink in all, more
+/// than a home link carries, and it starved the audio.
 const USER_SOCKETS: usize = 4;
 const USER_CHANNELS: usize = 90;
 /// Per-user channels the main socket keeps joined for snapshots and verdicts. Those must travel on
@@ -114,10 +119,20 @@ impl HostRoom {
             client.join(topic, options, presence);
         }
         let mut user_lines = Vec::with_capacity(USER_SOCKETS);
+        let (pings, ping_rx) = mpsc::unbounded_channel();
         for _ in 0..USER_SOCKETS {
             let (client, mut events) = Client::connect(ClientConfig::new(&config.endpoint, config.token.clone())).await?;
-            // Only sends go over these; what comes back (acks, presence) is not needed.
-            tokio::spawn(async move { while events.recv().await.is_some() {} });
+            // Of what comes back on these, only the pings are needed (not acks or presence).
+            let pings = pings.clone();
+            tokio::spawn(async move {
+                while let Some(event) = events.recv().await {
+                    if let ClientEvent::Broadcast { event, payload, .. } = event
+                        && event == wire::CLOCK_PING
+                    {
+                        let _ = pings.send(payload);
+                    }
+                }
+            });
             user_lines.push(UserLine { client, joined: VecDeque::new() });
         }
         let (commands, command_rx) = mpsc::unbounded_channel();
@@ -142,7 +157,7 @@ impl HostRoom {
         if !rebase.is_empty() {
             task.commit_and_publish(rebase, None, Vec::new());
         }
-        tokio::spawn(task.run(client_events, command_rx));
+        tokio::spawn(task.run(client_events, command_rx, ping_rx));
         Ok((HostRoom { commands }, events_rx))
     }
 
@@ -239,7 +254,12 @@ impl Task {
         }
     }
 
-    async fn run(mut self, mut client_events: mpsc::UnboundedReceiver<ClientEvent>, mut commands: mpsc::UnboundedReceiver<Command>) {
+    async fn run(
+        mut self,
+        mut client_events: mpsc::UnboundedReceiver<ClientEvent>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut pings: mpsc::UnboundedReceiver<Value>,
+    ) {
         loop {
             // Re-armed after every change: a seek, a pause or a skip moves the end.
             let end = self.until_track_end();
@@ -249,6 +269,7 @@ impl Task {
                     Some(e) => self.on_client(e),
                     None => break,
                 },
+                Some(ping) = pings.recv() => self.clock_pong(&ping),
                 cmd = commands.recv() => match cmd {
                     Some(Command::Act { action, file, reply }) => {
                         let me = self.identity.user_id();
@@ -317,6 +338,7 @@ impl Task {
                 },
                 _ => {}
             },
+            // Listeners before pings moved to their own channels still ping here.
             ClientEvent::Broadcast { topic, event, payload } if topic == self.topics.playback && event == wire::CLOCK_PING => {
                 self.clock_pong(&payload)
             }
@@ -339,6 +361,10 @@ impl Task {
     fn update_present(&mut self) {
         let users: BTreeSet<UserId> =
             self.presence.by_key.values().flatten().filter_map(|m| m.get("user_id").and_then(Value::as_str)).map(UserId::from).collect();
+        let me = self.identity.user_id();
+        for user in users.iter().filter(|u| **u != me) {
+            self.hear_pings_of(user);
+        }
         self.engine.set_present(users);
         if let Some(swarm) = &self.swarm {
             swarm.set_members(crate::presence_nodes(&self.presence));
@@ -520,11 +546,26 @@ impl Task {
     /// the diffs does not matter).
     fn send_to(&mut self, user: &UserId, event: &str, payload: Value) {
         let topic = self.topics.user(user);
-        // The same user always lands on the same socket.
-        let hash = crate::fnv1a(user.as_str());
-        let Some(line) = self.user_lines.get_mut(usize::try_from(hash % USER_SOCKETS as u64).unwrap_or(0)) else { return };
+        let Some(line) = self.user_line(user) else { return };
         join_recent(&line.client, &mut line.joined, &topic, USER_CHANNELS);
         line.client.broadcast(&topic, event, payload);
+    }
+
+    /// Joins a present user's own channel on its clock socket, if not joined yet, so its pings
+    /// are heard from its first.
+    fn hear_pings_of(&mut self, user: &UserId) {
+        let topic = self.topics.user(user);
+        if let Some(line) = self.user_line(user)
+            && !line.joined.contains(&topic)
+        {
+            join_recent(&line.client, &mut line.joined, &topic, USER_CHANNELS);
+        }
+    }
+
+    /// The clock socket of a user: the same user always lands on the same one.
+    fn user_line(&mut self, user: &UserId) -> Option<&mut UserLine> {
+        let hash = crate::fnv1a(user.as_str());
+        self.user_lines.get_mut(usize::try_from(hash % USER_SOCKETS as u64).unwrap_or(0))
     }
 }
 

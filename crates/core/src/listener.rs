@@ -17,8 +17,10 @@ use crate::clock_sync::{ClockPath, ClockSync, PeerExchange, Published};
 use crate::store::OutboxStore;
 use crate::{clock_peer, clock_udp};
 
-/// How often to exchange clocks, by how many exchanges were made: a burst at join (24 in half a
-/// second; playback is first placed by it), then four a second for good. The estimate reads each
+/// How often to exchange clocks, by how many exchanges completed: a burst at join (24 in half a
+/// second; playback is first placed by it), then four a second for good. Counted by answers, not
+/// pings: the host starts hearing a listener's channel when its presence arrives, and pings sent
+/// before that are lost, so the burst lasts until 24 were answered. The estimate reads each
 /// direction's floor (see `ClockOffset`), which is as sharp as the quickest packet in the window:
 /// with 10 ms of jitter, four a second over a minute put it within 0.4 ms (p99, simulated) where
 /// one a second left 1.4 ms. An exchange is two small signed messages; the hub allows 100 a second.
@@ -223,6 +225,7 @@ impl ListenerRoom {
             clock: config.clock.clone(),
             clock_sync: ClockSync::default(),
             pings_sent: 0,
+            pongs: 0,
             host_line,
             peers,
             route: config.route.clone(),
@@ -280,6 +283,8 @@ struct Task {
     clock: Arc<dyn Clock>,
     clock_sync: ClockSync,
     pings_sent: u64,
+    /// Clock pongs received over the WebSocket.
+    pongs: u64,
     /// This listener's estimate of the host's clock, for the LAN peers it answers.
     host_line: watch::Sender<Option<HostLine>>,
     /// The room's members below this one that say where their LAN clock is.
@@ -314,16 +319,17 @@ impl Task {
         // applies it once however often it arrives).
         let mut retry = tokio::time::interval(RETRY);
         let mut last_retried: Option<IntentId> = None;
-        let mut ping = tokio::time::interval(ping_interval(0));
+        let mut every = ping_interval(0);
+        let mut ping = tokio::time::interval(every);
         loop {
             tokio::select! {
                 _ = ping.tick() => {
                     if self.mounted {
-                        let before = ping_interval(self.pings_sent);
                         self.send_ping();
-                        let after = ping_interval(self.pings_sent);
-                        if after != before {
-                            ping = tokio::time::interval_at(tokio::time::Instant::now() + after, after);
+                        let now = ping_interval(self.pongs);
+                        if now != every {
+                            every = now;
+                            ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
                         }
                     }
                 }
@@ -403,10 +409,14 @@ impl Task {
     fn send_ping(&mut self) {
         self.pings_sent += 1;
         let ping = ClockPing { nonce: self.pings_sent, t0: self.clock.now() };
-        self.client.broadcast(&self.topics.playback, wire::CLOCK_PING, wire::seal(&self.identity, &ping));
+        // On this listener's own channel, which only the host hears (see host.rs: pings on the
+        // shared playback channel reached every member).
+        let topic = self.topics.user(&self.identity.user_id());
+        self.client.broadcast(&topic, wire::CLOCK_PING, wire::seal(&self.identity, &ping));
     }
 
     fn on_pong(&mut self, pong: ClockPong, t3: i64) {
+        self.pongs += 1;
         self.on_exchange(ClockPath::WebSocket, Exchange { t0: pong.t0, t1: pong.t1, t2: pong.t2, t3 });
     }
 

@@ -20,9 +20,9 @@ use iroh_blobs::get::GetError;
 use iroh_blobs::get::fsm::DecodeError;
 use iroh_blobs::protocol::{ChunkRanges, GetRequest, ObserveRequest};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
-use crate::plan::{Outcome, PIECE_BYTES, Plan, PlanConfig, Source, piece_count};
+use crate::plan::{Outcome, PIECE_BYTES, Plan, PlanConfig, Source, affinity, mesh, piece_count};
 use crate::swarm::NOT_A_MEMBER;
 use crate::{Swarm, SwarmError};
 
@@ -67,6 +67,13 @@ pub enum Fetched {
 
 type Src = Source<EndpointId>;
 
+/// A member's watch: running (stopped through its handle when the member leaves the mesh), or
+/// ended at a time.
+enum Watch {
+    On(AbortHandle),
+    Ended(Instant),
+}
+
 enum Event {
     Connected(Src, Connection),
     Holds(Src, Bitfield),
@@ -99,8 +106,8 @@ struct Run {
     tasks: JoinSet<()>,
     connections: BTreeMap<Src, Connection>,
     holdings: BTreeMap<Src, Bitfield>,
-    /// Members watched: `None` while watching, else when the watch ended (retried after a while).
-    watched: BTreeMap<EndpointId, Option<Instant>>,
+    /// Members watched, or whose watch ended (tried again after a while).
+    watched: BTreeMap<EndpointId, Watch>,
     /// When to reach for the host again, after its watch ended.
     host_again: Option<Instant>,
     host_refusals: u32,
@@ -175,6 +182,12 @@ impl Run {
                     if size == 0 && !chunk(&[], Progress { total: Some(0), ..self.progress }) {
                         return Ok(Fetched::Stopped);
                     }
+                    let Progress { from_peers, from_host, .. } = self.progress;
+                    let host_link = self.connections.get(&Source::Host).map(|c| {
+                        let s = c.stats();
+                        (s.udp_rx.bytes, s.udp_tx.bytes, s.lost_packets, s.lost_bytes)
+                    });
+                    tracing::debug!(hash = %self.hash.fmt_short(), from_peers, from_host, ?host_link, "a track arrived whole");
                     return Ok(Fetched::Whole);
                 }
                 for (piece, source) in plan.next(Instant::now()) {
@@ -236,8 +249,7 @@ impl Run {
                 self.tell_plan(source, &bits);
             }
             Event::Gone(source) => {
-                self.connections.remove(&source);
-                self.holdings.remove(&source);
+                self.forget(&source);
                 match &source {
                     Source::Host => {
                         self.host_again = Some(now + REACH_AGAIN);
@@ -246,17 +258,15 @@ impl Run {
                         }
                     }
                     Source::Peer(p) => {
-                        self.watched.insert(*p, Some(now));
-                        if let Some(plan) = self.plan.as_mut() {
-                            plan.remove_peer(p);
-                        }
+                        self.watched.insert(*p, Watch::Ended(now));
                         self.rank(&self.swarm.members().borrow().clone());
                     }
                 }
             }
             Event::Got { piece, source, outcome, reason } => {
-                if let Some(reason) = reason {
-                    tracing::debug!(piece, ?source, %reason, "a piece request failed");
+                match &reason {
+                    Some(reason) => tracing::debug!(piece, ?source, %reason, "a piece request failed"),
+                    None => tracing::trace!(piece, host = source == Source::Host, "a piece arrived"),
                 }
                 let bytes = self.piece_len(piece);
                 match (&outcome, &source) {
@@ -299,36 +309,57 @@ impl Run {
     /// that lied or could not be reached (their share of the host's pieces would wait on them).
     fn rank(&mut self, members: &crate::Members) {
         let fetching: Vec<&EndpointId> =
-            members.keys().filter(|id| !self.swarm.is_banned(id) && !matches!(self.watched.get(*id), Some(Some(_)))).collect();
+            members.keys().filter(|id| !self.swarm.is_banned(id) && !matches!(self.watched.get(*id), Some(Watch::Ended(_)))).collect();
         let Some(plan) = self.plan.as_mut() else { return };
         let me = self.swarm.id();
         let rank = fetching.iter().filter(|id| ***id < me).count();
         plan.set_rank(rank, fetching.len() + 1);
     }
 
-    /// Watches members up to [`MESH`]: those not watched yet, nearest to this member's id first
-    /// (a spread that differs from member to member, so the room's watching forms a mesh).
+    /// Watches the [`MESH`] members this member has most [`affinity`] for (an order that differs
+    /// from member to member, so the room's watching forms one mesh), and stops watching those
+    /// that fell out of it. Keeping the mesh to the best of the *current* members matters: a
+    /// mesh filled once and kept left the first joiners watching only each other (nobody else
+    /// was there yet), a clique no piece from the later joiners reached, so each of them asked
+    /// the host for half the track (measured: 30 listeners split 17/13).
     fn fill_mesh(&mut self, members: &crate::Members) {
         let me = self.swarm.id();
         let now = Instant::now();
-        let ready = |id: &EndpointId| match self.watched.get(id) {
-            None => true,
-            Some(None) => false,
-            Some(Some(ended)) => now.duration_since(*ended) >= REACH_AGAIN * 5,
-        };
-        let mut fresh: Vec<(&EndpointId, &Vec<std::net::SocketAddr>)> =
-            members.iter().filter(|(id, _)| ready(id) && !self.swarm.is_banned(id)).collect();
-        fresh.sort_by_key(|(id, _)| distance(&me, id));
-        let watching = self.watched.values().filter(|w| w.is_none()).count();
-        for (id, addrs) in fresh.into_iter().take(MESH.saturating_sub(watching)) {
-            let addr = self.swarm.addr_of(*id, addrs);
-            self.watched.insert(*id, None);
-            self.watch(Source::Peer(*id), addr);
+        let eligible: Vec<EndpointId> = members
+            .keys()
+            .filter(|id| !self.swarm.is_banned(id))
+            .filter(|id| !matches!(self.watched.get(*id), Some(Watch::Ended(at)) if now.duration_since(*at) < REACH_AGAIN * 5))
+            .copied()
+            .collect();
+        let want = mesh(eligible, MESH, |id| affinity(me.as_bytes(), id.as_bytes()));
+        let left: Vec<EndpointId> =
+            self.watched.iter().filter(|(id, w)| matches!(w, Watch::On(_)) && !want.contains(id)).map(|(id, _)| *id).collect();
+        for id in left {
+            if let Some(Watch::On(handle)) = self.watched.remove(&id) {
+                handle.abort();
+            }
+            self.forget(&Source::Peer(id));
+        }
+        for id in want {
+            if !matches!(self.watched.get(&id), Some(Watch::On(_))) {
+                let addr = self.swarm.addr_of(id, members.get(&id).map_or(&[][..], Vec::as_slice));
+                let handle = self.watch(Source::Peer(id), addr);
+                self.watched.insert(id, Watch::On(handle));
+            }
+        }
+    }
+
+    /// Drops what is known of a source whose watch ended.
+    fn forget(&mut self, source: &Src) {
+        self.connections.remove(source);
+        self.holdings.remove(source);
+        if let (Source::Peer(p), Some(plan)) = (source, self.plan.as_mut()) {
+            plan.remove_peer(p);
         }
     }
 
     /// Connects to a source and streams what it holds into the inbox, until it ends.
-    fn watch(&mut self, source: Src, addr: EndpointAddr) {
+    fn watch(&mut self, source: Src, addr: EndpointAddr) -> AbortHandle {
         let (endpoint, store, events, hash) = (self.swarm.endpoint().clone(), self.swarm.store().clone(), self.events.clone(), self.hash);
         self.tasks.spawn(async move {
             let conn = match tokio::time::timeout(CONNECT_WITHIN, endpoint.connect(addr, iroh_blobs::ALPN)).await {
@@ -339,10 +370,12 @@ impl Run {
                     return;
                 }
                 Err(_) => {
+                    tracing::debug!(?source, "a source did not answer in time");
                     let _ = events.send(Event::Gone(source));
                     return;
                 }
             };
+            tracing::debug!(?source, "watching a source");
             let _ = events.send(Event::Connected(source.clone(), conn.clone()));
             let holdings = store.remote().observe(conn.clone(), ObserveRequest::new(hash));
             tokio::pin!(holdings);
@@ -352,8 +385,9 @@ impl Run {
                 }
             }
             let refused = matches!(conn.close_reason(), Some(ConnectionError::ApplicationClosed(c)) if c.error_code == NOT_A_MEMBER.into());
+            tracing::debug!(?source, refused, reason = ?conn.close_reason(), "a source's watch ended");
             let _ = events.send(if refused { Event::Refused(source) } else { Event::Gone(source) });
-        });
+        })
     }
 
     /// Asks `source` for one piece; what arrives is checked against the hash as it lands.
@@ -367,7 +401,9 @@ impl Run {
         // Detached from the run's own tasks: a slow answer finishing after the fetch still
         // leaves its bytes in the store, and the plan has already asked elsewhere.
         tokio::spawn(async move {
+            let asked = Instant::now();
             let got = store.remote().execute_get(conn, GetRequest::blob_ranges(hash, ranges)).complete().await;
+            tracing::trace!(piece, ?source, took_ms = asked.elapsed().as_millis() as u64, ok = got.is_ok(), "a piece request ended");
             let (outcome, reason) = match got {
                 Ok(_) => (Outcome::Got, None),
                 Err(e) => (if lied(&e) { Outcome::Lied } else { Outcome::Failed }, Some(e.to_string())),
@@ -393,14 +429,4 @@ fn piece_chunks(p: u64, size: u64) -> ChunkRanges {
     let first = ChunkNum::full_chunks(p * PIECE_BYTES);
     let end = ChunkNum::chunks(((p + 1) * PIECE_BYTES).min(size)).max(ChunkNum::chunks(1).max(first + 1));
     ChunkRanges::from(first..end)
-}
-
-/// How far apart two node ids are (XOR of their first bytes): a per-member order of the room.
-fn distance(a: &EndpointId, b: &EndpointId) -> u64 {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut d = [0u8; 8];
-    for (i, byte) in d.iter_mut().enumerate() {
-        *byte = a[i] ^ b[i];
-    }
-    u64::from_be_bytes(d)
 }

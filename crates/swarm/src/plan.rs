@@ -11,8 +11,13 @@
 //!   `p % members == rank`, and only inside a small window past the room's frontier (the first
 //!   piece nobody holds), so the host sends a few distinct pieces at a time, not the whole track
 //!   to everyone. The others take those pieces from whoever got them.
-//! - **Never starve.** When the piece this member needs next is with nobody it can ask, and has
-//!   been for [`PlanConfig::urgent_after`], it asks the host anyway.
+//! - **Never starve, and never stampede.** When the piece this member needs next is with nobody
+//!   it can ask, its backup owner (the member half the room away in rank) asks the host after
+//!   [`PlanConfig::urgent_after`], and anyone else only after [`PlanConfig::last_resort_after`].
+//!   Letting every stuck member ask the host at the same short wait was tried: when pieces
+//!   crossed the room slower than the wait (a busy host link slows its owner's fetch), all of
+//!   them asked, the host's link filled further, and the room fetched the whole track from the
+//!   host (measured with 30 listeners: 36 copies).
 //! - **Liars are out.** A source whose bytes failed the hash is never asked again; one that failed
 //!   otherwise (gone, slow) rests a while; a request that takes too long is given up and asked
 //!   elsewhere.
@@ -52,8 +57,11 @@ pub struct PlanConfig {
     pub in_flight: usize,
     /// How many pieces past the room's frontier members may take from the host at once.
     pub host_window: usize,
-    /// How long the next needed piece may be with nobody askable before the host is asked anyway.
+    /// How long the next needed piece may be with nobody askable before its backup owner asks
+    /// the host.
     pub urgent_after: Duration,
+    /// How long before any member asks the host for it (the owners may have left, or be stuck).
+    pub last_resort_after: Duration,
     /// How long one request may take before it is asked elsewhere.
     pub request_timeout: Duration,
     /// How long a source that failed is left alone.
@@ -67,6 +75,7 @@ impl Default for PlanConfig {
             in_flight: 8,
             host_window: 4,
             urgent_after: Duration::from_millis(1500),
+            last_resort_after: Duration::from_secs(6),
             request_timeout: Duration::from_secs(10),
             rest: Duration::from_secs(2),
         }
@@ -96,6 +105,25 @@ pub struct Plan<P: Ord + Clone> {
     members: usize,
     /// The piece needed next that nobody askable holds, and since when.
     stuck: Option<(usize, Instant)>,
+}
+
+/// How strongly `me` prefers to watch `other`: members watch the peers they score highest, up to
+/// a mesh of a few. The score is a hash of both ids in order, so each member's choice is its own
+/// and looks random. (Ordering by XOR distance, as a DHT does, made the room split into clusters
+/// of ids that share a prefix: every member's nearest were each other's, no piece crossed between
+/// clusters, and every member ended up asking the host for half the track.)
+pub fn affinity(me: &[u8], other: &[u8]) -> u64 {
+    let hash = iroh_blobs::Hash::new([me, other].concat());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash.as_bytes()[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// The `size` candidates with the highest affinity: the peers a member watches.
+pub fn mesh<P>(mut candidates: Vec<P>, size: usize, affinity_of: impl Fn(&P) -> u64) -> Vec<P> {
+    candidates.sort_by_cached_key(|p| std::cmp::Reverse(affinity_of(p)));
+    candidates.truncate(size);
+    candidates
 }
 
 /// How many pieces a blob of `size` bytes has.
@@ -242,10 +270,13 @@ impl<P: Ord + Clone> Plan<P> {
     }
 
     fn host_may_send(&self, piece: usize, frontier: usize, needed: Option<usize>, now: Instant) -> bool {
-        let mine = piece % self.members == self.rank && piece < frontier + self.config.host_window;
-        let urgent = Some(piece) == needed
-            && matches!(self.stuck, Some((p, since)) if p == piece && now.duration_since(since) >= self.config.urgent_after);
-        mine || urgent
+        let owner = piece % self.members;
+        let mine = owner == self.rank && piece < frontier + self.config.host_window;
+        let backup = (owner + self.members / 2) % self.members == self.rank;
+        let waited = |wait: Duration| {
+            Some(piece) == needed && matches!(self.stuck, Some((p, since)) if p == piece && now.duration_since(since) >= wait)
+        };
+        mine || (backup && waited(self.config.urgent_after)) || waited(self.config.last_resort_after)
     }
 
     fn note_stuck(&mut self, piece: usize, stuck: bool, now: Instant) {

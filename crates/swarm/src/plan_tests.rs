@@ -64,18 +64,28 @@ fn holders_are_shared_out_the_least_busy_first() {
 }
 
 #[test]
-fn a_needed_piece_nobody_holds_goes_to_the_host_once_it_has_waited_long_enough() {
+fn a_needed_piece_nobody_holds_goes_to_the_host_from_its_backup_owner_after_a_wait() {
     let t0 = Instant::now();
-    let mut p = plan(8, 5, 6);
+    let mut p = plan(8, 5, 10);
     assert!(p.next(t0).is_empty(), "piece 0 is rank 0's to fetch");
     assert!(p.next(t0 + Duration::from_millis(1000)).is_empty());
-    assert_eq!(p.next(t0 + Duration::from_millis(1600)), vec![(0, Source::Host)]);
+    assert_eq!(p.next(t0 + Duration::from_millis(1600)), vec![(0, Source::Host)], "rank 5 is piece 0's backup");
+}
+
+#[test]
+fn a_member_neither_owner_nor_backup_asks_the_host_only_as_a_last_resort() {
+    let t0 = Instant::now();
+    let mut p = plan(8, 7, 10);
+    assert!(p.next(t0).is_empty());
+    assert!(p.next(t0 + Duration::from_millis(1600)).is_empty(), "rank 7 leaves piece 0 to ranks 0 and 5");
+    assert!(p.next(t0 + Duration::from_millis(5900)).is_empty());
+    assert_eq!(p.next(t0 + Duration::from_secs(6)), vec![(0, Source::Host)]);
 }
 
 #[test]
 fn the_wait_starts_again_when_a_peer_could_help() {
     let t0 = Instant::now();
-    let mut p = plan(8, 5, 6);
+    let mut p = plan(8, 5, 10);
     assert!(p.next(t0).is_empty());
     p.set_peer(1, has(8, &[0]));
     assert_eq!(p.next(t0 + Duration::from_millis(500)), vec![(0, Source::Peer(1))]);
@@ -118,33 +128,44 @@ fn pieces_that_arrived_some_other_way_are_not_asked_for() {
     assert_eq!(p.next(now), vec![(1, Source::Host)]);
 }
 
-/// A room of `members` run in rounds: a request started in one round arrives in the next, and
-/// everyone sees everyone's pieces. Returns how many pieces the host sent, and the rounds taken.
-fn simulate(members: usize, pieces: usize) -> (usize, usize) {
+/// A room of `members` run in rounds of 100 ms: a request from a peer arrives in the next round,
+/// one from the host after `host_rounds` (its link is slow). Member `m` joins at round
+/// `m * join_every` (all at once for 0), and each member sees the pieces of the `mesh` peers it watches, chosen as the
+/// fetch chooses them among those who joined. Returns how many pieces the host sent, and the
+/// rounds taken.
+fn simulate(members: usize, pieces: usize, mesh_size: usize, host_rounds: usize, join_every: usize) -> (usize, usize) {
     let t0 = Instant::now();
     let mut plans: Vec<Plan<usize>> = (0..members).map(|r| plan_usize(pieces, r, members)).collect();
     let mut from_host = 0;
-    let mut pending: Vec<(usize, usize, Source<usize>)> = Vec::new();
+    let mut pending: Vec<(usize, usize, usize, Source<usize>)> = Vec::new();
     for round in 0..10_000 {
         let now = t0 + Duration::from_millis(100 * round as u64);
-        for (member, piece, source) in pending.drain(..) {
+        for (_, member, piece, source) in pending.extract_if(.., |(at, ..)| *at <= round) {
             plans[member].done(piece, &source, Outcome::Got, now);
         }
         if plans.iter().all(Plan::is_complete) {
             return (from_host, round);
         }
+        let joined = round.checked_div(join_every).map_or(members, |r| members.min(r + 1));
         let holdings: Vec<Vec<bool>> = plans.iter().map(|p| p.have.clone()).collect();
-        for (member, plan) in plans.iter_mut().enumerate() {
+        for (member, plan) in plans.iter_mut().enumerate().take(joined) {
+            let others: Vec<usize> = (0..joined).filter(|o| *o != member).collect();
+            let watched = mesh(others, mesh_size, |o| affinity(&member.to_be_bytes(), &o.to_be_bytes()));
             for (other, held) in holdings.iter().enumerate() {
-                if other != member {
+                if watched.contains(&other) {
                     plan.set_peer(other, held.clone());
+                } else {
+                    plan.remove_peer(&other);
                 }
             }
             for (piece, source) in plan.next(now) {
-                if source == Source::Host {
+                let arrives = if source == Source::Host {
                     from_host += 1;
-                }
-                pending.push((member, piece, source));
+                    round + host_rounds
+                } else {
+                    round + 1
+                };
+                pending.push((arrives, member, piece, source));
             }
         }
     }
@@ -170,13 +191,39 @@ fn a_host_not_yet_reached_is_not_asked() {
 #[test]
 fn thirty_members_get_every_piece_while_the_host_sends_each_about_once() {
     let pieces = 120;
-    let (from_host, rounds) = simulate(30, pieces);
+    let (from_host, rounds) = simulate(30, pieces, 29, 1, 0);
     assert!(from_host <= pieces * 3 / 2, "the host sent {from_host} pieces for a track of {pieces}");
     assert!(rounds < 200, "took {rounds} rounds");
 }
 
 #[test]
 fn one_member_gets_the_whole_track_from_the_host() {
-    let (from_host, _) = simulate(1, 10);
+    let (from_host, _) = simulate(1, 10, 8, 1, 0);
     assert_eq!(from_host, 10);
+}
+
+#[test]
+fn thirty_members_each_watching_eight_still_leave_the_host_about_one_copy() {
+    let pieces = 60;
+    let (from_host, rounds) = simulate(30, pieces, 8, 1, 0);
+    assert!(from_host <= pieces * 2, "the host sent {from_host} pieces for a track of {pieces}");
+    assert!(rounds < 200, "took {rounds} rounds");
+}
+
+#[test]
+fn a_slow_host_link_does_not_make_the_room_stampede_it() {
+    // Each piece from the host takes 2 s, longer than a backup owner waits.
+    let pieces = 60;
+    let (from_host, rounds) = simulate(30, pieces, 8, 20, 0);
+    assert!(from_host <= pieces * 2, "the host sent {from_host} pieces for a track of {pieces}");
+    assert!(rounds < 1000, "took {rounds} rounds");
+}
+
+#[test]
+fn members_joining_one_by_one_still_form_one_mesh() {
+    // The first joiners find only each other; the mesh must take in those who come later.
+    let pieces = 60;
+    let (from_host, rounds) = simulate(30, pieces, 8, 5, 2);
+    assert!(from_host <= pieces * 2, "the host sent {from_host} pieces for a track of {pieces}");
+    assert!(rounds < 1000, "took {rounds} rounds");
 }
