@@ -333,7 +333,12 @@ impl Task {
                     }
                 },
                 wire::SNAPSHOT_REQUEST => match wire::open::<Value>(&payload, "snapshot request") {
-                    Ok((user, _)) => self.send_snapshot(&user),
+                    // A member that asks for the room's state is about to ping (one without
+                    // presence, e.g. a test's, is heard from here on too).
+                    Ok((user, _)) => {
+                        self.hear_pings_of(&user);
+                        self.send_snapshot(&user)
+                    }
                     Err(e) => self.emit(HostEvent::Dropped(format!("snapshot request dropped: {e}"))),
                 },
                 _ => {}
@@ -551,8 +556,8 @@ impl Task {
         line.client.broadcast(&topic, event, payload);
     }
 
-    /// Joins a present user's own channel on its clock socket, if not joined yet, so its pings
-    /// are heard from its first.
+    /// Joins a user's own channel on its clock socket, if not joined yet, so its pings are heard
+    /// (when its presence arrives, or it asks for a snapshot: whichever is first).
     fn hear_pings_of(&mut self, user: &UserId) {
         let topic = self.topics.user(user);
         if let Some(line) = self.user_line(user)
