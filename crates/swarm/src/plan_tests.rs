@@ -63,36 +63,42 @@ fn holders_are_shared_out_the_least_busy_first() {
     assert_eq!((from_7, from_8), (2, 2), "{starts:?}");
 }
 
+const MS: Duration = Duration::from_millis(1);
+
 #[test]
 fn a_needed_piece_nobody_holds_goes_to_the_host_from_its_backup_owner_after_a_wait() {
-    let t0 = Instant::now();
-    let mut p = plan(8, 5, 10);
+    let (t0, wait) = (Instant::now(), PlanConfig::default().urgent_after);
+    let mut p = plan(8, 15, 30);
     assert!(p.next(t0).is_empty(), "piece 0 is rank 0's to fetch");
-    assert!(p.next(t0 + Duration::from_millis(1000)).is_empty());
-    assert_eq!(p.next(t0 + Duration::from_millis(1600)), vec![(0, Source::Host)], "rank 5 is piece 0's backup");
+    assert!(p.next(t0 + wait - MS).is_empty());
+    assert_eq!(p.next(t0 + wait), vec![(0, Source::Host)], "rank 15 is piece 0's backup");
 }
 
 #[test]
 fn a_member_neither_owner_nor_backup_asks_the_host_only_as_a_last_resort() {
+    let c = PlanConfig::default();
     let t0 = Instant::now();
-    let mut p = plan(8, 7, 10);
+    let mut p = plan(8, 20, 30);
     assert!(p.next(t0).is_empty());
-    assert!(p.next(t0 + Duration::from_millis(1600)).is_empty(), "rank 7 leaves piece 0 to ranks 0 and 5");
-    assert!(p.next(t0 + Duration::from_millis(5900)).is_empty());
-    assert_eq!(p.next(t0 + Duration::from_secs(6)), vec![(0, Source::Host)]);
+    assert!(p.next(t0 + c.urgent_after).is_empty(), "rank 20 leaves piece 0 to ranks 0 and 15");
+    assert!(p.next(t0 + c.last_resort_after - MS).is_empty());
+    assert_eq!(p.next(t0 + c.last_resort_after), vec![(0, Source::Host)]);
 }
 
 #[test]
 fn the_wait_starts_again_when_a_peer_could_help() {
-    let t0 = Instant::now();
-    let mut p = plan(8, 5, 10);
+    let (t0, wait) = (Instant::now(), PlanConfig::default().urgent_after);
+    let mut p = plan(8, 15, 30);
     assert!(p.next(t0).is_empty());
     p.set_peer(1, has(8, &[0]));
-    assert_eq!(p.next(t0 + Duration::from_millis(500)), vec![(0, Source::Peer(1))]);
-    p.done(0, &Source::Peer(1), Outcome::Failed, t0 + Duration::from_millis(600));
-    assert!(p.next(t0 + Duration::from_millis(700)).is_empty(), "the peer rests; the wait for piece 0 starts again");
-    assert!(p.next(t0 + Duration::from_millis(1800)).is_empty());
-    assert_eq!(p.next(t0 + Duration::from_millis(2300)), vec![(0, Source::Host)]);
+    assert_eq!(p.next(t0 + 500 * MS), vec![(0, Source::Peer(1))]);
+    p.done(0, &Source::Peer(1), Outcome::Failed, t0 + 600 * MS);
+    p.remove_peer(&1);
+    let again = t0 + 700 * MS;
+    assert!(p.next(again).is_empty(), "the peer is gone; the wait for piece 0 starts again");
+    assert!(p.next(t0 + wait).is_empty());
+    assert!(p.next(again + wait - MS).is_empty());
+    assert_eq!(p.next(again + wait), vec![(0, Source::Host)]);
 }
 
 #[test]
