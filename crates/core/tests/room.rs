@@ -224,6 +224,31 @@ async fn a_skewed_listener_learns_the_hosts_clock() {
 }
 
 #[tokio::test]
+async fn a_listeners_clock_pings_reach_the_host_alone() {
+    use whatssound_client::{Client, ClientConfig, ClientEvent, JoinOptions};
+    // Pings on a shared channel reached every member: with 30 listeners, ~14 Mbit/s out of the
+    // host. Another member on the playback channel must hear none while the listener syncs.
+    let mut room = room("pings").await;
+    let topics = whatssound_room::wire::Topics::new("jam");
+    let (other, mut seen) =
+        Client::connect(ClientConfig::new(format!("{}/realtime/v1", room.invite.ws), Some("LISTEN".into()))).await.unwrap();
+    other.join(&topics.playback, JoinOptions::default(), None);
+    while !matches!(seen.recv().await, Some(ClientEvent::Joined { .. })) {}
+    let (_ann, mut events) = listener(&room, "ann-pings").await;
+    for _ in 0..8 {
+        until(&mut events, |e| matches!(e, RoomEvent::Sync(_))).await;
+    }
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(200), seen.recv()).await {
+        if let ClientEvent::Broadcast { event, .. } = e {
+            assert_ne!(event, whatssound_room::wire::CLOCK_PING, "another member heard a clock ping");
+        }
+    }
+    other.close();
+    room.host.close().await;
+    let _ = room.stop.take().map(|s| s.send(()));
+}
+
+#[tokio::test]
 async fn when_a_track_ends_the_room_moves_on_to_the_next() {
     let mut room = room("ends").await;
     let short = |title: &str, ms: u64| Action::Enqueue {

@@ -18,7 +18,8 @@ pub const INTENT: &str = "intent";
 pub const SNAPSHOT_REQUEST: &str = "snapshot_request";
 /// Listener → everyone, on the reactions topic: fast-changing presence fields.
 pub const ACTIVITY: &str = "activity";
-/// Listener → host, on the playback topic: a signed [`ClockPing`].
+/// Listener → host, on the listener's own topic (earlier versions: the playback topic): a signed
+/// [`ClockPing`].
 pub const CLOCK_PING: &str = "clock_ping";
 /// Host → one user: a signed [`ClockPong`] answering a ping.
 pub const CLOCK_PONG: &str = "host:clock_pong";
