@@ -249,6 +249,54 @@ async fn a_listeners_clock_pings_reach_the_host_alone() {
 }
 
 #[tokio::test]
+async fn a_malformed_clock_ping_is_dropped_and_the_next_one_is_answered() {
+    use whatssound_client::{Client, ClientConfig, ClientEvent, JoinOptions};
+    use whatssound_room::wire::{self, ClockPing};
+    let mut room = room("bad-ping").await;
+    // Bob speaks the wire by hand: asks for a snapshot (so the host hears his channel), then
+    // pings there once with junk and once properly.
+    let bob = Identity::from_secret([43; 32]);
+    let topics = wire::Topics::new("jam");
+    let mine = topics.user(&bob.user_id());
+    let (client, mut events) =
+        Client::connect(ClientConfig::new(format!("{}/realtime/v1", room.invite.ws), Some("LISTEN".into()))).await.unwrap();
+    client.join(&topics.main, JoinOptions::default(), None);
+    client.join(&mine, JoinOptions::default(), None);
+    let mut joined = 0;
+    while joined < 2 {
+        if let Some(ClientEvent::Joined { .. }) = events.recv().await {
+            joined += 1;
+        }
+    }
+    client.broadcast(&topics.main, wire::SNAPSHOT_REQUEST, wire::seal(&bob, &serde_json::json!({})));
+    // The host joins Bob's channel a moment after his request: ping until answered, 10 s at most.
+    let mut tries = 0;
+    let pong = loop {
+        tries += 1;
+        assert!(tries <= 20, "no pong after a malformed ping");
+        client.broadcast(&mine, wire::CLOCK_PING, serde_json::json!({"not": "signed"}));
+        client.broadcast(&mine, wire::CLOCK_PING, wire::seal(&bob, &ClockPing { nonce: 7, t0: 1 }));
+        let answer = tokio::time::timeout(Duration::from_millis(500), async {
+            loop {
+                if let Some(ClientEvent::Broadcast { event, payload, .. }) = events.recv().await
+                    && event == wire::CLOCK_PONG
+                {
+                    return payload;
+                }
+            }
+        });
+        if let Ok(payload) = answer.await {
+            break payload;
+        }
+    };
+    let body: serde_json::Value = serde_json::from_str(pong["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["nonce"].as_u64(), Some(7), "{body}");
+    client.close();
+    room.host.close().await;
+    let _ = room.stop.take().map(|s| s.send(()));
+}
+
+#[tokio::test]
 async fn when_a_track_ends_the_room_moves_on_to_the_next() {
     let mut room = room("ends").await;
     let short = |title: &str, ms: u64| Action::Enqueue {
