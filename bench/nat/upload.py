@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -27,6 +28,50 @@ from join import bed, first, spawn, stop  # noqa: E402
 def tx_bytes(ns, dev):
     out = subprocess.run(["ip", "-n", ns, "-j", "-s", "link", "show", dev], capture_output=True, text=True, check=True).stdout
     return json.loads(out)[0]["stats64"]["tx"]["bytes"]
+
+
+COUNT = """table inet upload_split {
+  chain out {
+    type filter hook postrouting priority 200; policy accept;
+    oifname "wan" ip daddr 10.77.0.1 tcp dport 3340 counter comment "relay"
+    oifname "wan" meta l4proto udp counter comment "udp"
+    oifname "wan" counter comment "other"
+  }
+}"""
+
+
+def split_counters(ns, start):
+    """Counts what leaves the host's router by kind, in the kernel (a capture would load the machine
+    it measures): the relay's TCP, direct UDP (QUIC, clock datagrams) and the rest."""
+    if start:
+        subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=COUNT, text=True, check=True)
+        return None
+    out = subprocess.run(["ip", "netns", "exec", ns, "nft", "-j", "list", "table", "inet", "upload_split"], capture_output=True, text=True, check=True).stdout
+    split = {}
+    for item in json.loads(out)["nftables"]:
+        rule = item.get("rule")
+        if rule:
+            counter = next((e["counter"] for e in rule["expr"] if "counter" in e), None)
+            if counter:
+                split[rule.get("comment", "?")] = counter["bytes"]
+    # Rules run in order and every one counts, so "udp" and "relay" are inside "other"'s total.
+    split["other"] = split.get("other", 0) - split.get("udp", 0) - split.get("relay", 0)
+    return split
+
+
+def sample_link(ns, path, stop_event):
+    """With BENCH_LOGS: the host's uplink every 250 ms (bytes sent, queue, drops, from tbf's own
+    counters), to tell a full link from a busy machine."""
+    with open(path, "w") as out:
+        t0 = time.monotonic()
+        while not stop_event.wait(0.25):
+            q = subprocess.run(["ip", "netns", "exec", ns, "tc", "-s", "-j", "qdisc", "show", "dev", "wan"], capture_output=True, text=True)
+            try:
+                root = json.loads(q.stdout)[0]
+            except (ValueError, IndexError):
+                continue
+            load = open("/proc/loadavg").read().split()[0]
+            out.write(json.dumps({"t": round(time.monotonic() - t0, 2), "sent": root["bytes"], "backlog": root["backlog"], "drops": root["drops"], "load": float(load)}) + "\n")
 
 
 def make_track(d, seconds, fmt):
@@ -71,6 +116,10 @@ def main():
         # The track is named by its hash a moment after it is queued.
         time.sleep(1)
         before = tx_bytes(f"{name}-rhost", "wan")
+        split_counters(f"{name}-rhost", True)
+        sampling = threading.Event()
+        if os.environ.get("BENCH_LOGS"):
+            threading.Thread(target=sample_link, args=(f"{name}-rhost", os.path.join(os.environ["BENCH_LOGS"], "link.jsonl"), sampling), daemon=True).start()
         t0 = time.monotonic()
         listeners = []
         for i in range(n):
@@ -95,6 +144,8 @@ def main():
             if playing is not None:
                 sound_at.append(playing - t0)
         after = tx_bytes(f"{name}-rhost", "wan")
+        split = split_counters(f"{name}-rhost", False)
+        sampling.set()
         up = after - before
         time.sleep(play)
         underruns = []
@@ -115,6 +166,7 @@ def main():
                           "playing_last_s": round(sound_at[-1], 2) if sound_at else None,
                           "host_upload_bytes": up, "upload_over_track": round(up / size, 2),
                           "upload_per_listener": round(up / n / size, 3),
+                          "upload_split_over_track": {k: round(v / size, 2) for k, v in split.items()},
                           "played_on_s": play, "underruns_total": sum(u or 0 for u in underruns),
                           "listeners_with_underruns": sum(1 for u in underruns if u), "sync_missing": sum(1 for u in underruns if u is None)}))
     finally:

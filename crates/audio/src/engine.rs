@@ -18,6 +18,13 @@ use crate::output::Render;
 use crate::playout::{Correction, Playout, PlayoutConfig, TimelineRate};
 use crate::varispeed::Varispeed;
 
+/// Decoded audio a deck needs past the target's period before it starts: 250 ms (or what the ring
+/// can hold). Starting with one period in hand left nothing for a decoder that fell behind for a
+/// moment: 30 listeners on one 2-core machine, all starting at the same instant (they are in sync)
+/// and all decoding and resampling to fill their rings at once, each underran for 6–12 periods
+/// right after its first sound (measured in `bench/nat/upload.py`), and never again.
+const START_CUSHION_MS: i64 = 250;
+
 /// The timeline to follow, from the control side.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timeline {
@@ -171,15 +178,17 @@ impl SyncRender {
 impl SyncRender {
     /// Places playback on a new timeline at once, from this one period's target: a start, a seek
     /// or a late join must not play a second of wrong audio while the median window fills. Until
-    /// the ring holds the target frame (a deck whose decoder is still catching up), it plays
-    /// silence and drops what comes before the target; a target still in the future gets silence
-    /// until it arrives.
+    /// the ring holds the target frame and a [`START_CUSHION_MS`] cushion past its period (a deck
+    /// whose decoder is still catching up), it plays silence and drops what comes before the
+    /// target; a target still in the future gets silence until it arrives.
     /// Returns whether `out` is filled.
     fn align(&mut self, out: &mut [f32], target: i64, sounds_at: Nanos) -> bool {
         let frames = (out.len() / self.channels) as i64;
         let available = (self.samples.slots() / self.channels) as i64;
+        let room = (self.samples.buffer().capacity() / self.channels) as i64 - frames;
+        let cushion = (START_CUSHION_MS * i64::from(self.rate) / 1000).min(room).max(0);
         let skip = target - self.next_frame;
-        if skip + frames > available || -skip >= frames {
+        if skip + frames + cushion > available || -skip >= frames {
             // Not there yet. Drop what is decoded short of the target, so a full ring can never
             // hold the decoder back from reaching it.
             if skip > 0 {

@@ -81,6 +81,28 @@ fn a_deck_waits_in_silence_for_its_decoder_and_for_a_start_in_the_future() {
 }
 
 #[test]
+fn a_deck_starts_with_a_cushion_so_a_decoder_that_falls_behind_at_once_is_not_heard() {
+    // The target is frame 24,000. One period past it is decoded: not enough to start on.
+    let (mut p, c) = RingBuffer::new(RATE as usize * 2);
+    for i in 0..24_480 + PERIOD {
+        let _ = p.push(i as f32);
+    }
+    let (mut control, mut render) = engine(c, RATE, 1, PlayoutConfig::default(), 0);
+    control.set(timeline(5_000_000_000, 5_000_000_000));
+    let mut out = vec![1.0f32; PERIOD];
+    render.render(&mut out, 500_000_000);
+    assert!(out.iter().all(|s| *s == 0.0), "one period in hand is no cushion: silence still");
+    // 250 ms more arrive, then the decoder stalls for 200 ms: the cushion plays through it, on time.
+    for i in 24_480 + PERIOD..24_480 + PERIOD + 12_000 {
+        let _ = p.push(i as f32);
+    }
+    let firsts = run(&mut render, 510_000_000, 20);
+    assert_eq!(firsts[0] as i64, 24_480);
+    assert_eq!(firsts[19] as i64, 24_480 + 19 * PERIOD as i64);
+    assert_eq!(control.stats.underruns.load(Ordering::Relaxed), 0);
+}
+
+#[test]
 fn a_small_steady_error_is_played_away_a_little_faster_not_by_a_jump() {
     // 1 ms behind (48 frames) from the start: within the jump threshold.
     let (mut control, mut render) = engine(

@@ -22,7 +22,7 @@ use iroh_blobs::protocol::{ChunkRanges, GetRequest, ObserveRequest};
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
-use crate::plan::{Outcome, PIECE_BYTES, Plan, PlanConfig, Source, affinity, mesh, piece_count};
+use crate::plan::{Outcome, PIECE_BYTES, Plan, PlanConfig, Source, affinity, member_key, mesh, piece_count};
 use crate::swarm::NOT_A_MEMBER;
 use crate::{Swarm, SwarmError};
 
@@ -156,7 +156,7 @@ impl Run {
             if self.plan.is_none()
                 && let Some(size) = self.size
             {
-                let mut plan = Plan::new(size, 0, 1, PlanConfig::default());
+                let mut plan = Plan::new(size, PlanConfig::default());
                 plan.set_local(&pieces_held(&local, size));
                 self.plan = Some(plan);
                 self.rank(&members.borrow().clone());
@@ -305,15 +305,18 @@ impl Run {
         }
     }
 
-    /// This member's rank among those fetching: everyone's ids in order, leaving out members
-    /// that lied or could not be reached (their share of the host's pieces would wait on them).
+    /// Tells the plan who fetches beside this member (who shares the host's pieces out), leaving
+    /// out members that lied or could not be reached (their share would wait on them).
     fn rank(&mut self, members: &crate::Members) {
-        let fetching: Vec<&EndpointId> =
-            members.keys().filter(|id| !self.swarm.is_banned(id) && !matches!(self.watched.get(*id), Some(Watch::Ended(_)))).collect();
-        let Some(plan) = self.plan.as_mut() else { return };
-        let me = self.swarm.id();
-        let rank = fetching.iter().filter(|id| ***id < me).count();
-        plan.set_rank(rank, fetching.len() + 1);
+        let fetching: Vec<u64> = members
+            .keys()
+            .filter(|id| !self.swarm.is_banned(id) && !matches!(self.watched.get(*id), Some(Watch::Ended(_))))
+            .map(|id| member_key(id.as_bytes()))
+            .collect();
+        let me = member_key(self.swarm.id().as_bytes());
+        if let Some(plan) = self.plan.as_mut() {
+            plan.set_fetchers(me, fetching);
+        }
     }
 
     /// Watches the [`MESH`] members this member has most [`affinity`] for (an order that differs

@@ -7,12 +7,19 @@
 //!
 //! - **Peers first.** A piece some peer holds is asked of that peer (the least busy one, spread by
 //!   this member's rank so that holders are not all asked by everyone).
-//! - **The host for new pieces, each once.** Piece `p` is this member's to fetch from the host when
-//!   `p % members == rank`, and only inside a small window past the room's frontier (the first
-//!   piece nobody holds), so the host sends a few distinct pieces at a time, not the whole track
-//!   to everyone. The others take those pieces from whoever got them.
+//! - **The host for new pieces, each once.** Each piece has one owner among the members who fetch,
+//!   chosen by rendezvous hashing: the member whose key scores highest with the piece's number.
+//!   Only the owner asks the host for it, and only inside a small window past the room's
+//!   frontier (the first piece nobody holds), so the host sends a few distinct pieces at a time,
+//!   not the whole track to everyone. The others take those pieces from whoever got them.
+//!   Rendezvous hashing rather than `piece % members == rank`: members learn of joins at
+//!   slightly different moments, and with ranks every join moved nearly every piece to another
+//!   owner, so while a room filled up, members disagreed on who owned the next pieces: some
+//!   were asked for by several, some by nobody until the backup's wait ran out (simulated, 30
+//!   joining over 6 s with views up to 1 s late: the host sent 220 pieces of 60, against 126).
+//!   With a score per member and piece, a join or leave moves only the pieces the newcomer wins.
 //! - **Never starve, and never stampede.** When the piece this member needs next is with nobody
-//!   it can ask, its backup owner (the member half the room away in rank) asks the host after
+//!   it can ask, its backup owner (the second highest score) asks the host after
 //!   [`PlanConfig::urgent_after`], and anyone else only after [`PlanConfig::last_resort_after`].
 //!   Letting every stuck member ask the host at the same short wait was tried: when pieces
 //!   crossed the room slower than the wait (a busy host link slows its owner's fetch), all of
@@ -104,8 +111,9 @@ pub struct Plan<P: Ord + Clone> {
     host_resting_until: Option<Instant>,
     /// Whether the host can be asked (connected, and telling what it holds).
     host_here: bool,
-    rank: usize,
-    members: usize,
+    /// This member's key, and the other fetching members' (see [`Plan::set_fetchers`]).
+    me: u64,
+    others: Vec<u64>,
     /// The piece needed next that nobody askable holds, and since when.
     stuck: Option<(usize, Instant)>,
 }
@@ -129,16 +137,35 @@ pub fn mesh<P>(mut candidates: Vec<P>, size: usize, affinity_of: impl Fn(&P) -> 
     candidates
 }
 
+/// A member's key for [`Plan::set_fetchers`]: the first eight bytes of its node id (a public key,
+/// so already spread evenly).
+pub fn member_key(id: &[u8]) -> u64 {
+    let mut first = [0u8; 8];
+    for (to, from) in first.iter_mut().zip(id) {
+        *to = *from;
+    }
+    u64::from_be_bytes(first)
+}
+
+/// How strongly a member with `key` claims `piece` (rendezvous hashing): SplitMix64's finaliser
+/// over both, so that neighbouring keys and pieces score unrelated.
+fn score(key: u64, piece: usize) -> u64 {
+    let mut z = key ^ (piece as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// How many pieces a blob of `size` bytes has.
 pub fn piece_count(size: u64) -> usize {
     usize::try_from(size.div_ceil(PIECE_BYTES)).unwrap_or(usize::MAX)
 }
 
 impl<P: Ord + Clone> Plan<P> {
-    /// A plan for a blob of `size` bytes, for the member at `rank` of `members` (counting only
-    /// those who fetch, not the host).
-    pub fn new(size: u64, rank: usize, members: usize, config: PlanConfig) -> Self {
-        let mut plan = Plan {
+    /// A plan for a blob of `size` bytes, for a member alone until [`Plan::set_fetchers`] says
+    /// who else fetches.
+    pub fn new(size: u64, config: PlanConfig) -> Self {
+        Plan {
             config,
             have: vec![false; piece_count(size)],
             in_flight: BTreeMap::new(),
@@ -147,12 +174,10 @@ impl<P: Ord + Clone> Plan<P> {
             host_busy: 0,
             host_resting_until: None,
             host_here: false,
-            rank: 0,
-            members: 1,
+            me: 0,
+            others: Vec::new(),
             stuck: None,
-        };
-        plan.set_rank(rank, members);
-        plan
+        }
     }
 
     /// How many pieces the blob has.
@@ -160,10 +185,28 @@ impl<P: Ord + Clone> Plan<P> {
         self.have.len()
     }
 
-    /// The room changed: this member's rank among `members`.
-    pub fn set_rank(&mut self, rank: usize, members: usize) {
-        self.members = members.max(1);
-        self.rank = if rank < self.members { rank } else { 0 };
+    /// The room changed: `me` is this member's key and `others` the keys of the other members
+    /// who fetch (not the host). A key is any number a member is known by in every member's
+    /// view (the fetch takes it from the node id, see [`member_key`]).
+    pub fn set_fetchers(&mut self, me: u64, others: impl IntoIterator<Item = u64>) {
+        self.me = me;
+        self.others = others.into_iter().filter(|k| *k != me).collect();
+    }
+
+    /// The piece's owner and its backup: the fetching members whose keys score highest with it.
+    pub fn owners(&self, piece: usize) -> (u64, Option<u64>) {
+        let mut best = (score(self.me, piece), self.me);
+        let mut second: Option<(u64, u64)> = None;
+        for key in &self.others {
+            let s = (score(*key, piece), *key);
+            if s > best {
+                second = Some(best);
+                best = s;
+            } else if second.is_none_or(|b| s > b) {
+                second = Some(s);
+            }
+        }
+        (best.1, second.map(|s| s.1))
     }
 
     /// Whether the host can be asked now.
@@ -273,9 +316,9 @@ impl<P: Ord + Clone> Plan<P> {
     }
 
     fn host_may_send(&self, piece: usize, frontier: usize, needed: Option<usize>, now: Instant) -> bool {
-        let owner = piece % self.members;
-        let mine = owner == self.rank && piece < frontier + self.config.host_window;
-        let backup = (owner + self.members / 2) % self.members == self.rank;
+        let (owner, backup) = self.owners(piece);
+        let mine = owner == self.me && piece < frontier + self.config.host_window;
+        let backup = backup == Some(self.me);
         let waited = |wait: Duration| {
             Some(piece) == needed && matches!(self.stuck, Some((p, since)) if p == piece && now.duration_since(since) >= wait)
         };
@@ -300,7 +343,7 @@ impl<P: Ord + Clone> Plan<P> {
             .collect();
         let least = free.iter().map(|(_, s)| s.busy).min()?;
         let tied: Vec<&P> = free.iter().filter(|(_, s)| s.busy == least).map(|(p, _)| *p).collect();
-        tied.get((piece + self.rank) % tied.len()).map(|p| (*p).clone())
+        tied.get(score(self.me, piece) as usize % tied.len()).map(|p| (*p).clone())
     }
 
     fn host_free(&self, now: Instant) -> bool {
