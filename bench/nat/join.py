@@ -33,7 +33,9 @@ def bed(*args, check=True):
 
 def spawn(name, role, *args):
     # BENCH_LOGS=DIR keeps each process's log (stderr) as DIR/ROLE.log and its events (stdout) as
-    # DIR/ROLE.jsonl; WHATSSOUND_LOG sets what is logged (e.g. whatssound_swarm=debug).
+    # DIR/ROLE.jsonl, each line prefixed with the wall-clock second it was read (`1733300000.123 {...}`)
+    # so it lines up with the log's timestamps; WHATSSOUND_LOG sets what is logged (e.g.
+    # whatssound_swarm=debug).
     logs = os.environ.get("BENCH_LOGS")
     err = open(os.path.join(logs, f"{role}.log"), "w") if logs else subprocess.DEVNULL
     out = open(os.path.join(logs, f"{role}.jsonl"), "w") if logs else None
@@ -43,7 +45,7 @@ def spawn(name, role, *args):
     def read():
         for line in p.stdout:
             if out:
-                out.write(line)
+                out.write(f"{time.time():.3f} {line}")
                 out.flush()
             try:
                 lines.put((time.monotonic(), json.loads(line)))

@@ -92,11 +92,27 @@ impl Default for PlanConfig {
     }
 }
 
+/// How many times a peer may fail to give a piece it says it holds before it is no longer asked
+/// for that piece. A peer whose own copy is damaged says it holds the piece, and its store,
+/// checking the bytes as it reads them, resets the stream rather than send them: that is no lie
+/// this side can catch, so without a limit the piece was asked of it every rest, for ever, and
+/// nobody asked the host (seen in the damaged-copy loopback test).
+const FAILURES_PER_PIECE: u8 = 2;
+
 #[derive(Debug, Default)]
 struct PeerState {
     has: Vec<bool>,
     busy: usize,
     resting_until: Option<Instant>,
+    /// Pieces it said it holds but failed to give, and how often.
+    failed: BTreeMap<usize, u8>,
+}
+
+impl PeerState {
+    /// Whether the peer holds `piece` as far as this member will ask it.
+    fn gives(&self, piece: usize) -> bool {
+        self.has.get(piece) == Some(&true) && self.failed.get(&piece).is_none_or(|n| *n < FAILURES_PER_PIECE)
+    }
 }
 
 /// The state of one track's fetch, as this member sees the room.
@@ -258,6 +274,12 @@ impl<P: Ord + Clone> Plan<P> {
             (Outcome::Failed, _) if ours => self.rest(from, now),
             _ => {}
         }
+        if let (Outcome::Failed, Source::Peer(p)) = (outcome, from)
+            && let Some(state) = self.peers.get_mut(p)
+        {
+            let n = state.failed.entry(piece).or_default();
+            *n = n.saturating_add(1);
+        }
     }
 
     /// Whether every piece is here.
@@ -310,9 +332,7 @@ impl<P: Ord + Clone> Plan<P> {
 
     /// The first piece nobody this member knows of holds: where new data enters the room.
     fn frontier(&self) -> usize {
-        (0..self.have.len())
-            .find(|p| !self.have[*p] && !self.peers.values().any(|s| s.has.get(*p) == Some(&true)))
-            .unwrap_or(self.have.len())
+        (0..self.have.len()).find(|p| !self.have[*p] && !self.peers.values().any(|s| s.gives(*p))).unwrap_or(self.have.len())
     }
 
     fn host_may_send(&self, piece: usize, frontier: usize, needed: Option<usize>, now: Instant) -> bool {
@@ -339,7 +359,7 @@ impl<P: Ord + Clone> Plan<P> {
         let free: Vec<(&P, &PeerState)> = self
             .peers
             .iter()
-            .filter(|(_, s)| s.has.get(piece) == Some(&true) && s.busy < self.config.per_source && s.resting_until.is_none_or(|t| now >= t))
+            .filter(|(_, s)| s.gives(piece) && s.busy < self.config.per_source && s.resting_until.is_none_or(|t| now >= t))
             .collect();
         let least = free.iter().map(|(_, s)| s.busy).min()?;
         let tied: Vec<&P> = free.iter().filter(|(_, s)| s.busy == least).map(|(p, _)| *p).collect();

@@ -160,6 +160,22 @@ fn a_peer_whose_bytes_fail_the_hash_is_never_asked_again() {
 }
 
 #[test]
+fn a_peer_that_keeps_failing_a_piece_it_claims_is_no_longer_asked_for_it() {
+    let t0 = Instant::now();
+    let rest = PlanConfig::default().rest;
+    let mut p = plan(2, 0, 1);
+    p.set_peer(9, has(2, &[0, 1]));
+    assert_eq!(p.next(t0), vec![(0, Source::Peer(9)), (1, Source::Peer(9))]);
+    p.done(1, &Source::Peer(9), Outcome::Got, t0);
+    p.done(0, &Source::Peer(9), Outcome::Failed, t0);
+    let t1 = t0 + rest;
+    assert_eq!(p.next(t1), vec![(0, Source::Peer(9))], "one failure may be the link's: asked again after its rest");
+    p.done(0, &Source::Peer(9), Outcome::Failed, t1);
+    p.set_peer(9, has(2, &[0, 1]));
+    assert_eq!(p.next(t1 + rest), vec![(0, Source::Host)], "it still says it holds piece 0, but the host is asked");
+}
+
+#[test]
 fn a_request_that_takes_too_long_is_asked_elsewhere() {
     let t0 = Instant::now();
     let mut p = plan(1, 0, 1);

@@ -152,6 +152,8 @@ fn largest_file(dir: &Path) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_whose_copy_is_damaged_is_caught_and_the_track_comes_from_the_host() {
+    // RUST_LOG=whatssound_swarm=debug shows whom each piece was asked of, if this ever hangs again.
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
     use std::io::{Seek, Write};
     let root = Dir::new("liar");
     let track = track_bytes(1024 * 1024);
