@@ -39,26 +39,38 @@ function invoke<K extends Cmd>(req: RequestOf<K>, run: () => Promise<Result<Repl
   return guard(run, ms).then((result) => responded(req, result));
 }
 
+/** Each command's arguments in the order the binding takes them. Checked both ways: a request's
+ *  fields must make the binding's parameters, and every command must have an entry. */
+const ARGS: { [K in Cmd]: (req: RequestOf<K>) => Parameters<(typeof commands)[K]> } = {
+  currentRoom: () => [],
+  hostRoom: (r) => [r.name, r.files],
+  joinRoom: (r) => [r.invite],
+  leaveRoom: () => [],
+  newInvite: () => [],
+  addTracks: (r) => [r.paths],
+  removeTrack: (r) => [r.trackId],
+  moveTrack: (r) => [r.trackId, r.to],
+  vote: (r) => [r.trackId, r.up],
+  play: () => [],
+  pause: () => [],
+  seek: (r) => [r.positionMs],
+  skip: () => [],
+  sendChat: (r) => [r.text],
+  react: (r) => [r.emoji],
+  setTyping: (r) => [r.typing],
+  getSettings: () => [],
+  saveSettings: (r) => [r.settings],
+  outputDevices: () => [],
+};
+
+function callOne<K extends Cmd>(req: RequestOf<K>): Promise<Responded> {
+  // TypeScript cannot follow K through the two lookups (a correlated union); ARGS's type is what
+  // ties each command's arguments to its binding, so this widening is the one unchecked step.
+  const args = ARGS[req.cmd] as (r: RequestOf<K>) => unknown[];
+  const run = commands[req.cmd] as (...a: unknown[]) => Promise<Result<Replies[K], AppError>>;
+  return invoke(req, () => run(...args(req)));
+}
+
 export function call(req: Request): Promise<Responded> {
-  switch (req.cmd) {
-    case "currentRoom": return invoke(req, () => commands.currentRoom());
-    case "hostRoom": return invoke(req, () => commands.hostRoom(req.name, req.files));
-    case "joinRoom": return invoke(req, () => commands.joinRoom(req.invite));
-    case "leaveRoom": return invoke(req, () => commands.leaveRoom());
-    case "newInvite": return invoke(req, () => commands.newInvite());
-    case "addTracks": return invoke(req, () => commands.addTracks(req.paths));
-    case "removeTrack": return invoke(req, () => commands.removeTrack(req.trackId));
-    case "moveTrack": return invoke(req, () => commands.moveTrack(req.trackId, req.to));
-    case "vote": return invoke(req, () => commands.vote(req.trackId, req.up));
-    case "play": return invoke(req, () => commands.play());
-    case "pause": return invoke(req, () => commands.pause());
-    case "seek": return invoke(req, () => commands.seek(req.positionMs));
-    case "skip": return invoke(req, () => commands.skip());
-    case "sendChat": return invoke(req, () => commands.sendChat(req.text));
-    case "react": return invoke(req, () => commands.react(req.emoji));
-    case "setTyping": return invoke(req, () => commands.setTyping(req.typing));
-    case "getSettings": return invoke(req, () => commands.getSettings());
-    case "saveSettings": return invoke(req, () => commands.saveSettings(req.settings));
-    case "outputDevices": return invoke(req, () => commands.outputDevices());
-  }
+  return callOne(req);
 }

@@ -1,55 +1,39 @@
 // Every backend call the UI makes, as plain data: the reducer can record one as the
-// thing to retry, and a view can put it on a Retry button.
-import type { AppError, RoomView, Settings } from "./bindings";
+// thing to retry, and a view can put it on a Retry button. Which commands exist and what each
+// answers come from the generated bindings (`typeof commands`), so a command added, renamed or
+// changed in Rust fails the type check here until the UI says how to call it.
+import type { AppError, Settings, commands } from "./bindings";
 
 /** What a command answers (the shape tauri-specta's generated commands return). */
 export type Result<T, E> = { status: "ok"; data: T } | { status: "error"; error: E };
 
-export type Request =
-  | { cmd: "currentRoom" }
-  | { cmd: "hostRoom"; name: string; files: string[] }
-  | { cmd: "joinRoom"; invite: string }
-  | { cmd: "leaveRoom" }
-  | { cmd: "newInvite" }
-  | { cmd: "addTracks"; paths: string[] }
-  | { cmd: "removeTrack"; trackId: string }
-  | { cmd: "moveTrack"; trackId: string; to: number }
-  | { cmd: "vote"; trackId: string; up: boolean }
-  | { cmd: "play" }
-  | { cmd: "pause" }
-  | { cmd: "seek"; positionMs: number }
-  | { cmd: "skip" }
-  | { cmd: "sendChat"; text: string }
-  | { cmd: "react"; emoji: string }
-  | { cmd: "setTyping"; typing: boolean }
-  | { cmd: "getSettings" }
-  | { cmd: "saveSettings"; settings: Settings }
-  | { cmd: "outputDevices" };
+type Commands = typeof commands;
 
-export type Cmd = Request["cmd"];
+/** The backend's commands, by their binding names. */
+export type Cmd = keyof Commands;
 
 /** What each command answers when it succeeds. */
 export type Replies = {
-  currentRoom: RoomView | null;
-  hostRoom: RoomView;
-  joinRoom: RoomView;
-  leaveRoom: null;
-  newInvite: string;
-  addTracks: null;
-  removeTrack: null;
-  moveTrack: null;
-  vote: null;
-  play: null;
-  pause: null;
-  seek: null;
-  skip: null;
-  sendChat: null;
-  react: null;
-  setTyping: null;
-  getSettings: Settings;
-  saveSettings: Settings;
-  outputDevices: string[];
+  [K in Cmd]: Awaited<ReturnType<Commands[K]>> extends Result<infer T, AppError> ? T : never;
 };
+
+/** Each command's arguments by name (the bindings only give their order): `{}` for none. */
+type Named = {
+  hostRoom: { name: string; files: string[] };
+  joinRoom: { invite: string };
+  addTracks: { paths: string[] };
+  removeTrack: { trackId: string };
+  moveTrack: { trackId: string; to: number };
+  vote: { trackId: string; up: boolean };
+  seek: { positionMs: number };
+  sendChat: { text: string };
+  react: { emoji: string };
+  setTyping: { typing: boolean };
+  saveSettings: { settings: Settings };
+};
+
+/** A call as data: the command's name and its arguments by name. */
+export type Request = { [K in Cmd]: { cmd: K } & (K extends keyof Named ? Named[K] : Record<never, never>) }[Cmd];
 
 export type RequestOf<K extends Cmd> = Extract<Request, { cmd: K }>;
 

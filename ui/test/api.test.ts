@@ -43,6 +43,16 @@ describe("call", () => {
     });
   });
 
+  it("passes a request's named fields to its binding in the binding's order", async () => {
+    invoke.mockResolvedValue(null);
+    await call({ cmd: "moveTrack", trackId: "t1", to: 2 });
+    await call({ cmd: "hostRoom", name: "Party", files: ["/a.flac"] });
+    expect(invoke.mock.calls).toEqual([
+      ["move_track", { trackId: "t1", to: 2 }],
+      ["host_room", { name: "Party", files: ["/a.flac"] }],
+    ]);
+  });
+
   it("never throws: a thrown Error becomes an internal AppError", async () => {
     invoke.mockRejectedValue(new TypeError("Cannot read properties of undefined (reading 'invoke')"));
     const a = await call({ cmd: "currentRoom" });

@@ -1,4 +1,6 @@
-//! Room events as the JSON lines `listen` prints (DESIGN.md §6 names the required ones).
+//! Room events as the JSON lines `listen` prints. Scripts and tests rely on these names and fields:
+//! `joined`, `snapshot`, `queue_diff`, `chat`, `presence`, `vote`, `reaction`, `playback`,
+//! `connection`, `sync`, `room_closed` and `error` keep their shape; new fields and events are free.
 
 use serde_json::{Map, Value, json};
 use whatssound_client::ConnectionStatus;

@@ -20,7 +20,8 @@ use clap::Parser;
 
 use crate::args::{Cli, Command};
 
-/// Exit codes of the contract in DESIGN.md §6.
+/// Exit codes scripts rely on (README, "Run a relay"): 0 success, 1 failure
+/// with one readable line on stderr, 2 bad usage, 3 timed out.
 pub(crate) mod exit {
     pub const FAILURE: u8 = 1;
     pub const USAGE: u8 = 2;
