@@ -50,6 +50,21 @@ impl Resampler {
         Ok(Resampler { inner, from, to, channels: channels.max(1), pending: Vec::new(), drop_frames, frames_in: 0, frames_out: 0 })
     }
 
+    /// Splits a skip of `output_frames` (from the start of the stream) into input frames to drop
+    /// before the resampler and output frames to drop after it. Together they drop exactly
+    /// `output_frames`, and the resampler does no work for audio that is thrown away: a listener
+    /// joining three minutes into a track resampled three minutes to reach its place, and 30
+    /// listeners starting at once on one machine underran while they did. Input goes in whole
+    /// blocks that are a whole number of output frames (147 in, 160 out for 44.1 to 48 kHz), so no
+    /// fraction of a frame shifts the timing.
+    pub fn split_skip(&self, output_frames: u64) -> (u64, u64) {
+        let (from, to) = (u64::from(self.from.max(1)), u64::from(self.to.max(1)));
+        let common = gcd(from, to);
+        let (block_in, block_out) = (from / common, to / common);
+        let blocks = output_frames / block_out;
+        (blocks * block_in, output_frames - blocks * block_out)
+    }
+
     /// Resamples `input` (interleaved), appending whatever whole chunks produce to `out`.
     pub fn push(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<(), ResampleError> {
         self.frames_in += (input.len() / self.channels) as u64;
@@ -103,9 +118,42 @@ impl Resampler {
     }
 }
 
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_skip_split_around_the_resampler_drops_exactly_the_frames_asked() {
+        let r = Resampler::new(44_100, 48_000, 2).unwrap();
+        assert_eq!(r.split_skip(0), (0, 0));
+        assert_eq!(r.split_skip(159), (0, 159));
+        assert_eq!(r.split_skip(160), (147, 0));
+        assert_eq!(r.split_skip(48_000 * 180 + 7), (44_100 * 180, 7), "three minutes in");
+    }
+
+    #[test]
+    fn input_dropped_before_the_resampler_keeps_the_timing_of_what_follows() {
+        let (from, to) = (44_100u32, 48_000u32);
+        // Mono silence with a click at exactly 1.0 s; the first 0.75 s (36,000 output frames) skipped.
+        let mut input = vec![0.0f32; from as usize * 2];
+        input[44_100] = 1.0;
+        let mut r = Resampler::new(from, to, 1).unwrap();
+        let (drop_in, drop_out) = r.split_skip(36_000);
+        let mut out = Vec::new();
+        r.push(&input[drop_in as usize..], &mut out).unwrap();
+        r.finish(&mut out).unwrap();
+        let out = &out[drop_out as usize..];
+        let peak = out.iter().enumerate().fold((0, 0.0f32), |best, (i, v)| if v.abs() > best.1 { (i, v.abs()) } else { best }).0;
+        assert!((peak as i64 - 12_000).abs() <= 1, "click at output frame {peak}, not 1.0 s - 0.75 s = 12,000");
+        assert!((out.len() as i64 - 60_000).abs() <= 2, "{} frames left of 2 s - 0.75 s", out.len());
+    }
 
     #[test]
     fn a_second_at_44_1_khz_becomes_a_second_at_48_khz_with_its_timing_intact() {

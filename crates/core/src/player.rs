@@ -435,7 +435,9 @@ fn from_room<'a>(swarm: &'a Option<whatssound_swarm::Swarm>, hash: &'a Option<St
 
 /// The decode thread: keeps the ring full — decoded, mapped to stereo, resampled to the output rate.
 /// Decoding is hundreds of times faster than real time, so a deck that starts mid-track decodes
-/// from the beginning and discards the first `skip_frames` output frames (no container seeking).
+/// from the beginning and discards the first `skip_frames` output frames (no container seeking,
+/// whose accuracy varies by format). The discarded audio is dropped before the resampler, which
+/// would otherwise do most of the work for nothing.
 fn decode_into(
     mut decoder: Decoder,
     mut resampler: Option<Resampler>,
@@ -443,7 +445,10 @@ fn decode_into(
     stop: &AtomicBool,
     skip_frames: i64,
 ) -> Result<(), String> {
-    let mut skip = usize::try_from(skip_frames.max(0)).unwrap_or(0) * usize::from(CHANNELS);
+    let skip_frames = u64::try_from(skip_frames).unwrap_or(0);
+    let (skip_in, skip_out) = resampler.as_ref().map_or((0, skip_frames), |r| r.split_skip(skip_frames));
+    let mut skip_in = usize::try_from(skip_in).unwrap_or(usize::MAX).saturating_mul(usize::from(CHANNELS));
+    let mut skip = usize::try_from(skip_out).unwrap_or(usize::MAX).saturating_mul(usize::from(CHANNELS));
     let mut decoded = Vec::new();
     let mut stereo = Vec::new();
     let mut resampled = Vec::new();
@@ -460,18 +465,21 @@ fn decode_into(
             let r = *frame.get(1).unwrap_or(&l);
             stereo.extend_from_slice(&[l, r]);
         }
+        let dropped_in = skip_in.min(stereo.len());
+        skip_in -= dropped_in;
+        let fresh = &stereo[dropped_in..];
         let ready: &[f32] = match resampler.as_mut() {
             Some(r) => {
                 resampled.clear();
                 let done = if more {
-                    r.push(&stereo, &mut resampled)
+                    r.push(fresh, &mut resampled)
                 } else {
-                    r.push(&stereo, &mut resampled).and_then(|()| r.finish(&mut resampled))
+                    r.push(fresh, &mut resampled).and_then(|()| r.finish(&mut resampled))
                 };
                 done.map_err(|e| e.to_string())?;
                 &resampled
             }
-            None => &stereo,
+            None => fresh,
         };
         let dropped = skip.min(ready.len());
         skip -= dropped;
