@@ -18,12 +18,15 @@ use crate::output::Render;
 use crate::playout::{Correction, Playout, PlayoutConfig, TimelineRate};
 use crate::varispeed::Varispeed;
 
-/// Decoded audio a deck needs past the target's period before it starts: 250 ms (or what the ring
+/// Decoded audio a deck needs past the target's period before it starts: 1 s (or what the ring
 /// can hold). Starting with one period in hand left nothing for a decoder that fell behind for a
 /// moment: 30 listeners on one 2-core machine, all starting at the same instant (they are in sync)
-/// and all decoding and resampling to fill their rings at once, each underran for 6–12 periods
-/// right after its first sound (measured in `bench/nat/upload.py`), and never again.
-const START_CUSHION_MS: i64 = 250;
+/// while fetching and passing on the track at full speed, each underran for 6–12 periods right
+/// after its first sound (measured in `bench/nat/upload.py`), and never again. 250 ms still left
+/// 2–27 periods of silence in half the runs, each with the track's bytes a second ahead of it: the
+/// decoder had the data but not the processor. A cushion costs nothing where decoding keeps up
+/// (it fills in milliseconds), and where it does not, a later first sound beats a stutter.
+pub(crate) const START_CUSHION_MS: i64 = 1_000;
 
 /// The timeline to follow, from the control side.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -59,7 +59,7 @@ fn a_deck_waits_in_silence_for_its_decoder_and_for_a_start_in_the_future() {
     assert!(out.iter().all(|s| *s == 0.0));
     assert_eq!(render.samples.slots(), 0, "what comes before the target is dropped, making room for the decoder");
     // Once decoded that far, it starts exactly on time.
-    for i in 1_000..40_000 {
+    for i in 1_000..80_000 {
         let _ = p.push(i as f32);
     }
     render.render(&mut out, 510_000_000);
@@ -92,13 +92,16 @@ fn a_deck_starts_with_a_cushion_so_a_decoder_that_falls_behind_at_once_is_not_he
     let mut out = vec![1.0f32; PERIOD];
     render.render(&mut out, 500_000_000);
     assert!(out.iter().all(|s| *s == 0.0), "one period in hand is no cushion: silence still");
-    // 250 ms more arrive, then the decoder stalls for 200 ms: the cushion plays through it, on time.
-    for i in 24_480 + PERIOD..24_480 + PERIOD + 12_000 {
+    // The cushion arrives, then the decoder stalls for all of it but a period: the cushion plays
+    // through, on time.
+    let cushion = (super::START_CUSHION_MS * i64::from(RATE) / 1000) as usize;
+    for i in 24_480 + PERIOD..24_480 + PERIOD + cushion {
         let _ = p.push(i as f32);
     }
-    let firsts = run(&mut render, 510_000_000, 20);
+    let periods = cushion / PERIOD;
+    let firsts = run(&mut render, 510_000_000, periods);
     assert_eq!(firsts[0] as i64, 24_480);
-    assert_eq!(firsts[19] as i64, 24_480 + 19 * PERIOD as i64);
+    assert_eq!(firsts[periods - 1] as i64, 24_480 + (periods as i64 - 1) * PERIOD as i64);
     assert_eq!(control.stats.underruns.load(Ordering::Relaxed), 0);
 }
 
