@@ -51,7 +51,7 @@ impl From<SessionError> for AppError {
             SessionError::Output(_) => ErrorKind::Audio,
             SessionError::Ended => ErrorKind::NotInRoom,
             SessionError::Hosting(h) => match h {
-                HostingError::Probe(_) | HostingError::BadUrl(_) => ErrorKind::BadInput,
+                HostingError::Probe(_) => ErrorKind::BadInput,
                 HostingError::Refused(_) | HostingError::NotAllowed(_) => ErrorKind::NotAllowed,
                 HostingError::Bind { .. } | HostingError::Hub(_) => ErrorKind::Network,
                 HostingError::Record(_) => ErrorKind::Storage,

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use specta::Type;
-use whatssound_core::Relay as CoreRelay;
-use whatssound_core::hosting::check_ws_base;
 use whatssound_core::session::Venue;
+use whatssound_core::{BadWsBase, Relay as CoreRelay, WsBase};
 
 use crate::error::{AppError, ErrorKind};
 
@@ -85,16 +84,15 @@ impl Settings {
                 AppError::new(ErrorKind::BadInput, format!("the listen address {l:?} is not an address and port, like 0.0.0.0:7667"))
             })?,
         };
-        let public_url = match given(&self.public_url) {
+        let bad = |what: &str, e: BadWsBase| AppError::new(ErrorKind::BadInput, format!("the {what}: {e}"));
+        let public_url = given(&self.public_url).map(str::parse::<WsBase>).transpose().map_err(|e| bad("public address", e))?;
+        let relay = match &self.relay {
             None => None,
-            Some(u) => Some(check_ws_base(u).map_err(|_| {
-                AppError::new(
-                    ErrorKind::BadInput,
-                    format!("the public address {u:?} is not a ws:// or wss:// address with no path, like wss://music.example.org"),
-                )
-            })?),
+            Some(r) => Some(CoreRelay {
+                url: WsBase::from_endpoint(&r.url).map_err(|e| bad("relay", e))?,
+                key: Some(r.key.clone()).filter(|k| !k.is_empty()),
+            }),
         };
-        let relay = self.relay.as_ref().map(|r| CoreRelay { url: r.url.clone(), key: Some(r.key.clone()).filter(|k| !k.is_empty()) });
         let tunnel = given(&self.tunnel)
             .map(|t| t.parse::<whatssound_tunnel::RelayChoice>().map_err(|e| AppError::new(ErrorKind::BadInput, e.to_string())))
             .transpose()?;
@@ -113,16 +111,11 @@ impl Settings {
         if !(-2_000.0..=2_000.0).contains(&self.offset_ms) {
             return Err(AppError::new(ErrorKind::BadInput, "the latency offset is between −2000 and 2000 ms"));
         }
-        if let Some(r) = &self.relay
-            && !(r.url.starts_with("ws://") || r.url.starts_with("wss://"))
-        {
-            return Err(AppError::new(ErrorKind::BadInput, "a relay URL starts with ws:// or wss://"));
-        }
         let venue = self.venue()?;
         let clean = Settings {
             display_name: name.to_owned(),
             listen: given(&self.listen).map(|_| venue.listen.to_string()),
-            public_url: venue.public_url,
+            public_url: venue.public_url.map(|u| u.to_string()),
             tunnel: venue.tunnel.map(|t| t.to_string()),
             ..self.clone()
         };

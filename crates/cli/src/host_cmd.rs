@@ -8,9 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use serde_json::json;
 use whatssound_core::host::HostEvent;
-use whatssound_core::hosting::check_ws_base;
 use whatssound_core::player::{PlayerConfig, PlayerEvent};
-use whatssound_core::{HostedRoom, HostingConfig, HostingError, Relay, RoomEvent};
+use whatssound_core::{HostedRoom, HostingConfig, HostingError, Relay, RoomEvent, WsBase};
 use whatssound_room::{Action, Output, TrackPatch};
 
 use crate::args::HostArgs;
@@ -34,8 +33,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     };
     let relay = match args.relay {
         Some(url) => {
-            let base = url.trim_end_matches('/').trim_end_matches("/realtime/v1");
-            check_ws_base(base).context("--relay must be a ws:// or wss:// endpoint like ws://HOST:PORT/realtime/v1")?;
+            let url = WsBase::from_endpoint(&url).context("--relay must be a ws:// or wss:// endpoint like ws://HOST:PORT/realtime/v1")?;
             Some(Relay { url, key: args.relay_key.clone() })
         }
         None => None,
@@ -49,12 +47,9 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
         public_url: args
             .public_url
             .as_deref()
-            .map(|u| {
-                check_ws_base(u).map_err(|_| {
-                    anyhow::anyhow!("--public-url must be a ws:// or wss:// base URL with no path, like ws://my.host:7667; got {u:?}")
-                })
-            })
-            .transpose()?,
+            .map(str::parse::<WsBase>)
+            .transpose()
+            .context("--public-url must be the address invites name")?,
         relay,
         tunnel: args.tunnel.as_deref().map(str::parse).transpose().context("--tunnel")?,
         limits,

@@ -167,6 +167,7 @@ fn bad_usage_exits_2_and_bad_values_exit_1_with_one_line() {
     let d = dir.to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["host", "--listen", "127.0.0.1:0", "--data-dir", d, "--public-url", "http://x"], "--public-url must be"),
+        (&["host", "--listen", "127.0.0.1:0", "--data-dir", d, "--relay", "ws://relay:4000/socket"], "--relay must be"),
         (&["host", "--listen", "127.0.0.1:0", "--data-dir", d, "--room", "no/slash"], "not a valid room id"),
         (&["hub", "--listen", "127.0.0.1:0", "--token", ""], "--token must not be empty"),
         (&["hub", "--listen", "127.0.0.1:0", "--idle-timeout-secs", "0"], "--idle-timeout-secs"),

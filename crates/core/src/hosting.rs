@@ -22,13 +22,14 @@ use crate::host::{HostConfig, HostEvent, HostRoom};
 use crate::media::{self, MediaLibrary};
 use crate::room_record::{self, RecordError, RoomRecord};
 use crate::store::HostStore;
+use crate::ws_base::WsBase;
 use crate::{CoreError, identity};
 
 /// An external relay the room's channels go through instead of the embedded hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Relay {
-    /// `ws://HOST:PORT` or `wss://HOST` (with or without `/realtime/v1`).
-    pub url: String,
+    /// Where the relay is (`WsBase::from_endpoint` takes it with or without `/realtime/v1`).
+    pub url: WsBase,
     /// The relay's key (`whatssound-cli hub --token`, or a Supabase project's anon key).
     pub key: Option<String>,
 }
@@ -45,7 +46,7 @@ pub struct HostingConfig {
     pub listen: SocketAddr,
     /// The base URL invites name, when listeners reach this machine by another address
     /// (`ws://my.host:7667`, `wss://music.example.org` behind a proxy).
-    pub public_url: Option<String>,
+    pub public_url: Option<WsBase>,
     pub relay: Option<Relay>,
     /// Reach listeners whom no address reaches (behind NATs, no port forwarded) through a tunnel
     /// met at this relay server; invites then carry this host's node id (kept in the data dir).
@@ -63,8 +64,6 @@ pub enum HostingError {
     Record(#[from] RecordError),
     #[error("could not listen on {addr}: {error} (is something else using the port? pick another, or port 0 for a free one)")]
     Bind { addr: SocketAddr, error: std::io::Error },
-    #[error("{0} must be a ws:// or wss:// base URL with no path, like ws://my.host:7667")]
-    BadUrl(String),
     #[error(transparent)]
     Core(#[from] CoreError),
     #[error(transparent)]
@@ -123,7 +122,7 @@ impl std::fmt::Debug for HostedRoom {
 impl HostedRoom {
     /// Opens (or creates) the room in `config.data_dir` and starts serving it.
     pub async fn start(config: HostingConfig) -> Result<(HostedRoom, mpsc::UnboundedReceiver<HostEvent>), HostingError> {
-        let public = config.public_url.as_deref().map(check_ws_base).transpose()?;
+        let public = config.public_url.as_ref().map(WsBase::to_string);
         let mut record = room_record::open_or_create(&config.data_dir, config.room.as_deref())?;
         if config.new_invite {
             room_record::rotate_listener_token(&config.data_dir, &mut record)?;
@@ -171,7 +170,7 @@ impl HostedRoom {
                 (ws, reach, Some(record.host_token.clone()), Some(EmbeddedHub { hub, media, stop, serving, clock, tunnel }), node, swarm)
             }
             Some(relay) => {
-                let base = check_ws_base(relay.url.trim_end_matches('/').trim_end_matches("/realtime/v1"))?;
+                let base = relay.url.to_string();
                 // A relay cannot tell roles apart: everyone presents its key, and authority comes
                 // from the host's signatures instead.
                 let key = relay.key.clone().unwrap_or_else(|| "-".into());
@@ -235,11 +234,22 @@ impl HostedRoom {
         self.make_invite(&self.record.host_token, Some(&self.record.admin_key))
     }
 
+    /// The host's own seat, for this machine's session in its room: the room as this machine
+    /// reaches it (no tunnel), the host token, and the host's own key, so the session's intents
+    /// are the host's. Never shown to anyone.
+    pub fn own_invite(&self) -> Invite {
+        let own = self.invite_with(&self.record.host_token, Some(&self.record.host_key));
+        Invite { ws: self.ws.clone(), node: None, ..own }
+    }
+
     fn make_invite(&self, token: &str, admin: Option<&str>) -> String {
+        self.invite_with(token, admin).to_string()
+    }
+
+    fn invite_with(&self, token: &str, admin: Option<&str>) -> Invite {
         let extra = admin.map(|a| vec![("admin".to_owned(), a.to_owned())]).unwrap_or_default();
         let key = identity::from_hex(&self.record.host_key).map(|i| i.user_id().0);
         Invite { ws: self.invite_ws.clone(), room: self.record.room.clone(), token: token.to_owned(), key, node: self.node.clone(), extra }
-            .to_string()
     }
 
     /// A new listener invite: the old one stops working at once, for joining and for media
@@ -384,27 +394,12 @@ fn lan_address(v6: bool) -> Option<std::net::IpAddr> {
     (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
 }
 
-/// A `ws://` or `wss://` base URL with no path, without its trailing slash.
-pub fn check_ws_base(url: &str) -> Result<String, HostingError> {
-    let trimmed = url.trim_end_matches('/');
-    let rest = trimmed.strip_prefix("ws://").or_else(|| trimmed.strip_prefix("wss://"));
-    match rest {
-        Some(r) if !r.is_empty() && !r.contains('/') => Ok(trimmed.to_owned()),
-        _ => Err(HostingError::BadUrl(format!("{url:?}"))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn base_urls_are_checked_and_unspecified_addresses_become_loopback() {
-        assert_eq!(check_ws_base("ws://my.host:7667/").unwrap(), "ws://my.host:7667");
-        assert_eq!(check_ws_base("wss://music.example.org").unwrap(), "wss://music.example.org");
-        for bad in ["http://x", "ws://", "ws://x/path", "x:1"] {
-            assert!(check_ws_base(bad).is_err(), "{bad}");
-        }
+    fn unspecified_addresses_become_loopback() {
         assert_eq!(ws_base("0.0.0.0:7667".parse().unwrap()), "ws://127.0.0.1:7667");
         assert_eq!(ws_base("[::]:80".parse().unwrap()), "ws://[::1]:80");
         assert_eq!(ws_base("10.0.0.2:5".parse().unwrap()), "ws://10.0.0.2:5");

@@ -20,6 +20,7 @@
 //! - [`player`]: a listener's audio — fetch, decode, and play the room's timeline in sync.
 //! - [`store`]: the SQLite files (the host's `room.db`, a listener's `outbox.db`).
 //! - [`identity`]: a user's keypair file.
+//! - [`ws_base`]: [`WsBase`], the address of a room's channels and media, checked where it enters.
 //! - [`session`]: [`session::Session`], the desktop app's whole time in a room — host or join,
 //!   act, add files, leave — with what happens as ready-to-show events.
 //! - [`view`]: [`view::RoomModel`], the room folded into what a UI shows ([`view::RoomView`]).
@@ -40,11 +41,13 @@ pub mod session;
 pub mod store;
 pub mod uploads;
 pub mod view;
+pub mod ws_base;
 
 pub use host::{HostConfig, HostEvent, HostRoom};
 pub use hosting::{HostedRoom, HostingConfig, HostingError, Relay};
 pub use listener::{ListenerConfig, ListenerRoom, RoomEvent, SyncStats};
 pub use route::{Reach, Route};
+pub use ws_base::{BadWsBase, WsBase};
 
 /// The one error type of this crate's operations.
 #[derive(Debug, thiserror::Error)]

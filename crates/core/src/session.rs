@@ -20,8 +20,9 @@ use whatssound_audio::{Clock, Volume};
 use whatssound_client::ConnectionStatus;
 use whatssound_protocol::Invite;
 use whatssound_room::wire::Activity;
-use whatssound_room::{Action, IntentId, TrackId, UserId};
+use whatssound_room::{Action, IntentId, TrackId, TrackPatch, UserId};
 
+use crate::host::HostRoom;
 use crate::hosting::{HostedRoom, HostingConfig, HostingError, Relay};
 use crate::player::{OutputKind, Player, PlayerConfig, PlayerEvent};
 use crate::view::{AudioState, RoomModel, RoomView};
@@ -166,7 +167,7 @@ pub struct Venue {
     /// `0.0.0.0:7667` for other machines too.
     pub listen: SocketAddr,
     /// What invites name when listeners come another way (port forwarding, a TLS proxy).
-    pub public_url: Option<String>,
+    pub public_url: Option<crate::WsBase>,
     /// Run on this relay instead of the embedded hub.
     pub relay: Option<Relay>,
     /// Let listeners anywhere join through a tunnel met at this relay server.
@@ -214,12 +215,7 @@ impl Session {
         if !files.is_empty() {
             hosted.room().act(Action::Play, None).await?;
         }
-        // Joins as the host: the invite carries the host's own key, so this session's intents are
-        // the host's. It is never shown to anyone.
-        let host_key = crate::room_record::open_or_create(hosted.data_dir(), None).map_err(HostingError::from)?.host_key;
-        let own: Invite =
-            hosted.host_invite().parse().map_err(|e: whatssound_protocol::InviteError| SessionError::BadInvite(e.to_string()))?;
-        let own = Invite { ws: hosted.ws().to_owned(), node: None, extra: vec![("admin".into(), host_key)], ..own };
+        let own = hosted.own_invite();
         let listener_invite = hosted.invite();
         let (session, events) = Session::start(config, own, Some(hosted), false).await?;
         let _ = session.commands.send(Command::Invite(Some(listener_invite)));
@@ -238,8 +234,8 @@ impl Session {
         hosted: Option<HostedRoom>,
         track_presence: bool,
     ) -> Result<(Session, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
-        let role = if hosted.is_some() { crate::view::Role::Host } else { crate::view::Role::Listener };
-        match Session::connect(config, &invite, role, track_presence).await {
+        let authority = hosted.as_ref().map(|h| h.room().clone());
+        match Session::connect(config, &invite, authority, track_presence).await {
             Ok((route, commands, events)) => Ok((Session { hosted, invite, route, commands }, events)),
             Err(e) => {
                 // A room hosted for this session ends with it.
@@ -254,10 +250,11 @@ impl Session {
     async fn connect(
         config: SessionConfig,
         invite: &Invite,
-        role: crate::view::Role,
+        authority: Option<HostRoom>,
         track_presence: bool,
     ) -> Result<(Route, mpsc::UnboundedSender<Command>, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
         let host = UserId(invite.key.clone().ok_or(CoreError::NoHostKey)?);
+        let role = if authority.is_some() { crate::view::Role::Host } else { crate::view::Role::Listener };
         let route = Route::open(invite).await?;
         // A listener that plays passes tracks on to the others (through a tunnel).
         let route = match (&config.output, role) {
@@ -299,6 +296,7 @@ impl Session {
         let (events, events_rx) = mpsc::unbounded_channel();
         let task = Task {
             listener,
+            authority,
             player,
             model,
             clock: config.clock,
@@ -386,6 +384,9 @@ type Pending = (oneshot::Sender<Result<(), SessionError>>, Option<(TrackId, bool
 /// The session's task: the one owner of the replica's events, the player and the model.
 struct Task {
     listener: ListenerRoom,
+    /// The room itself, when this session hosts it: what the host cannot play, nobody can, so
+    /// the host marks it and the room moves on (as `whatssound-cli host` does).
+    authority: Option<HostRoom>,
     player: Option<Player>,
     model: RoomModel,
     clock: Arc<dyn Clock>,
@@ -506,13 +507,19 @@ impl Task {
     }
 
     fn on_player(&mut self, event: PlayerEvent) {
-        if let PlayerEvent::Buffering { track, progress, buffered_ms } = event {
-            self.emit(SessionEvent::Buffering(BufferingView {
+        match event {
+            PlayerEvent::Buffering { track, progress, buffered_ms } => self.emit(SessionEvent::Buffering(BufferingView {
                 track_id: track.to_string(),
                 bytes: progress.bytes,
                 total: progress.total,
                 buffered_ms: u32::try_from(buffered_ms.unwrap_or(0)).unwrap_or(u32::MAX),
-            }));
+            })),
+            PlayerEvent::Unplayable { track, reason } => {
+                if let Some(room) = &self.authority {
+                    room.describe(track, TrackPatch { unplayable: Some(reason), ..TrackPatch::default() });
+                }
+            }
+            PlayerEvent::Ready { .. } => {}
         }
         self.update_audio();
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 use whatssound_audio::{MonotonicClock, Volume};
+use whatssound_core::player::OutputKind;
 use whatssound_core::session::{Session, SessionConfig, SessionError, SessionEvent, Venue};
 use whatssound_core::view::RoomView;
 use whatssound_room::Action;
@@ -117,5 +118,24 @@ async fn a_hosted_room_and_a_joined_one_show_each_other_and_answer_actions() {
         }
     }
     ann.leave().await.unwrap();
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_track_the_hosting_app_cannot_play_is_marked_unplayable_for_everyone() {
+    let base = temp("unplayable");
+    let song = tone(&base, "Moved.wav");
+    let mut hana = config(base.join("host"), "Hana");
+    hana.output = Some(OutputKind::Null);
+    let (host, mut events) = Session::host(hana, "Lost", &[], Venue::default()).await.unwrap();
+    host.add_files(std::slice::from_ref(&song)).await.unwrap();
+    until_view(&mut events, |v| !v.queue.is_empty()).await;
+    // The file goes away after it was queued (moved, or its disk unplugged).
+    std::fs::remove_file(&song).unwrap();
+    host.act(Action::Play).await.unwrap();
+    let view = until_view(&mut events, |v| v.queue.iter().any(|q| q.unplayable.is_some())).await;
+    let reason = view.queue[0].unplayable.clone().unwrap_or_default();
+    assert!(!reason.is_empty() && !reason.contains('\n'), "{reason}");
+    host.leave().await.unwrap();
     let _ = std::fs::remove_dir_all(&base);
 }
