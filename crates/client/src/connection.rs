@@ -359,7 +359,7 @@ impl Task {
         End::Closed
     }
 
-    async fn send_join(&mut self, ws: &mut Socket, topic: &str) -> Result<(), ()> {
+    async fn send_join(&mut self, ws: &mut Socket, topic: &str) -> Result<(), SocketGone> {
         let r = self.set.next_ref();
         let token = self.config.token.clone();
         let Some(w) = self.set.wanted.get_mut(topic) else { return Ok(()) };
@@ -370,7 +370,7 @@ impl Task {
         send(ws, Message::new(topic, event::PHX_JOIN, payload).with_refs(Some(r.clone()), Some(r))).await
     }
 
-    async fn send_track(&mut self, ws: &mut Socket, topic: &str) -> Result<(), ()> {
+    async fn send_track(&mut self, ws: &mut Socket, topic: &str) -> Result<(), SocketGone> {
         let Some(w) = self.set.wanted.get(topic) else { return Ok(()) };
         let (Some(meta), Some(join_ref), true) = (w.presence.clone(), w.join_ref.clone(), w.joined) else { return Ok(()) };
         let r = self.set.next_ref();
@@ -378,7 +378,7 @@ impl Task {
         send(ws, Message::new(topic, event::PRESENCE, payload).with_refs(Some(join_ref), Some(r))).await
     }
 
-    async fn command(&mut self, ws: &mut Socket, cmd: Command) -> Result<(), ()> {
+    async fn command(&mut self, ws: &mut Socket, cmd: Command) -> Result<(), SocketGone> {
         match cmd {
             Command::Join { topic, options, presence } => {
                 self.set.wanted.insert(topic.clone(), Wanted::new(options, presence));
@@ -429,7 +429,7 @@ impl Task {
         }
     }
 
-    async fn incoming(&mut self, ws: &mut Socket, frame: Frame) -> Result<(), ()> {
+    async fn incoming(&mut self, ws: &mut Socket, frame: Frame) -> Result<(), SocketGone> {
         let m = match frame {
             Frame::Message(m) => m,
             Frame::UserBroadcast(b) => {
@@ -480,7 +480,7 @@ impl Task {
         }
     }
 
-    async fn reply(&mut self, ws: &mut Socket, topic: String, r: Option<String>, payload: Value) -> Result<(), ()> {
+    async fn reply(&mut self, ws: &mut Socket, topic: String, r: Option<String>, payload: Value) -> Result<(), SocketGone> {
         let ok = payload.get("status").and_then(Value::as_str) == Some("ok");
         let reason = payload.get("response").and_then(|r| r.get("reason")).and_then(Value::as_str).unwrap_or("refused").to_owned();
         match r.and_then(|r| self.set.take(&r)) {
@@ -520,7 +520,7 @@ impl Task {
     }
 }
 
-async fn send(ws: &mut Socket, m: Message) -> Result<(), ()> {
+async fn send(ws: &mut Socket, m: Message) -> Result<(), SocketGone> {
     let frame = match encode(Vsn::V2, &Frame::Message(m)) {
         Ok(WireFrame::Text(t)) => Ws::text(t),
         Ok(WireFrame::Binary(b)) => Ws::binary(b),
@@ -529,5 +529,10 @@ async fn send(ws: &mut Socket, m: Message) -> Result<(), ()> {
             return Ok(());
         }
     };
-    ws.send(frame).await.map_err(|_| ())
+    ws.send(frame).await.map_err(|_| SocketGone)
 }
+
+/// The socket could not take a frame: it closed or broke. Not an error to report: the connection
+/// task drops the socket and reconnects, and the channels re-join.
+#[derive(Debug)]
+struct SocketGone;

@@ -1,4 +1,5 @@
-//! A listener's room: a replica of the host's state, kept whole across reconnects.
+//! A listener's room: a replica of the host's state, kept whole across reconnects. How it keeps
+//! the host's time is in `listener_clock.rs`.
 
 use std::path::PathBuf;
 
@@ -10,34 +11,20 @@ use whatssound_protocol::{Invite, PresenceView};
 
 use whatssound_audio::{Clock, Exchange};
 use whatssound_room::clock_datagram::HostLine;
-use whatssound_room::wire::{self, Activity, ClockPing, ClockPong, ReactionMessage, SnapshotMessage, Topics, Verdict};
+use whatssound_room::wire::{self, Activity, ClockPong, ReactionMessage, SnapshotMessage, Topics, Verdict};
 use whatssound_room::{Action, Change, Diff, Identity, Intent, IntentId, Replica, ReplicaEvent, UserId};
 
-use crate::clock_sync::{ClockPath, ClockSync, PeerExchange, Published};
+use self::clock::ping_interval;
+use crate::clock_sync::{ClockPath, ClockSync, PeerExchange};
+use crate::route::{Reach, Route};
 use crate::store::OutboxStore;
-use crate::{clock_peer, clock_udp};
-
-/// How often to exchange clocks, by how many exchanges completed: a burst at join (24 in half a
-/// second; playback is first placed by it), then four a second for good. Counted by answers, not
-/// pings: the host starts hearing a listener's channel when its presence arrives, and pings sent
-/// before that are lost, so the burst lasts until 24 were answered. The estimate reads each
-/// direction's floor (see `ClockOffset`), which is as sharp as the quickest packet in the window:
-/// with 10 ms of jitter, four a second over a minute put it within 0.4 ms (p99, simulated) where
-/// one a second left 1.4 ms. An exchange is two small signed messages; the hub allows 100 a second.
-fn ping_interval(sent: u64) -> std::time::Duration {
-    match sent {
-        0..24 => std::time::Duration::from_millis(20),
-        _ => std::time::Duration::from_millis(250),
-    }
-}
+use crate::{CoreError, clock_peer, clock_udp, identity, new_intent_id, presence_meta};
 
 /// How long the first join may take before joining gives up.
 const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long an intent may stay unanswered before it is sent again.
 const RETRY: std::time::Duration = std::time::Duration::from_secs(2);
-use crate::route::{Reach, Route};
-use crate::{CoreError, identity, new_intent_id, presence_meta};
 
 #[derive(Debug, Clone)]
 pub struct ListenerConfig {
@@ -406,49 +393,6 @@ impl Task {
         self.pump();
     }
 
-    fn send_ping(&mut self) {
-        self.pings_sent += 1;
-        let ping = ClockPing { nonce: self.pings_sent, t0: self.clock.now() };
-        // On this listener's own channel, which only the host hears (see host.rs: pings on the
-        // shared playback channel reached every member).
-        let topic = self.topics.user(&self.identity.user_id());
-        self.client.broadcast(&topic, wire::CLOCK_PING, wire::seal(&self.identity, &ping));
-    }
-
-    fn on_pong(&mut self, pong: ClockPong, t3: i64) {
-        self.pongs += 1;
-        self.on_exchange(ClockPath::WebSocket, Exchange { t0: pong.t0, t1: pong.t1, t2: pong.t2, t3 });
-    }
-
-    fn on_exchange(&mut self, path: ClockPath, e: Exchange) {
-        if let Some(p) = self.clock_sync.add(path, e) {
-            self.publish(p, e.t3);
-        }
-    }
-
-    /// A new estimate of the host's clock, from the exchange that completed at local `t3`: to
-    /// the player (through the event) and to the LAN peers this listener answers.
-    fn publish(&mut self, p: Published, t3: i64) {
-        let stats = SyncStats {
-            clock_offset_ns: p.estimate.offset,
-            round_trip_ns: p.estimate.round_trip,
-            uncertainty_ns: p.estimate.uncertainty,
-            path: p.path,
-            reach: self.route.reach(),
-            drift_ppm: p.estimate.drift_ppm,
-            samples: p.estimate.samples,
-            local_ns: t3,
-            host_ns: p.host_at_t3,
-        };
-        self.host_line.send_replace(Some(HostLine {
-            local: t3,
-            host: p.host_at_t3,
-            drift_ppb: (p.estimate.drift_ppm * 1e3).round() as i64,
-            uncertainty: p.estimate.uncertainty,
-        }));
-        self.emit(RoomEvent::Sync(stats));
-    }
-
     /// The members below this one (by presence key) that offer a LAN clock at a LAN address,
     /// lowest first: the ones worth pinging. Only below, so listeners on one LAN form a chain that ends at the
     /// lowest, which follows the host.
@@ -614,3 +558,6 @@ impl Task {
         mine
     }
 }
+
+#[path = "listener_clock.rs"]
+mod clock;

@@ -331,11 +331,9 @@ impl Player {
             let name = track.to_string();
             // Opening reads the first packets, so it waits for them here, off the runtime.
             let opened =
-                Decoder::open(Box::new(bytes.reader()), extension.as_deref(), name).map_err(|e| e.to_string()).and_then(|d| {
-                    match d.rate() {
-                        rate if rate == out_rate => Ok((d, None)),
-                        rate => Resampler::new(rate, out_rate, usize::from(CHANNELS)).map(|r| (d, Some(r))).map_err(|e| e.to_string()),
-                    }
+                Decoder::open(Box::new(bytes.reader()), extension.as_deref(), name).map_err(DeckError::from).and_then(|d| match d.rate() {
+                    rate if rate == out_rate => Ok((d, None)),
+                    rate => Ok((d, Some(Resampler::new(rate, out_rate, usize::from(CHANNELS))?))),
                 });
             let result = match opened {
                 Ok((decoder, resampler)) => {
@@ -344,11 +342,11 @@ impl Player {
                 }
                 Err(reason) => Err(reason),
             };
-            if let Err(reason) = result
+            if let Err(e) = result
                 && !stop.load(Ordering::Acquire)
             {
                 // A failed download is the cause; the decoder only saw its bytes stop.
-                let reason = bytes.failure().unwrap_or(reason);
+                let reason = bytes.failure().unwrap_or_else(|| e.to_string());
                 let _ = events.send(PlayerEvent::Unplayable { track, reason });
             }
         });
@@ -428,6 +426,16 @@ impl Player {
     }
 }
 
+/// Why a deck stopped: its bytes are not audio this build decodes, or could not be resampled to
+/// the output's rate. A [`PlayerEvent::Unplayable`] says it to the room in one line.
+#[derive(Debug, thiserror::Error)]
+enum DeckError {
+    #[error(transparent)]
+    Decode(#[from] whatssound_audio::DecodeError),
+    #[error(transparent)]
+    Resample(#[from] whatssound_audio::ResampleError),
+}
+
 /// The room's swarm and the track's hash, when a track can come from the members who have it.
 fn from_room<'a>(swarm: &'a Option<whatssound_swarm::Swarm>, hash: &'a Option<String>) -> Option<(&'a whatssound_swarm::Swarm, &'a str)> {
     swarm.as_ref().zip(hash.as_deref())
@@ -444,7 +452,7 @@ fn decode_into(
     mut ring: Producer<f32>,
     stop: &AtomicBool,
     skip_frames: i64,
-) -> Result<(), String> {
+) -> Result<(), DeckError> {
     let skip_frames = u64::try_from(skip_frames).unwrap_or(0);
     let (skip_in, skip_out) = resampler.as_ref().map_or((0, skip_frames), |r| r.split_skip(skip_frames));
     let mut skip_in = usize::try_from(skip_in).unwrap_or(usize::MAX).saturating_mul(usize::from(CHANNELS));
@@ -458,7 +466,7 @@ fn decode_into(
             return Ok(());
         }
         decoded.clear();
-        let more = decoder.next_packet(&mut decoded).map_err(|e| e.to_string())?;
+        let more = decoder.next_packet(&mut decoded)?;
         stereo.clear();
         for frame in decoded.chunks(channels) {
             let l = frame[0];
@@ -476,7 +484,7 @@ fn decode_into(
                 } else {
                     r.push(fresh, &mut resampled).and_then(|()| r.finish(&mut resampled))
                 };
-                done.map_err(|e| e.to_string())?;
+                done?;
                 &resampled
             }
             None => fresh,

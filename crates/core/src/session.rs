@@ -14,10 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use whatssound_audio::{Clock, Volume};
-use whatssound_client::ConnectionStatus;
 use whatssound_protocol::Invite;
 use whatssound_room::wire::Activity;
 use whatssound_room::{Action, IntentId, TrackId, TrackPatch, UserId};
@@ -25,7 +23,7 @@ use whatssound_room::{Action, IntentId, TrackId, TrackPatch, UserId};
 use crate::host::HostRoom;
 use crate::hosting::{HostedRoom, HostingConfig, HostingError, Relay};
 use crate::player::{OutputKind, Player, PlayerConfig, PlayerEvent};
-use crate::view::{AudioState, RoomModel, RoomView};
+use crate::view::{AudioState, BufferingView, ConnectionView, ReactionView, RoomModel, RoomView, SyncView};
 use crate::{CoreError, ListenerConfig, ListenerRoom, RoomEvent, Route, SyncStats};
 
 /// How long an action may wait for the room's answer.
@@ -43,55 +41,6 @@ pub struct SessionConfig {
     /// Positive plays earlier (for a device that sounds late).
     pub offset_ms: i64,
     pub clock: Arc<dyn Clock>,
-}
-
-/// The connection, as a banner shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(tag = "state", rename_all = "camelCase", rename_all_fields = "camelCase")]
-pub enum ConnectionView {
-    Connecting,
-    Connected,
-    Reconnecting { attempt: u32, next_try_ms: u32 },
-    Offline { reason: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "camelCase")]
-pub struct SyncView {
-    pub offset_ms: f64,
-    pub rtt_ms: f64,
-    /// How far the clock estimate may still be off, ± ms (on a path as quick each way).
-    pub uncertainty_ms: f64,
-    /// Where the clock estimate comes from: the host's datagrams, the room's WebSocket, or a
-    /// listener on this LAN that shares its own.
-    pub clock_path: crate::clock_sync::ClockPath,
-    /// Which way this member reaches the host: the invite's address, or a tunnel (direct, or
-    /// through its relay server).
-    pub reach: crate::Reach,
-    /// How far what sounds is from where the room is (positive: behind).
-    pub error_ms: f64,
-    pub corrections: u32,
-    pub underruns: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "camelCase")]
-pub struct BufferingView {
-    pub track_id: String,
-    pub bytes: u64,
-    pub total: Option<u64>,
-    pub buffered_ms: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "camelCase")]
-pub struct ReactionView {
-    pub from: String,
-    pub emoji: String,
 }
 
 /// What happened, ready to show.
@@ -463,7 +412,7 @@ impl Task {
             p.on_room_event(&event);
         }
         match event {
-            RoomEvent::Connection(status) => self.emit(SessionEvent::Connection(connection_view(&status))),
+            RoomEvent::Connection(status) => self.emit(SessionEvent::Connection(ConnectionView::from(&status))),
             RoomEvent::Snapshot(s) => {
                 self.host_at = Some((self.clock.now(), s.host_now_ms));
                 self.model.reset(s.state);
@@ -591,17 +540,6 @@ impl Task {
         }));
         // Positions advance and typing fades with time, not only with events.
         self.emit_view();
-    }
-}
-
-fn connection_view(status: &ConnectionStatus) -> ConnectionView {
-    match status {
-        ConnectionStatus::Connecting => ConnectionView::Connecting,
-        ConnectionStatus::Connected => ConnectionView::Connected,
-        ConnectionStatus::Reconnecting { attempt, in_ms } => {
-            ConnectionView::Reconnecting { attempt: *attempt, next_try_ms: u32::try_from(*in_ms).unwrap_or(u32::MAX) }
-        }
-        ConnectionStatus::Offline => ConnectionView::Offline { reason: "disconnected".into() },
     }
 }
 

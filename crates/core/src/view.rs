@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use whatssound_client::ConnectionStatus;
 use whatssound_room::wire::Activity;
 use whatssound_room::{Change, Diff, RoomState, TrackId, TrackSource, UserId};
 
@@ -332,6 +333,68 @@ impl RoomModel {
                 Some(media.replacen("?token=", "/cover?token=", 1))
             }
             TrackSource::Url { .. } => None,
+        }
+    }
+}
+
+/// The connection, as a banner shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "state", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum ConnectionView {
+    Connecting,
+    Connected,
+    Reconnecting { attempt: u32, next_try_ms: u32 },
+    Offline { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct SyncView {
+    pub offset_ms: f64,
+    pub rtt_ms: f64,
+    /// How far the clock estimate may still be off, ± ms (on a path as quick each way).
+    pub uncertainty_ms: f64,
+    /// Where the clock estimate comes from: the host's datagrams, the room's WebSocket, or a
+    /// listener on this LAN that shares its own.
+    pub clock_path: crate::clock_sync::ClockPath,
+    /// Which way this member reaches the host: the invite's address, or a tunnel (direct, or
+    /// through its relay server).
+    pub reach: crate::Reach,
+    /// How far what sounds is from where the room is (positive: behind).
+    pub error_ms: f64,
+    pub corrections: u32,
+    pub underruns: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct BufferingView {
+    pub track_id: String,
+    pub bytes: u64,
+    pub total: Option<u64>,
+    pub buffered_ms: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionView {
+    pub from: String,
+    pub emoji: String,
+}
+
+impl From<&ConnectionStatus> for ConnectionView {
+    fn from(status: &ConnectionStatus) -> Self {
+        match status {
+            ConnectionStatus::Connecting => ConnectionView::Connecting,
+            ConnectionStatus::Connected => ConnectionView::Connected,
+            ConnectionStatus::Reconnecting { attempt, in_ms } => {
+                ConnectionView::Reconnecting { attempt: *attempt, next_try_ms: u32::try_from(*in_ms).unwrap_or(u32::MAX) }
+            }
+            ConnectionStatus::Offline => ConnectionView::Offline { reason: "disconnected".into() },
         }
     }
 }

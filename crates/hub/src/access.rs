@@ -70,30 +70,44 @@ impl Access {
     }
 
     /// Decides a join of `topic` by a socket presenting `token`.
-    pub fn authorize(&self, topic: &str, token: Option<&str>) -> Result<Role, String> {
+    pub fn authorize(&self, topic: &str, token: Option<&str>) -> Result<Role, Refusal> {
         match self {
             Access::Open => Ok(Role::Peer),
             Access::Token(expected) => match token {
                 Some(t) if constant_time_eq(t, expected) => Ok(Role::Peer),
-                Some(_) => Err("Unauthorized: wrong token for this hub".into()),
-                None => Err("Unauthorized: this hub needs a token (query `token` or `apikey`, or `access_token` in the join)".into()),
+                Some(_) => Err(Refusal::WrongHubToken),
+                None => Err(Refusal::NoHubToken),
             },
             Access::Room(room) => {
                 if !room.owns_topic(topic) {
-                    return Err(format!(
-                        "Unauthorized: this hub serves room {0} only; join realtime:room:{0} or its sub-topics",
-                        room.room
-                    ));
+                    return Err(Refusal::OtherRoom(room.room.clone()));
                 }
                 match token {
                     Some(t) if constant_time_eq(t, &room.host_token) => Ok(Role::Host),
                     Some(t) if constant_time_eq(t, &room.listener_token) => Ok(Role::Listener),
-                    Some(_) => Err("Unauthorized: wrong or expired token for this room; ask the host for a new invite".into()),
-                    None => Err("Unauthorized: this room needs a token (the invite's `token`)".into()),
+                    Some(_) => Err(Refusal::WrongRoomToken),
+                    None => Err(Refusal::NoRoomToken),
                 }
             }
         }
     }
+}
+
+/// Why a join (or a channel's new token) was refused. The text goes back to the client as the
+/// join's error reply, so it starts with `Unauthorized:` as Supabase Realtime's do, and says what
+/// to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("Unauthorized: wrong token for this hub")]
+    WrongHubToken,
+    #[error("Unauthorized: this hub needs a token (query `token` or `apikey`, or `access_token` in the join)")]
+    NoHubToken,
+    #[error("Unauthorized: this hub serves room {0} only; join realtime:room:{0} or its sub-topics")]
+    OtherRoom(String),
+    #[error("Unauthorized: wrong or expired token for this room; ask the host for a new invite")]
+    WrongRoomToken,
+    #[error("Unauthorized: this room needs a token (the invite's `token`)")]
+    NoRoomToken,
 }
 
 /// Compares without an early exit, so response timing does not reveal how much of a token matched.
@@ -118,8 +132,8 @@ mod tests {
         let a = room();
         assert_eq!(a.authorize("realtime:room:jam", Some("H")), Ok(Role::Host));
         assert_eq!(a.authorize("realtime:room:jam:chat", Some("L")), Ok(Role::Listener));
-        assert!(a.authorize("realtime:room:jam", Some("x")).unwrap_err().starts_with("Unauthorized: wrong"));
-        assert!(a.authorize("realtime:room:jam", None).unwrap_err().starts_with("Unauthorized: "));
+        assert_eq!(a.authorize("realtime:room:jam", Some("x")), Err(Refusal::WrongRoomToken));
+        assert!(a.authorize("realtime:room:jam", None).unwrap_err().to_string().starts_with("Unauthorized: "));
         assert!(a.authorize("realtime:room:jammy", Some("H")).is_err(), "a room id that merely starts alike");
         assert!(a.authorize("realtime:other", Some("H")).is_err());
     }

@@ -23,6 +23,6 @@ mod registry;
 mod server;
 mod socket;
 
-pub use access::{Access, Role, RoomAccess};
+pub use access::{Access, Refusal, Role, RoomAccess};
 pub use limits::Limits;
 pub use server::{Hub, HubConfig, HubStats, serve, serve_with};

@@ -216,7 +216,7 @@ impl Session {
         let role = match access.authorize(&topic, token) {
             Ok(role) => role,
             Err(refusal) => {
-                effects.push(reply_error(&refusal));
+                effects.push(reply_error(&refusal.to_string()));
                 return effects;
             }
         };
@@ -309,7 +309,7 @@ impl Session {
                         &topic,
                         join_ref.clone(),
                         event::SYSTEM,
-                        json!({"status": "error", "extension": "system", "channel": name, "message": refusal}),
+                        json!({"status": "error", "extension": "system", "channel": name, "message": refusal.to_string()}),
                     )),
                     Effect::Send(event::close(&topic, join_ref)),
                     Effect::Unsubscribe { topic },
