@@ -31,15 +31,17 @@ def bed(*args, check=True):
     return subprocess.run(["bash", BED, *args], env={**os.environ, "WHATSSOUND_NETBED": NETBED}, check=check, capture_output=True, text=True)
 
 
-def spawn(name, role, *args):
+def spawn(name, role, *args, nice=0):
     # BENCH_LOGS=DIR keeps each process's log (stderr) as DIR/ROLE.log and its events (stdout) as
     # DIR/ROLE.jsonl, each line prefixed with the wall-clock second it was read (`1733300000.123 {...}`)
     # so it lines up with the log's timestamps; WHATSSOUND_LOG sets what is logged (e.g.
-    # whatssound_swarm=debug).
+    # whatssound_swarm=debug). `nice` below 0 gives the process more of the machine's processor
+    # than the rest (root only).
     logs = os.environ.get("BENCH_LOGS")
     err = open(os.path.join(logs, f"{role}.log"), "w") if logs else subprocess.DEVNULL
     out = open(os.path.join(logs, f"{role}.jsonl"), "w") if logs else None
-    p = subprocess.Popen(["ip", "netns", "exec", f"{name}-{role}", CLI, *args], stdout=subprocess.PIPE, stderr=err, text=True)
+    niced = ["nice", "-n", str(nice)] if nice else []
+    p = subprocess.Popen(["ip", "netns", "exec", f"{name}-{role}", *niced, CLI, *args], stdout=subprocess.PIPE, stderr=err, text=True)
     lines = queue.Queue()
 
     def read():

@@ -11,7 +11,9 @@ empty) are read from its last `sync` line. Listeners pass the track on to each o
 
 Prints one JSON line. Needs root and the bed (see README); `flac` for the FLAC track. PROFILE=none
 runs the homes with no impairer process (NAT and the rate only): 31 impairers saturate a 2-core
-machine, and the room then measures the machine rather than the network.
+machine, and the room then measures the machine rather than the network. HOST_NICE=-10 runs the
+host and the relay at that niceness: each stands for a machine of its own, and without it the
+30 listeners starting at once take the processor the host needs to send the first pieces.
 """
 import json
 import os
@@ -107,10 +109,11 @@ def main():
     bed("up", name, *homes)
     procs = []
     try:
-        relay, rl = spawn(name, "wan", "p2p-relay", "--listen", "10.77.0.1:3340")
+        host_nice = int(os.environ.get("HOST_NICE", "0"))
+        relay, rl = spawn(name, "wan", "p2p-relay", "--listen", "10.77.0.1:3340", nice=host_nice)
         procs.append(relay)
         first(rl, lambda v: v.get("event") == "ready", 10)
-        host, hl = spawn(name, "host", "host", "--listen", "192.168.0.2:0", "--tunnel", "http://10.77.0.1:3340", "--data-dir", d + "/host", song)
+        host, hl = spawn(name, "host", "host", "--listen", "192.168.0.2:0", "--tunnel", "http://10.77.0.1:3340", "--data-dir", d + "/host", song, nice=host_nice)
         procs.append(host)
         _, ready = first(hl, lambda v: v.get("event") == "ready", 20)
         # The track is named by its hash a moment after it is queued.
@@ -158,7 +161,7 @@ def main():
             underruns.append((last_sync[i] or {}).get("underruns"))
         whole_at.sort()
         sound_at.sort()
-        print(json.dumps({"listeners": n, "profile": profile, "host_nat": host_nat, "listener_nat": listener_nat, "rate": rate or None, "format": fmt,
+        print(json.dumps({"listeners": n, "profile": profile, "host_nice": host_nice, "host_nat": host_nat, "listener_nat": listener_nat, "rate": rate or None, "format": fmt,
                           "track_bytes": size, "track_s": seconds, "all_whole": done == n,
                           "whole_median_s": round(whole_at[len(whole_at) // 2], 2) if whole_at else None,
                           "whole_last_s": round(whole_at[-1], 2) if whole_at else None,
