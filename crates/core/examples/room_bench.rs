@@ -12,49 +12,22 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use whatssound_core::store::{Commit, HostStore};
 use whatssound_core::{HostConfig, HostRoom, ListenerConfig, ListenerRoom, RoomEvent};
-use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
-use whatssound_protocol::Invite;
 use whatssound_room::wire::{self, SnapshotMessage};
 use whatssound_room::{Action, Change, Engine, Identity, Intent, Position, RoomSettings, TrackMeta, TrackSource, UserId};
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("whatssound-bench-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{RoomHub, temp};
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn start_hub() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ws = format!("ws://{}", listener.local_addr().unwrap());
-    let access = Access::Room(RoomAccess { room: "bench".into(), host_token: "H".into(), listener_token: "L".into() });
-    let limits = Limits { messages_per_second: 100_000, message_burst: 100_000, ..Limits::default() };
-    tokio::spawn(whatssound_hub::serve(listener, Hub::new(HubConfig { access, limits }), std::future::pending()));
-    ws
-}
-
-fn host_config(ws: &str, dir: PathBuf, identity: &Identity) -> HostConfig {
-    HostConfig {
-        room: "bench".into(),
-        identity: identity.clone(),
-        name: "Host".into(),
-        endpoint: format!("{ws}/realtime/v1"),
-        token: Some("H".into()),
-        data_dir: dir,
-        settings: RoomSettings::default(),
-        cohosts: vec![],
-        clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
-        check_urls: false,
-        swarm: None,
-    }
+fn host_config(hub: &RoomHub, dir: PathBuf, identity: &Identity) -> HostConfig {
+    hub.host_config("bench", identity.clone(), dir, std::sync::Arc::new(whatssound_audio::MonotonicClock::new()))
 }
 
 #[tokio::main]
@@ -63,10 +36,9 @@ async fn main() {
     let listeners = args.first().copied().unwrap_or(100);
     let intents = args.get(1).copied().unwrap_or(100);
     let identity = Identity::from_secret([5; 32]);
-    let ws = start_hub().await;
-    let (first_host, _events) = HostRoom::start(host_config(&ws, temp("host"), &identity)).await.unwrap();
-    let invite =
-        Invite { ws: ws.clone(), room: "bench".into(), token: "L".into(), key: Some(identity.user_id().0), node: None, extra: vec![] };
+    let hub = RoomHub::start("bench", RoomHub::unlimited(), axum::Router::new()).await;
+    let (first_host, _events) = HostRoom::start(host_config(&hub, temp("host"), &identity)).await.unwrap();
+    let invite = hub.invite("bench", &identity);
 
     // N listeners, joined a few at a time; each forwards (chat index, arrival) to the collector.
     let (arrivals, mut collected) = mpsc::unbounded_channel::<(usize, Instant)>();
@@ -198,7 +170,7 @@ async fn main() {
     assert_eq!(loaded.state(), engine.state());
     drop(store);
     let t = Instant::now();
-    let (_big, _) = HostRoom::start(host_config(&ws, dir, &identity)).await.unwrap();
+    let (_big, _) = HostRoom::start(host_config(&hub, dir, &identity)).await.unwrap();
     let start_ms = t.elapsed().as_secs_f64() * 1e3;
     let config = ListenerConfig {
         invite: invite.clone(),

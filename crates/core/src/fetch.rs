@@ -155,17 +155,20 @@ pub async fn stream(url: &str, cache_dir: &Path, key: &str, mut chunk: impl FnMu
         };
         // A connection that drops mid-track (Wi-Fi, a restarting proxy) is picked up where it
         // broke, a few times, before the track is given up.
-        let mut last = String::new();
+        let mut last = None;
         let mut resumed = None;
         while resumed.is_none() && resumes < RESUMES {
             resumes += 1;
             tokio::time::sleep(RESUME_WAIT * resumes).await;
             match resume(&client, &uri, bytes).await {
                 Ok(r) => resumed = Some(r),
-                Err(e) => last = e,
+                Err(e) => last = Some(e),
             }
         }
-        let Some((next, skip)) = resumed else { return Err(http(format!("{broke}; resuming failed: {last}"))) };
+        let Some((next, skip)) = resumed else {
+            let last = last.map(|e| e.to_string()).unwrap_or_default();
+            return Err(http(format!("{broke}; resuming failed: {last}")));
+        };
         body = next;
         repeated = skip;
     }
@@ -185,23 +188,37 @@ type HttpClient =
 
 /// Asks again from byte `from` (HTTP Range): the new body, and how many of its first bytes repeat
 /// what already came (all of them up to `from` when the server ignores ranges and answers 200).
-async fn resume(client: &HttpClient, uri: &hyper::Uri, from: u64) -> Result<(hyper::body::Incoming, u64), String> {
+async fn resume(client: &HttpClient, uri: &hyper::Uri, from: u64) -> Result<(hyper::body::Incoming, u64), ResumeError> {
     let request = hyper::Request::get(uri.clone())
         .header(hyper::header::RANGE, format!("bytes={from}-"))
         .body(http_body_util::Empty::new())
-        .map_err(|e| e.to_string())?;
-    let response = client.request(request).await.map_err(|e| error_chain(&e))?;
+        .map_err(ResumeError::Request)?;
+    let response = client.request(request).await.map_err(|e| ResumeError::Unreachable(error_chain(&e)))?;
     match response.status().as_u16() {
         206 => {
             let range = response.headers().get(hyper::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
             if !range.starts_with(&format!("bytes {from}-")) {
-                return Err(format!("the server resumed at {range:?}, not at byte {from}"));
+                return Err(ResumeError::WrongRange { range: range.to_owned(), from });
             }
             Ok((response.into_body(), 0))
         }
         200 => Ok((response.into_body(), from)),
-        status => Err(format!("the server answered {status} when asked for the rest")),
+        status => Err(ResumeError::Status(status)),
     }
+}
+
+/// Why a broken download could not be picked up again; it ends the download's one-line error.
+#[derive(Debug, thiserror::Error)]
+enum ResumeError {
+    #[error("{0}")]
+    Request(hyper::http::Error),
+    /// The connection's error and its causes, on one line.
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("the server resumed at {range:?}, not at byte {from}")]
+    WrongRange { range: String, from: u64 },
+    #[error("the server answered {0} when asked for the rest")]
+    Status(u16),
 }
 
 /// A download's copy on disk, written as it arrives and named only once whole. The cache is a

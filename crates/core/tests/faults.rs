@@ -6,29 +6,23 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
 use whatssound_core::store::HostStore;
-use whatssound_core::{HostConfig, HostRoom, ListenerConfig, ListenerRoom, RoomEvent};
-use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
+use whatssound_core::{HostRoom, ListenerConfig, ListenerRoom, RoomEvent};
 use whatssound_protocol::Invite;
-use whatssound_room::{Action, Identity, Position, RoomSettings, TrackMeta, TrackSource};
+use whatssound_room::{Action, Identity, Position, TrackMeta, TrackSource};
 
 const LISTENERS: usize = 3;
 const CHATS: usize = 500;
 const ENQUEUES: usize = 100;
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("whatssound-faults-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::{RoomHub, temp};
 
 /// A TCP proxy that, while `cutting` is set, drops every connection it carries every 100–300 ms.
 async fn flaky_proxy(upstream: SocketAddr, cutting: Arc<AtomicBool>) -> SocketAddr {
@@ -77,37 +71,18 @@ fn track(title: String) -> Action {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hub_addr = listener.local_addr().unwrap();
-    let access = Access::Room(RoomAccess { room: "storm".into(), host_token: "H".into(), listener_token: "L".into() });
     // Stop-and-wait senders go as fast as round trips allow; lift the per-socket rate for the test.
-    let limits = Limits { messages_per_second: 100_000, message_burst: 100_000, ..Limits::default() };
-    let (stop_hub, hub_stopped) = oneshot::channel::<()>();
-    tokio::spawn(whatssound_hub::serve(listener, Hub::new(HubConfig { access, limits }), async move {
-        let _ = hub_stopped.await;
-    }));
+    let mut hub = RoomHub::start("storm", RoomHub::unlimited(), axum::Router::new()).await;
+    let hub_addr = hub.addr;
     let identity = Identity::from_secret([3; 32]);
-    let key = identity.user_id().0;
+    let direct = hub.invite("storm", &identity);
     let host_dir = temp("host");
-    let config = HostConfig {
-        room: "storm".into(),
-        identity,
-        name: "Host".into(),
-        endpoint: format!("ws://{hub_addr}/realtime/v1"),
-        token: Some("H".into()),
-        data_dir: host_dir.clone(),
-        settings: RoomSettings::default(),
-        cohosts: vec![],
-        clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
-        check_urls: false,
-        swarm: None,
-    };
+    let config = hub.host_config("storm", identity, host_dir.clone(), std::sync::Arc::new(whatssound_audio::MonotonicClock::new()));
     let (host, _host_events) = HostRoom::start(config).await.unwrap();
 
     let cutting = Arc::new(AtomicBool::new(true));
     let proxy = flaky_proxy(hub_addr, cutting.clone()).await;
-    let invite =
-        Invite { ws: format!("ws://{proxy}"), room: "storm".into(), token: "L".into(), key: Some(key.clone()), node: None, extra: vec![] };
+    let invite = Invite { ws: format!("ws://{proxy}"), ..direct };
 
     let mut rooms = Vec::new();
     for i in 0..LISTENERS {
@@ -223,6 +198,6 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
         room.close();
     }
     host.close().await;
-    let _ = stop_hub.send(());
+    hub.stop();
     drop(finished);
 }

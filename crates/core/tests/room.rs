@@ -3,27 +3,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
-use whatssound_core::{HostConfig, HostRoom, ListenerConfig, ListenerRoom, RoomEvent};
-use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
+use tokio::sync::mpsc;
+use whatssound_core::{HostRoom, ListenerConfig, ListenerRoom, RoomEvent};
+use whatssound_hub::Limits;
 use whatssound_protocol::Invite;
-use whatssound_room::{Action, Change, Identity, Position, QueueDiff, RoomSettings, TrackMeta, TrackSource};
+use whatssound_room::{Action, Change, Identity, Position, QueueDiff, TrackMeta, TrackSource};
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("whatssound-core-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::{LISTENER_TOKEN, RoomHub, temp};
 
 struct Room {
     host: HostRoom,
     invite: Invite,
-    stop: Option<oneshot::Sender<()>>,
+    hub: RoomHub,
 }
 
 async fn room(name: &str) -> Room {
@@ -31,32 +25,11 @@ async fn room(name: &str) -> Room {
 }
 
 async fn room_with_clock(name: &str, clock: std::sync::Arc<dyn whatssound_audio::Clock>) -> Room {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ws = format!("ws://{}", listener.local_addr().unwrap());
-    let access = Access::Room(RoomAccess { room: "jam".into(), host_token: "HOST".into(), listener_token: "LISTEN".into() });
-    let hub = Hub::new(HubConfig { access, limits: Limits::default() });
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(whatssound_hub::serve(listener, hub, async move {
-        let _ = stopped.await;
-    }));
+    let hub = RoomHub::start("jam", Limits::default(), axum::Router::new()).await;
     let identity = Identity::from_secret([9; 32]);
-    let key = identity.user_id().0;
-    let config = HostConfig {
-        room: "jam".into(),
-        identity,
-        name: "Host".into(),
-        endpoint: format!("{ws}/realtime/v1"),
-        token: Some("HOST".into()),
-        data_dir: temp(&format!("{name}-host")),
-        settings: RoomSettings::default(),
-        cohosts: vec![],
-        clock,
-        check_urls: false,
-        swarm: None,
-    };
-    let (host, _events) = HostRoom::start(config).await.unwrap();
-    let invite = Invite { ws, room: "jam".into(), token: "LISTEN".into(), key: Some(key), node: None, extra: vec![] };
-    Room { host, invite, stop: Some(stop) }
+    let invite = hub.invite("jam", &identity);
+    let (host, _events) = HostRoom::start(hub.host_config("jam", identity, temp(&format!("{name}-host")), clock)).await.unwrap();
+    Room { host, invite, hub }
 }
 
 async fn listener(room: &Room, name: &str) -> (ListenerRoom, mpsc::UnboundedReceiver<RoomEvent>) {
@@ -143,7 +116,7 @@ async fn intents_become_diffs_everywhere_and_refusals_go_to_the_sender() {
     room.host.close().await;
     until(&mut be, |e| matches!(e, RoomEvent::RoomClosed)).await;
     until(&mut ce, |e| matches!(e, RoomEvent::RoomClosed)).await;
-    let _ = room.stop.take().map(|s| s.send(()));
+    room.hub.stop();
 }
 
 #[tokio::test]
@@ -155,7 +128,7 @@ async fn a_malformed_intent_gets_a_clear_refusal_and_changes_nothing() {
     let bob = Identity::from_secret([42; 32]);
     let topics = whatssound_room::wire::Topics::new("jam");
     let (client, mut events) =
-        Client::connect(ClientConfig::new(format!("{}/realtime/v1", room.invite.ws), Some("LISTEN".into()))).await.unwrap();
+        Client::connect(ClientConfig::new(format!("{}/realtime/v1", room.invite.ws), Some(LISTENER_TOKEN.into()))).await.unwrap();
     client.join(&topics.main, JoinOptions::default(), None);
     client.join(&topics.user(&bob.user_id()), JoinOptions::default(), None);
     let mut joined = 0;
@@ -184,7 +157,7 @@ async fn a_malformed_intent_gets_a_clear_refusal_and_changes_nothing() {
     assert_eq!(d.seq, 1, "the malformed intent made no diff");
     client.close();
     room.host.close().await;
-    let _ = room.stop.take().map(|s| s.send(()));
+    room.hub.stop();
 }
 
 #[tokio::test]
@@ -220,7 +193,7 @@ async fn a_skewed_listener_learns_the_hosts_clock() {
     assert!(s.round_trip_ns < 50_000_000 && s.samples >= 8, "{s:?}");
     let _ = skewed.now();
     room.host.close().await;
-    let _ = room.stop.take().map(|st| st.send(()));
+    room.hub.stop();
 }
 
 #[tokio::test]
@@ -231,7 +204,7 @@ async fn a_listeners_clock_pings_reach_the_host_alone() {
     let mut room = room("pings").await;
     let topics = whatssound_room::wire::Topics::new("jam");
     let (other, mut seen) =
-        Client::connect(ClientConfig::new(format!("{}/realtime/v1", room.invite.ws), Some("LISTEN".into()))).await.unwrap();
+        Client::connect(ClientConfig::new(format!("{}/realtime/v1", room.invite.ws), Some(LISTENER_TOKEN.into()))).await.unwrap();
     other.join(&topics.playback, JoinOptions::default(), None);
     while !matches!(seen.recv().await, Some(ClientEvent::Joined { .. })) {}
     let (_ann, mut events) = listener(&room, "ann-pings").await;
@@ -245,7 +218,7 @@ async fn a_listeners_clock_pings_reach_the_host_alone() {
     }
     other.close();
     room.host.close().await;
-    let _ = room.stop.take().map(|s| s.send(()));
+    room.hub.stop();
 }
 
 #[tokio::test]
@@ -259,7 +232,7 @@ async fn a_malformed_clock_ping_is_dropped_and_the_next_one_is_answered() {
     let topics = wire::Topics::new("jam");
     let mine = topics.user(&bob.user_id());
     let (client, mut events) =
-        Client::connect(ClientConfig::new(format!("{}/realtime/v1", room.invite.ws), Some("LISTEN".into()))).await.unwrap();
+        Client::connect(ClientConfig::new(format!("{}/realtime/v1", room.invite.ws), Some(LISTENER_TOKEN.into()))).await.unwrap();
     client.join(&topics.main, JoinOptions::default(), None);
     client.join(&mine, JoinOptions::default(), None);
     let mut joined = 0;
@@ -293,7 +266,7 @@ async fn a_malformed_clock_ping_is_dropped_and_the_next_one_is_answered() {
     assert_eq!(body["nonce"].as_u64(), Some(7), "{body}");
     client.close();
     room.host.close().await;
-    let _ = room.stop.take().map(|s| s.send(()));
+    room.hub.stop();
 }
 
 #[tokio::test]
@@ -326,5 +299,5 @@ async fn when_a_track_ends_the_room_moves_on_to_the_next() {
     )
     .await;
     room.host.close().await;
-    let _ = room.stop.take().map(|s| s.send(()));
+    room.hub.stop();
 }

@@ -1,6 +1,7 @@
 //! Sessions as the desktop app runs them: one hosts a room on the embedded hub, another joins by
-//! invite; what each shows comes from the room, actions are answered, uploads land in the queue,
-//! a new invite retires the old, and when the host leaves the listener is told the room ended.
+//! invite. One behaviour per test: what each shows comes from the room, actions are answered,
+//! uploads land in the queue, a new invite retires the old, and when the host leaves the listener
+//! is told the room ended.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,12 +16,8 @@ use whatssound_core::session::{Session, SessionConfig, SessionError, SessionEven
 use whatssound_core::view::RoomView;
 use whatssound_room::Action;
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("whatssound-session-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::temp;
 
 fn config(dir: PathBuf, name: &str) -> SessionConfig {
     SessionConfig {
@@ -54,57 +51,120 @@ async fn until_view(events: &mut UnboundedReceiver<SessionEvent>, want: impl Fn(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hosted_room_and_a_joined_one_show_each_other_and_answer_actions() {
-    let base = temp("both");
+/// A room hosted as the desktop app hosts one, with Ann joined: each has seen the other.
+struct Room {
+    base: PathBuf,
+    host: Session,
+    host_events: UnboundedReceiver<SessionEvent>,
+    ann: Session,
+    ann_events: UnboundedReceiver<SessionEvent>,
+    invite: String,
+    /// The host's first view with Ann in it.
+    host_saw: RoomView,
+}
+
+async fn hosted_and_joined(name: &str) -> Room {
+    let base = temp(name);
     let song = tone(&base, "Opening.wav");
-    let (mut host, mut host_events) =
-        Session::host(config(base.join("host"), "Hana"), "Friday Jam", &[song], Venue::default()).await.unwrap();
+    let (host, mut host_events) = Session::host(config(base.join("host"), "Hana"), "Friday Jam", &[song], Venue::default()).await.unwrap();
     let view = until_view(&mut host_events, |v| v.invite.is_some() && !v.queue.is_empty()).await;
+    let invite = view.invite.clone().unwrap();
+    let (ann, mut ann_events) = Session::join(config(base.join("ann"), "Ann"), &invite).await.unwrap();
+    let host_saw = until_view(&mut host_events, |v| v.people.iter().any(|p| p.name == "Ann")).await;
+    until_view(&mut ann_events, |v| v.people.iter().any(|p| p.name == "Hana") && !v.queue.is_empty()).await;
+    Room { base, host, host_events, ann, ann_events, invite, host_saw }
+}
+
+impl Room {
+    async fn leave(self) {
+        self.ann.leave().await.unwrap();
+        self.host.leave().await.unwrap();
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hosted_room_is_named_from_what_was_typed_and_plays_its_files() {
+    let base = temp("named");
+    let song = tone(&base, "Opening.wav");
+    let (host, mut events) = Session::host(config(base.join("host"), "Hana"), "Friday Jam", &[song], Venue::default()).await.unwrap();
+    let view = until_view(&mut events, |v| v.invite.is_some() && !v.queue.is_empty()).await;
     assert_eq!(view.name, "Friday-Jam");
     assert_eq!(view.now_playing.as_ref().unwrap().title, "Opening");
-    let invite = view.invite.clone().unwrap();
+    host.leave().await.unwrap();
+    let _ = std::fs::remove_dir_all(&base);
+}
 
-    let (ann, mut ann_events) = Session::join(config(base.join("ann"), "Ann"), &invite).await.unwrap();
-    // Each sees the other.
-    let hv = until_view(&mut host_events, |v| v.people.iter().any(|p| p.name == "Ann")).await;
-    assert!(hv.people.iter().any(|p| p.name == "Hana" && p.is_host), "{:?}", hv.people);
-    until_view(&mut ann_events, |v| v.people.iter().any(|p| p.name == "Hana") && !v.queue.is_empty()).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_and_a_listener_see_each_other_with_the_host_marked() {
+    // Each waited to see the other; the host's view marks the host.
+    let room = hosted_and_joined("people").await;
+    let people = &room.host_saw.people;
+    assert!(people.iter().any(|p| p.name == "Hana" && p.is_host), "{people:?}");
+    assert!(people.iter().any(|p| p.name == "Ann" && !p.is_host), "{people:?}");
+    room.leave().await;
+}
 
-    // A listener's chat reaches the host; a listener's host-only action is refused at once.
-    ann.act(Action::Chat { text: "hello from Ann".into() }).await.unwrap();
-    until_view(&mut host_events, |v| v.chat.iter().any(|c| c.text == "hello from Ann" && c.from == "Ann")).await;
-    assert!(matches!(ann.act(Action::Skip).await, Err(SessionError::HostOnly(_))));
-    // A listener's own file is uploaded and queued; votes are remembered as mine.
-    ann.add_files(&[tone(&base, "Mine.wav")]).await.unwrap();
-    let v = until_view(&mut host_events, |v| v.queue.iter().any(|q| q.title == "Mine")).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listeners_chat_reaches_the_host_and_a_host_only_action_is_refused_at_once() {
+    let mut room = hosted_and_joined("chat").await;
+    room.ann.act(Action::Chat { text: "hello from Ann".into() }).await.unwrap();
+    until_view(&mut room.host_events, |v| v.chat.iter().any(|c| c.text == "hello from Ann" && c.from == "Ann")).await;
+    assert!(matches!(room.ann.act(Action::Skip).await, Err(SessionError::HostOnly(_))));
+    room.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listeners_own_file_is_uploaded_and_queued_and_its_vote_is_remembered_as_mine() {
+    let mut room = hosted_and_joined("upload").await;
+    room.ann.add_files(&[tone(&room.base, "Mine.wav")]).await.unwrap();
+    let v = until_view(&mut room.host_events, |v| v.queue.iter().any(|q| q.title == "Mine")).await;
     let mine = v.queue.iter().find(|q| q.title == "Mine").unwrap().id.clone();
-    ann.act(Action::Vote { track: mine.as_str().into(), up: true }).await.unwrap();
-    until_view(&mut ann_events, |v| {
+    room.ann.act(Action::Vote { track: mine.as_str().into(), up: true }).await.unwrap();
+    until_view(&mut room.ann_events, |v| {
         v.queue.iter().any(|q| q.id == mine && q.my_vote == Some(whatssound_core::view::Vote::Up) && q.mine && q.votes == 1)
     })
     .await;
-    // A file that is not audio: the reason comes back, the room goes on.
-    let notes = base.join("notes.mp3");
+    room.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_is_not_audio_is_refused_with_its_name_and_the_reason() {
+    let room = hosted_and_joined("notaudio").await;
+    let notes = room.base.join("notes.mp3");
     std::fs::write(&notes, "not a song").unwrap();
-    let err = ann.add_files(&[notes]).await.unwrap_err().to_string();
+    let err = room.ann.add_files(&[notes]).await.unwrap_err().to_string();
     assert!(err.contains("notes.mp3: not a supported audio file"), "{err}");
-    // The host acts with the host's rights; a refusal says why.
-    host.act(Action::Pause).await.unwrap();
-    until_view(&mut ann_events, |v| v.now_playing.as_ref().is_some_and(|n| !n.playing)).await;
-    let err = host.act(Action::Seek { ms: 999_999 }).await.unwrap_err().to_string();
+    room.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_acts_with_the_hosts_rights_and_a_refusal_says_why() {
+    let mut room = hosted_and_joined("act").await;
+    room.host.act(Action::Pause).await.unwrap();
+    until_view(&mut room.ann_events, |v| v.now_playing.as_ref().is_some_and(|n| !n.playing)).await;
+    let err = room.host.act(Action::Seek { ms: 999_999 }).await.unwrap_err().to_string();
     assert!(err.contains("past the end"), "{err}");
+    room.leave().await;
+}
 
-    // A new invite: the old one no longer lets anyone in.
-    let fresh = host.new_invite().unwrap();
-    assert_ne!(fresh, invite);
-    let old = Session::join(config(base.join("bob"), "Bob"), &invite).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_invite_retires_the_old_one_and_a_non_invite_says_so() {
+    let mut room = hosted_and_joined("invite").await;
+    let fresh = room.host.new_invite().unwrap();
+    assert_ne!(fresh, room.invite);
+    let old = Session::join(config(room.base.join("bob"), "Bob"), &room.invite).await;
     assert!(old.is_err(), "the old invite still works");
-    let (bob, _) = Session::join(config(base.join("bob2"), "Bob"), &fresh).await.unwrap();
+    let (bob, _) = Session::join(config(room.base.join("bob2"), "Bob"), &fresh).await.unwrap();
     bob.leave().await.unwrap();
-    assert!(Session::join(config(base.join("x"), "X"), "not an invite").await.unwrap_err().to_string().contains("not an invite"));
+    let err = Session::join(config(room.base.join("x"), "X"), "not an invite").await.unwrap_err().to_string();
+    assert!(err.contains("not an invite"), "{err}");
+    room.leave().await;
+}
 
-    // The host leaves: the listener is told the room ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_host_leaves_the_listener_is_told_the_room_ended() {
+    let Room { base, host, ann, mut ann_events, .. } = hosted_and_joined("ended").await;
     host.leave().await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {

@@ -8,24 +8,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use whatssound_audio::{Clock, Decoder, MonotonicClock, SkewedClock, wav};
 use whatssound_core::media::{self, MediaLibrary};
 use whatssound_core::player::{OutputKind, Player, PlayerConfig};
 use whatssound_core::store::HostStore;
-use whatssound_core::{HostConfig, HostRoom, ListenerConfig, ListenerRoom};
-use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
+use whatssound_core::{HostRoom, ListenerConfig, ListenerRoom};
+use whatssound_hub::Limits;
 use whatssound_protocol::Invite;
-use whatssound_room::{Action, Identity, Position, RoomSettings, TrackMeta, TrackSource};
+use whatssound_room::{Action, Identity, Position, TrackMeta, TrackSource};
 
 const RATE: u32 = 48_000;
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("whatssound-sync-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::{HOST_TOKEN, LISTENER_TOKEN, RoomHub, temp};
 
 /// A 48 kHz stereo track whose frame k holds 30·(k mod 1000): any output sample names its frame.
 fn ramp_track(seconds: usize) -> Vec<u8> {
@@ -77,30 +72,19 @@ async fn room_playing(
     file: &str,
     bytes: Vec<u8>,
     start_ms: Option<u64>,
-) -> (HostRoom, Invite) {
+) -> (HostRoom, Invite, RoomHub) {
     let identity = Identity::from_secret([seed; 32]);
     let host_dir = temp(&format!("{room}-host"));
     let track = host_dir.join(file);
     std::fs::write(&track, bytes).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ws = format!("ws://{}", listener.local_addr().unwrap());
-    let access = Access::Room(RoomAccess { room: room.into(), host_token: "H".into(), listener_token: "L".into() });
-    let library = Arc::new(MediaLibrary::new(HostStore::open(&host_dir).unwrap(), vec!["H".into(), "L".into()], host_dir.join("uploads")));
-    let hub = Hub::new(HubConfig { access, limits: Limits::default() });
-    tokio::spawn(whatssound_hub::serve_with(listener, hub, media::router(library), std::future::pending()));
-    let config = HostConfig {
-        room: room.into(),
-        identity: identity.clone(),
-        name: "Host".into(),
-        endpoint: format!("{ws}/realtime/v1"),
-        token: Some("H".into()),
-        data_dir: host_dir,
-        settings: RoomSettings::default(),
-        cohosts: vec![],
-        clock,
-        check_urls: false,
-        swarm: None,
-    };
+    let library = Arc::new(MediaLibrary::new(
+        HostStore::open(&host_dir).unwrap(),
+        vec![HOST_TOKEN.into(), LISTENER_TOKEN.into()],
+        host_dir.join("uploads"),
+    ));
+    let hub = RoomHub::start(room, Limits::default(), media::router(library)).await;
+    let invite = hub.invite(room, &identity);
+    let config = hub.host_config(room, identity, host_dir, clock);
     let (host, _) = HostRoom::start(config).await.unwrap();
     let meta = TrackMeta {
         title: file.into(),
@@ -115,7 +99,7 @@ async fn room_playing(
         host.act(Action::Seek { ms }, None).await.unwrap();
     }
     host.act(Action::Play, None).await.unwrap();
-    (host, Invite { ws, room: room.into(), token: "L".into(), key: Some(identity.user_id().0), node: None, extra: vec![] })
+    (host, invite, hub)
 }
 
 /// The track frame (mod 1000) each output frame of a WAV holds, with the output's first-frame instant.
@@ -129,7 +113,7 @@ fn frames_of(path: &std::path::Path) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_skewed_listeners_put_the_same_frame_at_the_same_instant() {
     let base = MonotonicClock::new();
-    let (host, invite) = room_playing("sync", 21, Arc::new(base), "ramp.wav", ramp_track(12), None).await;
+    let (host, invite, _hub) = room_playing("sync", 21, Arc::new(base), "ramp.wav", ramp_track(12), None).await;
     let skews = [(40_000_000i64, 50.0f64), (-25_000_000, -50.0)];
     let run = Duration::from_secs(4);
     let a =
@@ -186,7 +170,7 @@ fn clock_track(seconds: usize) -> Vec<u8> {
 async fn a_seek_back_plays_from_the_new_position_at_once() {
     let base = MonotonicClock::new();
     // Start 10 s into the track, then seek back to 1 s while playing.
-    let (host, invite) = room_playing("seek", 22, Arc::new(base), "clock.wav", clock_track(20), Some(10_000)).await;
+    let (host, invite, _hub) = room_playing("seek", 22, Arc::new(base), "clock.wav", clock_track(20), Some(10_000)).await;
     let playing = tokio::spawn(play_room(invite, "seeker", Arc::new(base), Duration::from_millis(3_500)));
     tokio::time::sleep(Duration::from_millis(2_000)).await;
     host.act(Action::Seek { ms: 1_000 }, None).await.unwrap();
