@@ -182,6 +182,7 @@ mod demo {
                 data_dir: dir.join("rooms").join("Demo"),
                 room: Some("Demo".into()),
                 name: "Host".into(),
+                avatar: None,
                 listen: std::net::SocketAddr::from(([127, 0, 0, 1], 7667)),
                 public_url: None,
                 relay: None,

@@ -34,7 +34,8 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
     let verb = args.action[0].clone();
     let clock = std::sync::Arc::new(whatssound_audio::MonotonicClock::new());
     let name = room_store::saved_name(&data_dir).unwrap_or_else(|| "send".into());
-    let config = ListenerConfig { invite, route: route.clone(), name, data_dir, track_presence: false, lan_clock: false, clock };
+    let config =
+        ListenerConfig { invite, route: route.clone(), name, avatar: None, data_dir, track_presence: false, lan_clock: false, clock };
     let work = async {
         let (room, mut events) = ListenerRoom::join(config).await.context("could not join the room")?;
         // Wait for the first snapshot: then every channel, our private one included, is joined.

@@ -284,6 +284,7 @@ fn a_host_killed_mid_stream_loses_and_duplicates_nothing() {
             invite: invite.clone(),
             route: whatssound_core::Route::to_address(&invite.ws),
             name: "ann".into(),
+            avatar: None,
             data_dir: base.join("ann"),
             track_presence: true,
             lan_clock: true,

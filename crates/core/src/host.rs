@@ -43,6 +43,8 @@ pub struct HostConfig {
     pub room: String,
     pub identity: Identity,
     pub name: String,
+    /// An image link (or a small `data:` image) the room shows beside the name.
+    pub avatar: Option<String>,
     /// `ws://HOST:PORT/realtime/v1` of the embedded hub, or an external relay's endpoint.
     pub endpoint: String,
     /// The host token (embedded hub) or the relay's key.
@@ -115,7 +117,7 @@ impl HostRoom {
         for topic in topics.all() {
             let options =
                 if topic == topics.main { JoinOptions { presence_key: Some(me.to_string()), ..ack.clone() } } else { ack.clone() };
-            let presence = (topic == topics.main).then(|| presence_meta(&me, &config.name, "host"));
+            let presence = (topic == topics.main).then(|| presence_meta(&me, &config.name, config.avatar.as_deref(), "host"));
             client.join(topic, options, presence);
         }
         let mut user_lines = Vec::with_capacity(USER_SOCKETS);

@@ -42,6 +42,8 @@ pub struct HostingConfig {
     pub room: Option<String>,
     /// The host's display name.
     pub name: String,
+    /// An image link (or a small `data:` image) the room shows beside the name.
+    pub avatar: Option<String>,
     /// Where the embedded hub listens (port 0: any free port).
     pub listen: SocketAddr,
     /// The base URL invites name, when listeners reach this machine by another address
@@ -183,6 +185,7 @@ impl HostedRoom {
             room: record.room.clone(),
             identity: host_identity,
             name: config.name.clone(),
+            avatar: config.avatar.clone(),
             endpoint: format!("{ws}/realtime/v1"),
             token,
             data_dir: config.data_dir.clone(),

@@ -99,12 +99,29 @@ pub(crate) fn presence_nodes(presence: &whatssound_protocol::PresenceView) -> wh
         .collect()
 }
 
-pub(crate) fn presence_meta(user: &whatssound_room::UserId, name: &str, role: &str) -> serde_json::Map<String, serde_json::Value> {
+/// The longest avatar a member's presence carries (a URL, or a small image as a `data:` URL).
+/// Presence goes to everyone in the room on every change, so a bigger one is left out, with a
+/// warning, rather than sent to all.
+pub const MAX_AVATAR_BYTES: usize = 32 * 1024;
+
+pub(crate) fn presence_meta(
+    user: &whatssound_room::UserId,
+    name: &str,
+    avatar: Option<&str>,
+    role: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let avatar = avatar.map(str::trim).filter(|a| !a.is_empty()).filter(|a| {
+        let fits = a.len() <= MAX_AVATAR_BYTES;
+        if !fits {
+            tracing::warn!(bytes = a.len(), "the avatar is over {} KiB; pick a smaller image or a link", MAX_AVATAR_BYTES / 1024);
+        }
+        fits
+    });
     let joined_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let meta = serde_json::json!({
         "user_id": user,
         "username": name,
-        "avatar_url": null,
+        "avatar_url": avatar,
         "role": role,
         "joined_at": u64::try_from(joined_at).unwrap_or(0),
         "audio_state": "paused",

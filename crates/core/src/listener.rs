@@ -32,6 +32,8 @@ pub struct ListenerConfig {
     /// How the host is reached ([`Route::open`] of the invite).
     pub route: Route,
     pub name: String,
+    /// An image link (or a small `data:` image) the room shows beside the name.
+    pub avatar: Option<String>,
     pub data_dir: PathBuf,
     /// Whether to appear in the room's presence (`listen` does; `send` does not).
     pub track_presence: bool,
@@ -143,7 +145,7 @@ impl ListenerRoom {
         };
         for topic in topics.all() {
             let presence = (config.track_presence && topic == topics.main).then(|| {
-                let mut meta = presence_meta(&me, &config.name, "listener");
+                let mut meta = presence_meta(&me, &config.name, config.avatar.as_deref(), "listener");
                 if let Some((_, advertised)) = &lan_clock {
                     meta.insert(CLOCK_PEER.into(), Value::String(advertised.to_string()));
                 }

@@ -182,6 +182,30 @@ async fn when_the_host_leaves_the_listener_is_told_the_room_ended() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_avatars_people_chose_are_shown_to_everyone_and_an_oversized_one_is_left_out() {
+    let base = temp("avatars");
+    let hana_avatar = "https://example.org/hana.png";
+    let ann_avatar = "data:image/png;base64,iVBORw0KGgo=";
+    let hana = SessionConfig { avatar: Some(hana_avatar.into()), ..config(base.join("host"), "Hana") };
+    let (host, mut host_events) = Session::host(hana, "Faces", &[], Venue::default()).await.unwrap();
+    let invite = until_view(&mut host_events, |v| v.invite.is_some()).await.invite.unwrap();
+    let ann = SessionConfig { avatar: Some(ann_avatar.into()), ..config(base.join("ann"), "Ann") };
+    let (ann, mut ann_events) = Session::join(ann, &invite).await.unwrap();
+    let huge = format!("data:image/png;base64,{}", "A".repeat(whatssound_core::MAX_AVATAR_BYTES));
+    let bob = SessionConfig { avatar: Some(huge), ..config(base.join("bob"), "Bob") };
+    let (bob, _bob_events) = Session::join(bob, &invite).await.unwrap();
+    let avatar_of = |v: &RoomView, name: &str| v.people.iter().find(|p| p.name == name).map(|p| p.avatar.clone());
+    let seen = until_view(&mut ann_events, |v| avatar_of(v, "Hana").is_some() && avatar_of(v, "Bob").is_some()).await;
+    assert_eq!(avatar_of(&seen, "Hana"), Some(Some(hana_avatar.to_owned())));
+    assert_eq!(avatar_of(&seen, "Bob"), Some(None), "too big to send to everyone: left out");
+    until_view(&mut host_events, |v| avatar_of(v, "Ann") == Some(Some(ann_avatar.to_owned()))).await;
+    for s in [bob, ann, host] {
+        s.leave().await.unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_track_the_hosting_app_cannot_play_is_moved_past_for_everyone() {
     let base = temp("unplayable");
     // 30 s long: within the test's 10 s the room can only move past it by finding it unplayable.

@@ -36,6 +36,7 @@ async fn play_room(invite: Invite, name: &str, clock: Arc<dyn Clock>, run_for: D
         invite: invite.clone(),
         route: whatssound_core::Route::to_address(&invite.ws),
         name: name.into(),
+        avatar: None,
         data_dir: dir.clone(),
         track_presence: true,
         lan_clock: true,

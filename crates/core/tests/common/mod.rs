@@ -62,6 +62,7 @@ impl RoomHub {
             room: room.into(),
             identity,
             name: "Host".into(),
+            avatar: None,
             endpoint: format!("{}/realtime/v1", self.ws),
             token: Some(HOST_TOKEN.into()),
             data_dir,
