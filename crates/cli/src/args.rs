@@ -88,6 +88,9 @@ pub struct HostArgs {
     /// The host's display name.
     #[arg(long, default_value = "Host")]
     pub name: String,
+    /// A picture shown beside the name: an image URL (or a small `data:image/…` URL).
+    #[arg(long, value_name = "URL")]
+    pub avatar: Option<String>,
     /// Make a new listener invite: a new listener token, so every earlier invite stops working.
     #[arg(long)]
     pub new_invite: bool,
@@ -111,6 +114,9 @@ pub struct ListenArgs {
     /// Your display name.
     #[arg(long, default_value = "listener")]
     pub name: String,
+    /// A picture shown beside your name: an image URL (or a small `data:image/…` URL).
+    #[arg(long, value_name = "URL")]
+    pub avatar: Option<String>,
     /// Where your identity and outbox live (default: one directory per --name).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,

@@ -100,5 +100,8 @@ fn diff(d: &Diff) -> Option<(&'static str, Value)> {
 }
 
 fn people(metas: &[Map<String, Value>]) -> Vec<Value> {
-    metas.iter().map(|m| json!({"user_id": m.get("user_id"), "username": m.get("username"), "role": m.get("role")})).collect()
+    metas
+        .iter()
+        .map(|m| json!({"user_id": m.get("user_id"), "username": m.get("username"), "role": m.get("role"), "avatar_url": m.get("avatar_url")}))
+        .collect()
 }

@@ -43,7 +43,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         room: args.room.clone(),
         name: args.name,
-        avatar: None,
+        avatar: args.avatar,
         listen: args.listen,
         public_url: args
             .public_url

@@ -43,7 +43,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
         invite: invite.clone(),
         route: route.clone(),
         name: args.name,
-        avatar: None,
+        avatar: args.avatar,
         data_dir: data_dir.clone(),
         track_presence: true,
         lan_clock: !args.no_lan_clock,

@@ -449,3 +449,20 @@ fn while_a_track_plays_the_next_one_is_fetched_into_the_cache() {
     assert_eq!(h.terminate(), Some(0));
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn a_listeners_avatar_reaches_the_others_presence() {
+    let base = temp_dir("avatar");
+    let h = host(&base.join("host"), &[]);
+    let invite = h.field("invite");
+    let mut ann = listen(&invite, "ann", &base.join("ann"));
+    let face = "https://example.org/bob.png";
+    let bob = Running::spawn(&["listen", &invite, "--name", "bob", "--avatar", face, "--data-dir", base.join("bob").to_str().unwrap()]);
+    let joined = ann.until(|v| v["event"] == "presence" && v["joins"].as_array().unwrap().iter().any(|p| p["username"] == "bob"));
+    let bobs = joined["joins"].as_array().unwrap().iter().find(|p| p["username"] == "bob").cloned().unwrap();
+    assert_eq!(bobs["avatar_url"], face, "{joined}");
+    drop(bob);
+    drop(ann);
+    drop(h);
+    let _ = std::fs::remove_dir_all(&base);
+}
