@@ -111,6 +111,9 @@ impl Settings {
         if !(-2_000.0..=2_000.0).contains(&self.offset_ms) {
             return Err(AppError::new(ErrorKind::BadInput, "the latency offset is between −2000 and 2000 ms"));
         }
+        if let Some(avatar) = &self.avatar {
+            whatssound_core::check_avatar(avatar).map_err(|e| AppError::new(ErrorKind::BadInput, e.to_string()))?;
+        }
         let venue = self.venue()?;
         let clean = Settings {
             display_name: name.to_owned(),
@@ -151,6 +154,7 @@ mod tests {
             (Settings { display_name: " ".into(), ..Settings::default() }, "display name"),
             (Settings { volume: 2.0, ..Settings::default() }, "volume"),
             (Settings { offset_ms: 5_000.0, ..Settings::default() }, "offset"),
+            (Settings { avatar: Some("x".repeat(whatssound_core::MAX_AVATAR_BYTES + 1)), ..Settings::default() }, "the avatar is"),
             (Settings { relay: Some(Relay { url: "http://x".into(), key: String::new() }), ..Settings::default() }, "ws://"),
             (Settings { listen: Some("everywhere".into()), ..Settings::default() }, "0.0.0.0:7667"),
             (Settings { public_url: Some("https://x/room".into()), ..Settings::default() }, "wss://"),

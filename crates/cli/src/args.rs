@@ -89,7 +89,7 @@ pub struct HostArgs {
     #[arg(long, default_value = "Host")]
     pub name: String,
     /// A picture shown beside the name: an image URL (or a small `data:image/…` URL).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_avatar)]
     pub avatar: Option<String>,
     /// Make a new listener invite: a new listener token, so every earlier invite stops working.
     #[arg(long)]
@@ -115,7 +115,7 @@ pub struct ListenArgs {
     #[arg(long, default_value = "listener")]
     pub name: String,
     /// A picture shown beside your name: an image URL (or a small `data:image/…` URL).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_avatar)]
     pub avatar: Option<String>,
     /// Where your identity and outbox live (default: one directory per --name).
     #[arg(long, value_name = "DIR")]
@@ -211,6 +211,11 @@ pub fn parse_output(text: &str) -> anyhow::Result<OutputKind> {
             }
         }
     }
+}
+
+/// An avatar small enough to send to everyone in a room.
+pub fn parse_avatar(text: &str) -> Result<String, String> {
+    whatssound_core::check_avatar(text).map(|()| text.to_owned()).map_err(|e| e.to_string())
 }
 
 /// A volume in percent, 0–100.

@@ -163,6 +163,10 @@ fn bad_usage_exits_2_and_bad_values_exit_1_with_one_line() {
     assert_eq!(code, 2, "{stderr}");
     let (code, _, _) = run(&["hub", "--listen", "not-an-address"]);
     assert_eq!(code, 2);
+    let huge = "x".repeat(whatssound_core::MAX_AVATAR_BYTES + 1);
+    let (code, _, stderr) = run(&["listen", "whatssound://join?ws=ws%3A%2F%2F127.0.0.1%3A1&room=r&token=t", "--avatar", &huge]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("the avatar is") && stderr.contains("pick a smaller image or a link"), "{stderr}");
     let dir = temp_dir("bad");
     let d = dir.to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[

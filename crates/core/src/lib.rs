@@ -100,9 +100,23 @@ pub(crate) fn presence_nodes(presence: &whatssound_protocol::PresenceView) -> wh
 }
 
 /// The longest avatar a member's presence carries (a URL, or a small image as a `data:` URL).
-/// Presence goes to everyone in the room on every change, so a bigger one is left out, with a
-/// warning, rather than sent to all.
+/// Presence goes to everyone in the room on every change, so a bigger one is refused where it is
+/// set ([`check_avatar`]), and left out of presence, with a warning, if it comes from elsewhere.
 pub const MAX_AVATAR_BYTES: usize = 32 * 1024;
+
+/// An avatar too big to send to everyone in a room.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the avatar is {bytes} bytes, over {} KiB (everyone in the room is sent it); pick a smaller image or a link", MAX_AVATAR_BYTES / 1024)]
+pub struct AvatarTooBig {
+    pub bytes: usize,
+}
+
+/// Whether `avatar` may go into presence; the edges (the app's settings, the CLI's `--avatar`)
+/// refuse one that may not, with this error.
+pub fn check_avatar(avatar: &str) -> Result<(), AvatarTooBig> {
+    let bytes = avatar.trim().len();
+    if bytes > MAX_AVATAR_BYTES { Err(AvatarTooBig { bytes }) } else { Ok(()) }
+}
 
 pub(crate) fn presence_meta(
     user: &whatssound_room::UserId,
@@ -110,12 +124,12 @@ pub(crate) fn presence_meta(
     avatar: Option<&str>,
     role: &str,
 ) -> serde_json::Map<String, serde_json::Value> {
-    let avatar = avatar.map(str::trim).filter(|a| !a.is_empty()).filter(|a| {
-        let fits = a.len() <= MAX_AVATAR_BYTES;
-        if !fits {
-            tracing::warn!(bytes = a.len(), "the avatar is over {} KiB; pick a smaller image or a link", MAX_AVATAR_BYTES / 1024);
+    let avatar = avatar.map(str::trim).filter(|a| !a.is_empty()).filter(|a| match check_avatar(a) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("{e}; left out of presence");
+            false
         }
-        fits
     });
     let joined_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let meta = serde_json::json!({
