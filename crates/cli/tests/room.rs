@@ -339,7 +339,7 @@ fn a_host_killed_mid_stream_loses_and_duplicates_nothing() {
 #[test]
 fn listen_plays_the_room_into_a_wav_file() {
     let base = temp_dir("play");
-    let tone = tone_44k(&base);
+    let tone = tone_44k(&base, 10.0);
     let h = host(&base.join("host"), &[tone.to_str().unwrap()]);
     let invite = h.field("invite");
     let out = base.join("out.wav");
@@ -367,7 +367,7 @@ fn listen_plays_the_room_into_a_wav_file() {
 #[test]
 fn the_host_hears_its_own_room() {
     let base = temp_dir("host-hears");
-    let tone = tone_44k(&base);
+    let tone = tone_44k(&base, 10.0);
     let out = base.join("host.wav");
     let spec = format!("wav:{}", out.display());
     let mut h = host(&base.join("host"), &["--output", &spec, tone.to_str().unwrap()]);
@@ -406,11 +406,11 @@ fn a_room_stopped_cleanly_opens_again_on_restart() {
     let _ = std::fs::remove_dir_all(&base);
 }
 
-/// A 10 s, 44.1 kHz tone at half scale (so players resample it to their 48 kHz).
-fn tone_44k(dir: &std::path::Path) -> std::path::PathBuf {
+/// A 44.1 kHz tone at half scale (so players resample it to their 48 kHz), `seconds` long.
+fn tone_44k(dir: &std::path::Path, seconds: f64) -> std::path::PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let tone = dir.join("tone.wav");
-    std::fs::write(&tone, whatssound_audio::wav::sine(44_100, 2, 10.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
+    std::fs::write(&tone, whatssound_audio::wav::sine(44_100, 2, seconds, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
     tone
 }
 
@@ -425,7 +425,9 @@ fn tail_peak(path: &std::path::Path) -> f32 {
 #[test]
 fn while_a_track_plays_the_next_one_is_fetched_into_the_cache() {
     let base = temp_dir("prefetch");
-    let first = tone_44k(&base);
+    // Long enough that a slow, shared machine still fetches the next track while this one plays
+    // (a CI run once took over 10 s to get there); the test ends as soon as it has.
+    let first = tone_44k(&base, 40.0);
     let second = song(&base, "second.wav");
     let h = host(&base.join("host"), &[first.to_str().unwrap(), second.to_str().unwrap()]);
     let invite = h.field("invite");
@@ -434,7 +436,7 @@ fn while_a_track_plays_the_next_one_is_fetched_into_the_cache() {
     let snapshot = l.until(|v| v["event"] == "snapshot");
     let playing = l.until(|v| v["event"] == "playing");
     // A `buffering` line for a track that is not playing: the next one, whole, in the cache —
-    // before that track comes up (the first lasts 10 s).
+    // before that track comes up.
     let mut started_next = false;
     let next = l.until(|v| {
         started_next |= v["event"] == "track_ready" && v["track"] != playing["track"];

@@ -407,9 +407,13 @@ impl Player {
                     true
                 })
                 .await;
-                if let Ok(fetch::Fetched::Whole) = fetched {
-                    let progress = Progress { total: seen.total.or(Some(seen.bytes)), ..seen };
-                    let _ = events.send(PlayerEvent::Buffering { track: next, progress, buffered_ms: None });
+                match fetched {
+                    Ok(fetch::Fetched::Whole) => {
+                        let progress = Progress { total: seen.total.or(Some(seen.bytes)), ..seen };
+                        let _ = events.send(PlayerEvent::Buffering { track: next, progress, buffered_ms: None });
+                    }
+                    Ok(fetch::Fetched::Stopped) => {}
+                    Err(e) => tracing::info!(track = %next, "the next track was not fetched ahead: {e}"),
                 }
             }
         });
