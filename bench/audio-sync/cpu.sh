@@ -9,13 +9,10 @@
 # Prints one line: cpu_percent (of one core, user + system) and rss_mib. Needs a release
 # whatssound-cli and the kit (AUDIO_SYNC_KIT, default ../shared/audio-sync).
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-kit="${AUDIO_SYNC_KIT:-$here/../../../shared/audio-sync}"
-cli="${WHATSSOUND_CLI:-${CARGO_TARGET_DIR:-$HOME/.cache/whatssound/target}/release/whatssound-cli}"
+. "$(dirname "${BASH_SOURCE[0]}")/kit.sh"
 file="${1:?usage: cpu.sh FILE [SECS] [SETTLE]}"
 secs="${2:-20}"
 settle="${3:-5}"
-[ -x "$cli" ] || { echo "no release build at $cli: cargo build --release -p whatssound-cli" >&2; exit 1; }
 work="$(mktemp -d "${TMPDIR:-/tmp}/whatssound-cpu.XXXXXX")"
 "$cli" host --listen 127.0.0.1:0 --data-dir "$work/host" --output null "$file" >"$work/host.jsonl" 2>"$work/host.log" &
 host=$!

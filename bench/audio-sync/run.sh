@@ -30,15 +30,11 @@
 # Needs: a release whatssound-cli, pulseaudio pulseaudio-utils libasound2-plugins (scripts/setup),
 # python3 with numpy and scipy, and flac, vorbis-tools, lame (to encode the signals).
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-kit="${AUDIO_SYNC_KIT:-$here/../../../shared/audio-sync}"
-cli="${WHATSSOUND_CLI:-${CARGO_TARGET_DIR:-$HOME/.cache/whatssound/target}/release/whatssound-cli}"
+. "$(dirname "${BASH_SOURCE[0]}")/kit.sh"
 runs="${1:-10}"
 formats="${2:-flac ogg wav mp3}"
 scenarios="${3:-join seek change}"
 long="${LONG:-}"
-[ -x "$cli" ] || { echo "no release build at $cli: cargo build --release -p whatssound-cli" >&2; exit 1; }
-[ -f "$kit/measure_offset.sh" ] || { echo "the audio-sync kit is not at $kit: set AUDIO_SYNC_KIT" >&2; exit 1; }
 for tool in flac oggenc lame python3; do command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }; done
 
 net_a="${NET_A:-${NET:-}}"; net_b="${NET_B:-${NET:-}}"

@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use whatssound_core::store::{Commit, HostStore};
-use whatssound_core::{HostConfig, HostRoom, ListenerConfig, ListenerRoom, RoomEvent};
+use whatssound_core::{HostConfig, HostRoom, ListenerRoom, RoomEvent};
 use whatssound_room::wire::{self, SnapshotMessage};
 use whatssound_room::{Action, Change, Engine, Identity, Intent, Position, RoomSettings, TrackMeta, TrackSource, UserId};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-use common::{RoomHub, temp};
+use common::{RoomHub, listener_config, temp};
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -45,16 +45,7 @@ async fn main() {
     let mut rooms = Vec::new();
     let joining = Instant::now();
     for i in 0..listeners {
-        let config = ListenerConfig {
-            invite: invite.clone(),
-            route: whatssound_core::Route::to_address(&invite.ws),
-            name: format!("l{i}"),
-            avatar: None,
-            data_dir: temp(&format!("l{i}")),
-            track_presence: true,
-            lan_clock: true,
-            clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
-        };
+        let config = listener_config(&invite, &format!("l{i}"));
         let (room, mut events) = ListenerRoom::join(config).await.unwrap();
         loop {
             if let Some(RoomEvent::Joined { .. }) = events.recv().await {
@@ -173,16 +164,7 @@ async fn main() {
     let t = Instant::now();
     let (_big, _) = HostRoom::start(host_config(&hub, dir, &identity)).await.unwrap();
     let start_ms = t.elapsed().as_secs_f64() * 1e3;
-    let config = ListenerConfig {
-        invite: invite.clone(),
-        route: whatssound_core::Route::to_address(&invite.ws),
-        name: "late".into(),
-        avatar: None,
-        data_dir: temp("late"),
-        track_presence: true,
-        lan_clock: true,
-        clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
-    };
+    let config = listener_config(&invite, "late");
     let (_late, mut events) = ListenerRoom::join(config).await.unwrap();
     while !matches!(events.recv().await, Some(RoomEvent::Joined { .. })) {}
     println!(

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -60,12 +61,6 @@ impl MediaLibrary {
         Ok(())
     }
 
-    /// The file behind a track id for a request with this token, or why not.
-    fn authorized_file(&self, query: Option<String>, headers: &HeaderMap, track: &str) -> Result<PathBuf, Refusal> {
-        self.authorize(query, headers)?;
-        self.file_of(track)
-    }
-
     /// The file behind a track id, or the response that says why there is none.
     fn file_of(&self, track: &str) -> Result<PathBuf, Refusal> {
         match self.path_of(&TrackId(track.to_owned())) {
@@ -92,6 +87,30 @@ pub(crate) struct TokenQuery {
     pub(crate) token: Option<String>,
 }
 
+/// The file behind `/media/{track}` for a request whose token opens the room's media: both media
+/// routes take one, so neither can forget the token check.
+struct AuthorizedFile {
+    track: String,
+    path: PathBuf,
+}
+
+impl FromRequestParts<Arc<MediaLibrary>> for AuthorizedFile {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, library: &Arc<MediaLibrary>) -> Result<Self, Response> {
+        let Path(track) = Path::<String>::from_request_parts(parts, library).await.map_err(IntoResponse::into_response)?;
+        let Query(q) = Query::<TokenQuery>::from_request_parts(parts, library).await.map_err(IntoResponse::into_response)?;
+        library.authorize(q.token, &parts.headers).map_err(IntoResponse::into_response)?;
+        let path = library.file_of(&track).map_err(IntoResponse::into_response)?;
+        Ok(AuthorizedFile { track, path })
+    }
+}
+
+/// A track whose file the host can no longer read (moved, deleted, unmounted).
+fn unreadable(track: &str, e: impl std::fmt::Display) -> Response {
+    refuse(StatusCode::GONE, format!("track {track}'s file is no longer readable on the host: {e}"))
+}
+
 /// A request refused, with the one line that says why.
 #[derive(Debug)]
 pub(crate) struct Refusal(pub(crate) StatusCode, pub(crate) String);
@@ -107,16 +126,7 @@ pub(crate) fn refuse(status: StatusCode, text: String) -> Response {
 }
 
 /// The track's embedded picture, as it is stored in the file.
-async fn serve_cover(
-    State(library): State<Arc<MediaLibrary>>,
-    Path(track): Path<String>,
-    Query(q): Query<TokenQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let path = match library.authorized_file(q.token, &headers, &track) {
-        Ok(path) => path,
-        Err(refusal) => return refusal.into_response(),
-    };
+async fn serve_cover(AuthorizedFile { track, path }: AuthorizedFile) -> Response {
     match tokio::task::spawn_blocking(move || whatssound_audio::cover_of_file(&path)).await {
         Ok(Ok(Some(cover))) => {
             let kind = HeaderValue::from_str(&cover.media_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
@@ -126,28 +136,19 @@ async fn serve_cover(
             response
         }
         Ok(Ok(None)) => refuse(StatusCode::NOT_FOUND, format!("track {track} has no cover art")),
-        Ok(Err(e)) => refuse(StatusCode::GONE, format!("track {track}'s file is no longer readable on the host: {e}")),
+        Ok(Err(e)) => unreadable(&track, e),
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("reading the cover failed: {e}")),
     }
 }
 
-async fn serve_track(
-    State(library): State<Arc<MediaLibrary>>,
-    Path(track): Path<String>,
-    Query(q): Query<TokenQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let path = match library.authorized_file(q.token, &headers, &track) {
-        Ok(path) => path,
-        Err(refusal) => return refusal.into_response(),
-    };
+async fn serve_track(AuthorizedFile { track, path }: AuthorizedFile, headers: HeaderMap) -> Response {
     let mut file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
-        Err(e) => return refuse(StatusCode::GONE, format!("track {track}'s file is no longer readable on the host: {e}")),
+        Err(e) => return unreadable(&track, e),
     };
     let len = match file.metadata().await {
         Ok(m) => m.len(),
-        Err(e) => return refuse(StatusCode::GONE, format!("track {track}'s file is no longer readable on the host: {e}")),
+        Err(e) => return unreadable(&track, e),
     };
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(|r| parse_range(r, len));
     let (status, start, end) = match range {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc};
 use whatssound_core::store::HostStore;
-use whatssound_core::{HostRoom, ListenerConfig, ListenerRoom, RoomEvent};
+use whatssound_core::{HostRoom, ListenerRoom, RoomEvent};
 use whatssound_protocol::Invite;
 use whatssound_room::{Action, Identity, Position, TrackMeta, TrackSource};
 
@@ -22,7 +22,7 @@ const CHATS: usize = 500;
 const ENQUEUES: usize = 100;
 
 mod common;
-use common::{RoomHub, temp};
+use common::{RoomHub, listener_config, temp};
 
 /// A TCP proxy that, while `cutting` is set, drops every connection it carries every 100–300 ms.
 async fn flaky_proxy(upstream: SocketAddr, cutting: Arc<AtomicBool>) -> SocketAddr {
@@ -86,16 +86,7 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
 
     let mut rooms = Vec::new();
     for i in 0..LISTENERS {
-        let config = ListenerConfig {
-            invite: invite.clone(),
-            route: whatssound_core::Route::to_address(&invite.ws),
-            name: format!("L{i}"),
-            avatar: None,
-            data_dir: temp(&format!("l{i}")),
-            track_presence: true,
-            lan_clock: true,
-            clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
-        };
+        let config = listener_config(&invite, &format!("L{i}"));
         // The first connection may itself be cut: try until one holds.
         let joined = loop {
             if let Ok(joined) = ListenerRoom::join(config.clone()).await {
@@ -170,16 +161,7 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
 
     // Presence at the end: a fresh observer sees each listener once (no ghosts of cut sockets).
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let observer = ListenerConfig {
-        route: whatssound_core::Route::to_address(&format!("ws://{hub_addr}")),
-        invite: Invite { ws: format!("ws://{hub_addr}"), ..invite },
-        name: "obs".into(),
-        avatar: None,
-        data_dir: temp("obs"),
-        track_presence: true,
-        lan_clock: true,
-        clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
-    };
+    let observer = listener_config(&Invite { ws: format!("ws://{hub_addr}"), ..invite }, "obs");
     let (_obs, mut oe) = ListenerRoom::join(observer).await.unwrap();
     let mut metas: HashMap<String, usize> = HashMap::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use iroh::endpoint::presets;
 use iroh::{Endpoint, RelayMode};
@@ -11,24 +11,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use whatssound_core::fetch::{Fetched, stream_track};
 use whatssound_swarm::Swarm;
-
-/// A fresh directory, removed when dropped.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("whatssound-fetch-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A media server that answers one request with `body`; its URL.
 async fn serve_once(body: Vec<u8>) -> String {
@@ -53,17 +35,17 @@ async fn serve_once(body: Vec<u8>) -> String {
 }
 
 /// A listener's swarm with nobody else in it: no host node, no members.
-async fn lonely_swarm(dir: &Dir) -> Swarm {
+async fn lonely_swarm(dir: &Path) -> Swarm {
     let endpoint = Endpoint::builder(presets::Minimal).relay_mode(RelayMode::Disabled).bind().await.unwrap();
-    Swarm::open(endpoint, &dir.0.join("swarm"), None, None).await.unwrap()
+    Swarm::open(endpoint, &dir.join("swarm"), None, None).await.unwrap()
 }
 
 /// Streams a track named `hash` through `swarm`, else from a media server holding `body`.
-async fn fetch_with_hash(dir: &Dir, hash: &str, body: &[u8]) -> (Fetched, Vec<u8>) {
+async fn fetch_with_hash(dir: &Path, hash: &str, body: &[u8]) -> (Fetched, Vec<u8>) {
     let swarm = lonely_swarm(dir).await;
     let url = serve_once(body.to_vec()).await;
     let mut got = Vec::new();
-    let fetched = stream_track(Some((&swarm, hash)), &url, &dir.0.join("cache"), "t1", |data, _| {
+    let fetched = stream_track(Some((&swarm, hash)), &url, &dir.join("cache"), "t1", |data, _| {
         got.extend_from_slice(data);
         true
     })
@@ -78,17 +60,17 @@ fn body() -> Vec<u8> {
 
 #[tokio::test]
 async fn a_track_whose_hash_is_malformed_comes_from_the_media_server() {
-    let dir = Dir::new("malformed");
-    let (fetched, got) = fetch_with_hash(&dir, "not-a-content-hash", &body()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (fetched, got) = fetch_with_hash(dir.path(), "not-a-content-hash", &body()).await;
     assert_eq!(fetched, Fetched::Whole);
     assert!(got == body(), "the media server's bytes, whole and in order");
 }
 
 #[tokio::test]
 async fn a_track_nobody_in_the_room_can_give_comes_from_the_media_server() {
-    let dir = Dir::new("nobody");
+    let dir = tempfile::tempdir().unwrap();
     let hash = blake3_hex(&body());
-    let (fetched, got) = fetch_with_hash(&dir, &hash, &body()).await;
+    let (fetched, got) = fetch_with_hash(dir.path(), &hash, &body()).await;
     assert_eq!(fetched, Fetched::Whole);
     assert!(got == body());
 }

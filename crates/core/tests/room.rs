@@ -12,7 +12,7 @@ use whatssound_protocol::Invite;
 use whatssound_room::{Action, Change, Identity, Position, QueueDiff, TrackMeta, TrackSource};
 
 mod common;
-use common::{LISTENER_TOKEN, RoomHub, temp};
+use common::{LISTENER_TOKEN, RoomHub, listener_config, temp};
 
 struct Room {
     host: HostRoom,
@@ -33,16 +33,7 @@ async fn room_with_clock(name: &str, clock: std::sync::Arc<dyn whatssound_audio:
 }
 
 async fn listener(room: &Room, name: &str) -> (ListenerRoom, mpsc::UnboundedReceiver<RoomEvent>) {
-    let config = ListenerConfig {
-        invite: room.invite.clone(),
-        route: whatssound_core::Route::to_address(&room.invite.ws),
-        name: name.into(),
-        avatar: None,
-        data_dir: temp(name),
-        track_presence: true,
-        lan_clock: true,
-        clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
-    };
+    let config = listener_config(&room.invite, name);
     let (l, mut events) = ListenerRoom::join(config).await.unwrap();
     until(&mut events, |e| matches!(e, RoomEvent::Joined { .. })).await;
     (l, events)
@@ -98,16 +89,7 @@ async fn intents_become_diffs_everywhere_and_refusals_go_to_the_sender() {
 
     // The host acts directly; a late joiner sees everything in its snapshot.
     room.host.act(Action::Play, None).await.unwrap();
-    let config = ListenerConfig {
-        invite: room.invite.clone(),
-        route: whatssound_core::Route::to_address(&room.invite.ws),
-        name: "cat".into(),
-        avatar: None,
-        data_dir: temp("cat"),
-        track_presence: true,
-        lan_clock: true,
-        clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
-    };
+    let config = listener_config(&room.invite, "cat");
     let (_cat, mut ce) = ListenerRoom::join(config).await.unwrap();
     let snap = until(&mut ce, |e| matches!(e, RoomEvent::Snapshot(_))).await;
     let RoomEvent::Snapshot(s) = snap else { unreachable!() };
@@ -171,16 +153,8 @@ async fn a_skewed_listener_learns_the_hosts_clock() {
     let base = MonotonicClock::new();
     let mut room = room_with_clock("clock", Arc::new(base)).await;
     let skewed = SkewedClock { inner: base, skew: 40_000_000, drift_ppm: 50.0 };
-    let config = ListenerConfig {
-        invite: room.invite.clone(),
-        route: whatssound_core::Route::to_address(&room.invite.ws),
-        name: "ann-clock".into(),
-        avatar: None,
-        data_dir: temp("ann-clock"),
-        track_presence: false,
-        lan_clock: false,
-        clock: Arc::new(skewed),
-    };
+    let config =
+        ListenerConfig { clock: Arc::new(skewed), track_presence: false, lan_clock: false, ..listener_config(&room.invite, "ann-clock") };
     let (_ann, mut events) = ListenerRoom::join(config).await.unwrap();
     let mut last = None;
     for _ in 0..8 {

@@ -20,7 +20,7 @@ use whatssound_room::{Action, Identity, Position, TrackMeta, TrackSource};
 const RATE: u32 = 48_000;
 
 mod common;
-use common::{HOST_TOKEN, LISTENER_TOKEN, RoomHub, temp};
+use common::{HOST_TOKEN, LISTENER_TOKEN, RoomHub, listener_config, temp};
 
 /// A 48 kHz stereo track whose frame k holds 30·(k mod 1000): any output sample names its frame.
 fn ramp_track(seconds: usize) -> Vec<u8> {
@@ -32,16 +32,7 @@ fn ramp_track(seconds: usize) -> Vec<u8> {
 async fn play_room(invite: Invite, name: &str, clock: Arc<dyn Clock>, run_for: Duration) -> (PathBuf, i64) {
     let dir = temp(name);
     let out = dir.join("out.wav");
-    let config = ListenerConfig {
-        invite: invite.clone(),
-        route: whatssound_core::Route::to_address(&invite.ws),
-        name: name.into(),
-        avatar: None,
-        data_dir: dir.clone(),
-        track_presence: true,
-        lan_clock: true,
-        clock: clock.clone(),
-    };
+    let config = ListenerConfig { clock: clock.clone(), data_dir: dir.clone(), ..listener_config(&invite, name) };
     let (_room, mut events) = ListenerRoom::join(config).await.unwrap();
     let player_config = PlayerConfig {
         output: OutputKind::Wav(out.clone()),

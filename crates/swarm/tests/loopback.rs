@@ -13,23 +13,6 @@ use iroh::{Endpoint, EndpointAddr, RelayMode};
 use whatssound_swarm::fetch::Fetched;
 use whatssound_swarm::{Members, Progress, Swarm};
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("wss-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 async fn endpoint() -> Endpoint {
     Endpoint::builder(presets::Minimal).relay_mode(RelayMode::Disabled).bind().await.unwrap()
 }
@@ -102,16 +85,16 @@ async fn fetch_all(swarm: &Swarm, hash: whatssound_swarm::Hash) -> (Vec<u8>, Pro
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listeners_get_the_hosts_track_whole_and_mostly_from_each_other() {
-    let root = Dir::new("three");
+    let root = tempfile::tempdir().unwrap();
     let track = track_bytes(3 * 1024 * 1024 + 777);
-    let file = root.0.join("track.flac");
+    let file = root.path().join("track.flac");
     std::fs::write(&file, &track).unwrap();
-    let (host, hash, host_addr) = host_with(&root.0.join("host"), &file).await;
+    let (host, hash, host_addr) = host_with(&root.path().join("host"), &file).await;
     assert_eq!(hash.to_hex(), whatssound_swarm::Hash::new(&track).to_hex(), "a track is named by the BLAKE3 hash of its bytes");
 
     let mut listeners = Vec::new();
     for i in 0..3 {
-        listeners.push(member(&root.0.join(format!("l{i}")), Some(host_addr.clone())).await);
+        listeners.push(member(&root.path().join(format!("l{i}")), Some(host_addr.clone())).await);
     }
     let all: Vec<&Member> = listeners.iter().collect();
     host.set_members(everyone(&all));
@@ -155,25 +138,25 @@ async fn a_member_whose_copy_is_damaged_is_caught_and_the_track_comes_from_the_h
     // RUST_LOG=whatssound_swarm=debug shows whom each piece was asked of, if this ever hangs again.
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
     use std::io::{Seek, Write};
-    let root = Dir::new("liar");
+    let root = tempfile::tempdir().unwrap();
     let track = track_bytes(1024 * 1024);
-    let file = root.0.join("track.flac");
+    let file = root.path().join("track.flac");
     std::fs::write(&file, &track).unwrap();
-    let (host, hash, host_addr) = host_with(&root.0.join("host"), &file).await;
+    let (host, hash, host_addr) = host_with(&root.path().join("host"), &file).await;
 
-    let liar = member(&root.0.join("liar"), Some(host_addr.clone())).await;
+    let liar = member(&root.path().join("liar"), Some(host_addr.clone())).await;
     host.set_members(everyone(&[&liar]));
     let (bytes, _) = fetch_all(&liar.swarm, hash).await;
     assert!(bytes == track);
     // Its copy on disk is damaged (a bad disk, or a member out to play something else).
-    let stored = largest_file(&root.0.join("liar"));
+    let stored = largest_file(&root.path().join("liar"));
     let mut f = std::fs::OpenOptions::new().write(true).open(&stored).unwrap();
     f.seek(std::io::SeekFrom::Start(200_000)).unwrap();
     f.write_all(&[0x55; 64]).unwrap();
     f.sync_all().unwrap();
     drop(f);
 
-    let honest = member(&root.0.join("honest"), Some(host_addr)).await;
+    let honest = member(&root.path().join("honest"), Some(host_addr)).await;
     let both = everyone(&[&liar, &honest]);
     host.set_members(both.clone());
     liar.swarm.set_members(both.clone());
@@ -185,12 +168,12 @@ async fn a_member_whose_copy_is_damaged_is_caught_and_the_track_comes_from_the_h
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_not_in_the_room_cannot_fetch_its_tracks() {
-    let root = Dir::new("stranger");
-    let file = root.0.join("track.flac");
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("track.flac");
     std::fs::write(&file, track_bytes(200_000)).unwrap();
-    let (_host, hash, host_addr) = host_with(&root.0.join("host"), &file).await;
+    let (_host, hash, host_addr) = host_with(&root.path().join("host"), &file).await;
     // The stranger knows the host's node and the track's hash, but nobody put it in the room.
-    let stranger = member(&root.0.join("stranger"), Some(host_addr)).await;
+    let stranger = member(&root.path().join("stranger"), Some(host_addr)).await;
     let fetched = tokio::time::timeout(Duration::from_secs(30), stranger.swarm.fetch(hash, |_, _| true)).await.expect("it gives up");
     let error = fetched.unwrap_err().to_string();
     assert!(error.contains("not in the room"), "{error}");

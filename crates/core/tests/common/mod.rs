@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use whatssound_audio::Clock;
-use whatssound_core::HostConfig;
+use whatssound_core::{HostConfig, ListenerConfig};
 use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
 use whatssound_protocol::Invite;
 use whatssound_room::{Identity, RoomSettings};
@@ -24,6 +24,21 @@ pub fn temp(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A listener called `name` joining by `invite`'s address, with its own scratch directory, on the
+/// machine's clock, tracking presence and sharing its clock estimate on the LAN.
+pub fn listener_config(invite: &Invite, name: &str) -> ListenerConfig {
+    ListenerConfig {
+        invite: invite.clone(),
+        route: whatssound_core::Route::to_address(&invite.ws),
+        name: name.into(),
+        avatar: None,
+        data_dir: temp(name),
+        track_presence: true,
+        lan_clock: true,
+        clock: Arc::new(whatssound_audio::MonotonicClock::new()),
+    }
 }
 
 /// A hub serving one room on `127.0.0.1:0`; it stops when this is dropped or [`RoomHub::stop`]ped.
