@@ -121,11 +121,10 @@ async fn host_keeps_its_room_and_tokens_in_the_data_dir() {
         assert_eq!(again.ready[field], ready[field], "{field} survives a restart");
     }
     drop(again);
-    let other = Running::start(&["host", "--listen", "127.0.0.1:0", "--data-dir", temp_dir("other").to_str().unwrap()]);
+    let other_dir = temp_dir("other");
+    let other = Running::start(&["host", "--listen", "127.0.0.1:0", "--data-dir", other_dir.to_str().unwrap()]);
     assert_ne!(other.ready["listener_token"], ready["listener_token"], "a new data dir is a new room");
     drop(other);
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(temp_dir("other"));
 }
 
 #[test]
@@ -137,7 +136,6 @@ fn public_url_goes_into_the_invites() {
     assert_eq!(invite.ws, "wss://jam.example.org");
     assert!(host.ws().starts_with("ws://127.0.0.1:"), "ws stays the connectable local URL");
     drop(host);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -153,7 +151,6 @@ fn a_port_in_use_is_one_line_and_exit_1() {
         assert!(stdout.is_empty());
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
         assert!(stderr.contains("could not listen on") && stderr.contains("in use"), "{stderr}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -183,7 +180,6 @@ fn bad_usage_exits_2_and_bad_values_exit_1_with_one_line() {
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -195,5 +191,4 @@ fn a_corrupt_room_file_is_reported_and_kept() {
     assert_eq!(code, 1);
     assert!(stderr.contains("corrupt") && stderr.contains("room.json"), "{stderr}");
     assert_eq!(std::fs::read_to_string(dir.join("room.json")).unwrap(), "{\"room\": ");
-    let _ = std::fs::remove_dir_all(&dir);
 }

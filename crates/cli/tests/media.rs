@@ -93,7 +93,6 @@ fn the_host_serves_its_files_by_track_id_with_ranges_and_only_to_the_room() {
         assert!(text.contains(needle), "{path}: {text}");
     }
     assert_eq!(h.terminate(), Some(0));
-    let _ = std::fs::remove_dir_all(&base);
 }
 
 #[test]
@@ -138,7 +137,6 @@ fn a_listener_uploads_a_file_and_the_room_plays_it_from_the_host() {
     }
     assert_eq!(ann.terminate(), Some(0));
     assert_eq!(h.terminate(), Some(0));
-    let _ = std::fs::remove_dir_all(&base);
 }
 
 #[test]
@@ -172,7 +170,6 @@ fn url_tracks_that_are_missing_or_not_audio_are_marked_unplayable_and_the_room_m
     tls_server.join().unwrap();
     assert_eq!(ann.terminate(), Some(0));
     assert_eq!(h.terminate(), Some(0));
-    let _ = std::fs::remove_dir_all(&base);
 }
 
 #[test]
@@ -187,5 +184,4 @@ fn a_track_without_cover_art_says_so() {
     let (status, _, _) = http_get(&h.ws(), "/media/t1/cover?token=nope", None);
     assert_eq!(status, 401);
     assert_eq!(h.terminate(), Some(0));
-    let _ = std::fs::remove_dir_all(&base);
 }

@@ -2,10 +2,11 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -19,8 +20,13 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub struct Running {
     pub child: Child,
     lines: mpsc::Receiver<Value>,
+    /// The last lines of its log (stderr), shown when a wait fails: the why, on a CI machine.
+    log: Arc<Mutex<VecDeque<String>>>,
     pub ready: Value,
 }
+
+/// How many of a process's last log lines a failed wait shows.
+const LOG_LINES: usize = 40;
 
 impl Running {
     /// Starts a command whose first line is `ready` (hub, host).
@@ -46,8 +52,20 @@ impl Running {
     /// Starts a prepared command (e.g. one run in another network namespace) whose stdout is
     /// JSON lines, without waiting for anything.
     pub fn spawn_command(mut command: Command) -> Running {
-        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(VecDeque::new()));
+        let tail = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut tail = tail.lock().unwrap();
+                if tail.len() == LOG_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        });
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -58,7 +76,7 @@ impl Running {
                 }
             }
         });
-        Running { child, lines, ready: Value::Null }
+        Running { child, lines, log, ready: Value::Null }
     }
 
     pub fn ws(&self) -> String {
@@ -90,7 +108,10 @@ impl Running {
             match self.lines.recv_timeout(left) {
                 Ok(v) if want(&v) => return v,
                 Ok(v) => seen.push(v),
-                Err(_) => panic!("no matching line within {wait:?}; saw {seen:#?}"),
+                Err(_) => {
+                    let log = self.log.lock().unwrap().iter().cloned().collect::<Vec<_>>().join("\n");
+                    panic!("no matching line within {wait:?}; saw {seen:#?}\nits log ends:\n{log}")
+                }
             }
         }
     }
@@ -143,10 +164,26 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
 }
 
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("whatssound-cli-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A test's scratch directory, removed when dropped, so a failing test leaves nothing behind
+/// either. It derefs to its path.
+pub struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+pub fn temp_dir(name: &str) -> Scratch {
+    Scratch(tempfile::Builder::new().prefix(&format!("whatssound-cli-test-{name}-")).tempdir().unwrap())
 }
 
 /// A short real audio file (a WAV tone) for `host FILE…`.
