@@ -48,7 +48,6 @@ impl From<SessionError> for AppError {
             SessionError::BadInvite(_) => ErrorKind::BadInput,
             SessionError::Refused(_) | SessionError::HostOnly(_) => ErrorKind::NotAllowed,
             SessionError::NoAnswer | SessionError::Upload(_) => ErrorKind::Network,
-            SessionError::Output(_) => ErrorKind::Audio,
             SessionError::Ended => ErrorKind::NotInRoom,
             SessionError::Hosting(h) => match h {
                 HostingError::Probe(_) => ErrorKind::BadInput,
@@ -71,6 +70,7 @@ fn core_kind(e: &CoreError) -> ErrorKind {
         CoreError::NoHostKey | CoreError::BadAdminKey => ErrorKind::BadInput,
         CoreError::Refused(_) => ErrorKind::NotAllowed,
         CoreError::Tunnel(t) => tunnel_kind(t),
+        CoreError::Output(_) => ErrorKind::Audio,
     }
 }
 

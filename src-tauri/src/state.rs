@@ -7,6 +7,7 @@ use tauri::AppHandle;
 use tauri_specta::Event;
 use tokio::sync::mpsc::UnboundedReceiver;
 use whatssound_audio::{Clock, MonotonicClock, Volume};
+use whatssound_core::CoreError;
 use whatssound_core::player::OutputKind;
 use whatssound_core::session::{Session, SessionConfig, SessionError, SessionEvent};
 use whatssound_core::view::RoomView;
@@ -93,7 +94,7 @@ impl AppState {
         }
         let (session, events) = match start(self.session_config(Some(self.output()))).await {
             Ok(started) => started,
-            Err(SessionError::Output(e)) => {
+            Err(SessionError::Core(CoreError::Output(e))) => {
                 tracing::warn!("no sound: {e}; joining without it");
                 start(self.session_config(Some(OutputKind::Null))).await?
             }

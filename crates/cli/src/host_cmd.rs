@@ -8,11 +8,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use serde_json::json;
 use whatssound_core::host::HostEvent;
-use whatssound_core::player::{PlayerConfig, PlayerEvent};
-use whatssound_core::{HostedRoom, HostingConfig, HostingError, Relay, RoomEvent, WsBase};
-use whatssound_room::{Action, Output, TrackPatch};
+use whatssound_core::member::MemberConfig;
+use whatssound_core::{HostedRoom, HostingConfig, HostingError, ListenerConfig, Relay, Route, WsBase};
+use whatssound_room::Action;
 
 use crate::args::HostArgs;
+use crate::member_lines::MemberLines;
 use crate::room_store;
 use crate::{output, shutdown};
 
@@ -39,11 +40,12 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
         None => None,
     };
     let clock: Arc<dyn whatssound_audio::Clock> = Arc::new(whatssound_audio::MonotonicClock::new());
+    let (name, avatar) = (args.name, args.avatar);
     let config = HostingConfig {
         data_dir: data_dir.clone(),
         room: args.room.clone(),
-        name: args.name,
-        avatar: args.avatar,
+        name: name.clone(),
+        avatar: avatar.clone(),
         listen: args.listen,
         public_url: args
             .public_url
@@ -70,27 +72,33 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     if !args.files.is_empty() {
         host.act(Action::Play, None).await?;
     }
-    // The host hears the room too, through the same player a listener uses (its clock is the
-    // room's clock, so the estimate is exact).
-    let (mut player, mut player_events) = match output_kind {
+    // The host hears its room as the desktop app's host does: as a member of it, by an invite
+    // with the host's key, marking what it cannot play (then nobody can, and the room moves on).
+    let mut member = match output_kind {
         Some(kind) => {
-            let config = PlayerConfig {
-                output: kind,
-                nudge_ms: 0,
+            let own = hosted.own_invite();
+            let route = Route::open(&own).await.context("could not join the room to play it")?;
+            let listener = ListenerConfig {
+                invite: own,
+                route,
+                name: name.clone(),
+                avatar: avatar.clone(),
+                data_dir: data_dir.join("member"),
+                track_presence: false,
+                lan_clock: false,
                 clock: clock.clone(),
+            };
+            let config = MemberConfig {
+                output: Some(kind),
                 volume: whatssound_audio::Volume::new(f32::from(args.volume) / 100.0),
                 cache_dir: data_dir.join("cache"),
-                ws_base: hosted.ws().to_owned(),
-                token: hosted.host_token().to_owned(),
-                device_trace: None,
-                swarm: None,
+                device_trace: crate::listen_cmd::device_trace(),
+                authority: Some(host.clone()),
+                ..MemberConfig::new(listener)
             };
-            let (mut p, e) = crate::listen_cmd::start_player(config)?;
-            p.set_clock(0, 0, 0.0);
-            p.on_room_event(&RoomEvent::Snapshot(Box::new(host.snapshot().await?)));
-            (Some(p), Some(e))
+            Some(crate::listen_cmd::join(config).await?)
         }
-        None => (None, None),
+        None => None,
     };
     let stop = shutdown::signal();
     output::emit(
@@ -108,42 +116,32 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     tracing::info!(ws = %hosted.ws(), room = %hosted.room_id(), data_dir = %data_dir.display(), "hosting room");
 
     tokio::pin!(stop);
-    // The host's clock is the room's, so its sync line has no clock estimate: only how its own
-    // output keeps to the timeline, once a second as a listener's `sync` lines come.
-    let mut sync_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut lines = MemberLines::new(hosted.room_id(), clock.now());
+    let mut watch = tokio::time::interval(std::time::Duration::from_millis(50));
     loop {
         tokio::select! {
             () = &mut stop => break,
-            _ = sync_tick.tick(), if player.is_some() => {
-                if let Some(p) = player.as_ref() {
-                    let mut fields = crate::listen_cmd::play_stats(&p.stats());
-                    fields.insert("clock_offset_ms".into(), json!(0.0));
-                    output::emit("sync", serde_json::Value::Object(fields));
+            _ = watch.tick(), if member.is_some() => {
+                if let Some(m) = &member {
+                    lines.playing(m);
                 }
             }
-            Some(e) = async { player_events.as_mut()?.recv().await } => {
-                // What the host cannot play, nobody can: mark it, and the room moves on.
-                if let PlayerEvent::Unplayable { track, reason } = &e {
-                    host.describe(track.clone(), TrackPatch { unplayable: Some(reason.clone()), ..TrackPatch::default() });
+            Some(e) = async { member.as_mut()?.next().await } => {
+                if let Some(m) = &member {
+                    lines.event(m, &e);
                 }
-                crate::listen_cmd::print_player_event(&e);
             }
             event = host_events.recv() => match event {
                 Some(HostEvent::Error(e)) => tracing::warn!("{e}"),
                 Some(HostEvent::Dropped(e)) => tracing::info!("{e}"),
                 Some(HostEvent::Connection(status)) => tracing::info!(?status, "room connection"),
-                Some(HostEvent::Output(out)) => {
-                    if let (Some(p), Output::Diff(d)) = (player.as_mut(), out.as_ref()) {
-                        p.on_room_event(&RoomEvent::Diff(d.clone()));
-                    }
-                    tracing::debug!(?out, "room output");
-                }
+                Some(HostEvent::Output(out)) => tracing::debug!(?out, "room output"),
                 None => break,
             },
         }
     }
-    if let Some(p) = player {
-        p.stop().context("the audio output failed")?;
+    if let Some(m) = member {
+        m.leave().await.context("the audio output failed")?;
     }
     hosted.stop().await.context("the room did not stop cleanly")?;
     output::emit("room_closed", json!({}));

@@ -9,6 +9,7 @@ mod events;
 mod host_cmd;
 mod hub_cmd;
 mod listen_cmd;
+mod member_lines;
 mod output;
 mod room_store;
 mod send_cmd;

@@ -17,6 +17,9 @@
 //! - [`media`]: the host's files over HTTP with Range, by track id, for the room's token holders,
 //!   with each track's cover art.
 //! - [`uploads`]: listeners' own files, uploaded to the host, checked, and queued by id.
+//! - [`member`]: [`member::Member`], a member wired once — its replica and its player, the room's
+//!   events reaching the player and what the player cannot play reaching the room. The desktop
+//!   session and the CLI's `listen` and `host` are each this, shown their own way.
 //! - [`player`]: a listener's audio — fetch, decode, and play the room's timeline in sync.
 //! - [`store`]: the SQLite files (the host's `room.db`, a listener's `outbox.db`).
 //! - [`identity`]: a user's keypair file.
@@ -34,6 +37,7 @@ pub mod hosting;
 pub mod identity;
 pub mod listener;
 pub mod media;
+pub mod member;
 pub mod player;
 pub mod room_record;
 pub mod route;
@@ -68,6 +72,8 @@ pub enum CoreError {
     Stopped,
     #[error(transparent)]
     Tunnel(#[from] whatssound_tunnel::TunnelError),
+    #[error("could not start the audio output: {0}")]
+    Output(#[from] whatssound_audio::OutputError),
 }
 
 /// FNV-1a: a tiny hash that is the same in every build (std's is not), for names that must stay

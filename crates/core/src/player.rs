@@ -56,14 +56,13 @@ pub struct PlayerConfig {
     /// The output's loudness; the UI may change it while playing.
     pub volume: Volume,
     pub cache_dir: PathBuf,
-    /// The room's ws base and the token that opens its media.
-    pub ws_base: String,
+    /// How this member reaches the host: its media's base, and the room's swarm when this member
+    /// passes tracks on (tracks with a content hash come from the members who have them).
+    pub route: crate::Route,
+    /// The token that opens the room's media.
     pub token: String,
     /// A file to log the sound device's every callback to (timing studies; see `bench/audio-sync`).
     pub device_trace: Option<PathBuf>,
-    /// The room's swarm, when this member passes tracks on: tracks with a content hash come
-    /// from the members who have them.
-    pub swarm: Option<whatssound_swarm::Swarm>,
 }
 
 /// How the current track is playing against the room's timeline.
@@ -299,7 +298,7 @@ impl Player {
     fn url_of(&self, track: &TrackId, source: &TrackSource) -> String {
         match source {
             TrackSource::HostFile { .. } | TrackSource::Upload { .. } => {
-                fetch::media_url(&self.config.ws_base, track.as_str(), &self.config.token)
+                fetch::media_url(self.config.route.ws(), track.as_str(), &self.config.token)
             }
             TrackSource::Url { url } => url.clone(),
         }
@@ -375,7 +374,7 @@ impl Player {
             .and_then(|i| self.queue.iter().nth(i + 1))
             .map(|t| (t.id.clone(), self.url_of(&t.id, &t.meta.source), t.meta.hash.clone()));
         let hash = self.queue.get(track).and_then(|t| t.meta.hash.clone());
-        let swarm = self.config.swarm.clone();
+        let swarm = self.config.route.swarm().cloned();
         let track = track.clone();
         tokio::spawn(async move {
             let streamed = fetch::stream_track(from_room(&swarm, &hash), &url, &cache, &key, |data, p| {

@@ -98,10 +98,9 @@ fn play(url: &str, cache: PathBuf) -> (Player, mpsc::UnboundedReceiver<PlayerEve
         clock: clock.clone(),
         volume: whatssound_audio::Volume::default(),
         cache_dir: cache,
-        ws_base: "ws://127.0.0.1:1".into(),
+        route: crate::Route::to_address("ws://127.0.0.1:1"),
         token: "unused".into(),
         device_trace: None,
-        swarm: None,
     };
     let (mut player, events) = Player::start(config).unwrap();
     let track = TrackId("t1".into());

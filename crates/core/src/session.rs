@@ -18,13 +18,14 @@ use tokio::sync::{mpsc, oneshot};
 use whatssound_audio::{Clock, Volume};
 use whatssound_protocol::Invite;
 use whatssound_room::wire::Activity;
-use whatssound_room::{Action, IntentId, TrackId, TrackPatch, UserId};
+use whatssound_room::{Action, IntentId, TrackId, UserId};
 
 use crate::host::HostRoom;
 use crate::hosting::{HostedRoom, HostingConfig, HostingError, Relay};
-use crate::player::{OutputKind, Player, PlayerConfig, PlayerEvent};
+use crate::member::{Member, MemberConfig, MemberEvent};
+use crate::player::{OutputKind, Player, PlayerEvent};
 use crate::view::{AudioState, BufferingView, ConnectionView, ReactionView, RoomModel, RoomView, SyncView};
-use crate::{CoreError, ListenerConfig, ListenerRoom, RoomEvent, Route, SyncStats};
+use crate::{CoreError, ListenerConfig, RoomEvent, Route, SyncStats};
 
 /// How long an action may wait for the room's answer.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
@@ -69,8 +70,6 @@ pub enum SessionError {
     Refused(String),
     #[error("the room did not answer within {} s; check the connection and try again", ANSWER_WITHIN.as_secs())]
     NoAnswer,
-    #[error("could not start the audio output: {0}")]
-    Output(#[from] whatssound_audio::OutputError),
     #[error("the upload failed: {0}")]
     Upload(#[from] crate::fetch::FetchError),
     #[error("only the host can {0}")]
@@ -211,44 +210,36 @@ impl Session {
             (Some(_), crate::view::Role::Listener) => route.sharing(&config.data_dir.join("cache").join("swarm")).await,
             _ => route,
         };
-        let listener_config = ListenerConfig {
-            invite: invite.clone(),
-            route: route.clone(),
-            name: config.name.clone(),
-            avatar: config.avatar.clone(),
-            data_dir: config.data_dir.join("member"),
-            track_presence,
-            lan_clock: track_presence,
-            clock: config.clock.clone(),
-        };
-        // The output first: a missing sound device fails before anyone sees us join.
-        let (player, player_events) = match &config.output {
-            Some(kind) => {
-                let player_config = PlayerConfig {
-                    output: kind.clone(),
-                    nudge_ms: config.offset_ms,
-                    clock: config.clock.clone(),
-                    volume: config.volume.clone(),
-                    cache_dir: config.data_dir.join("cache"),
-                    ws_base: route.ws().to_owned(),
-                    token: invite.token.clone(),
-                    device_trace: None,
-                    swarm: route.swarm().cloned(),
-                };
-                let (p, e) = Player::start(player_config)?;
-                (Some(p), Some(e))
-            }
-            None => (None, None),
-        };
-        let (listener, room_events) = ListenerRoom::join(listener_config).await?;
-        let model =
-            RoomModel::new(invite.room.clone(), role, listener.user().clone(), host, Some((route.ws().to_owned(), invite.token.clone())));
+        let member = Member::join(MemberConfig {
+            listener: ListenerConfig {
+                invite: invite.clone(),
+                route: route.clone(),
+                name: config.name.clone(),
+                avatar: config.avatar.clone(),
+                data_dir: config.data_dir.join("member"),
+                track_presence,
+                lan_clock: track_presence,
+                clock: config.clock.clone(),
+            },
+            output: config.output.clone(),
+            volume: config.volume.clone(),
+            nudge_ms: config.offset_ms,
+            cache_dir: config.data_dir.join("cache"),
+            device_trace: None,
+            authority,
+        })
+        .await?;
+        let model = RoomModel::new(
+            invite.room.clone(),
+            role,
+            member.room().user().clone(),
+            host,
+            Some((route.ws().to_owned(), invite.token.clone())),
+        );
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
         let task = Task {
-            listener,
-            authority,
-            player,
+            member,
             model,
             clock: config.clock,
             events,
@@ -257,7 +248,7 @@ impl Session {
             host_at: None,
             audio: AudioState::Idle,
         };
-        tokio::spawn(task.run(room_events, player_events, command_rx));
+        tokio::spawn(task.run(command_rx));
         Ok((route, commands, events_rx))
     }
 
@@ -334,11 +325,7 @@ type Pending = (oneshot::Sender<Result<(), SessionError>>, Option<(TrackId, bool
 
 /// The session's task: the one owner of the replica's events, the player and the model.
 struct Task {
-    listener: ListenerRoom,
-    /// The room itself, when this session hosts it: what the host cannot play, nobody can, so
-    /// the host marks it and the room moves on (as `whatssound-cli host` does).
-    authority: Option<HostRoom>,
-    player: Option<Player>,
+    member: Member,
     model: RoomModel,
     clock: Arc<dyn Clock>,
     events: mpsc::UnboundedSender<SessionEvent>,
@@ -351,25 +338,20 @@ struct Task {
 }
 
 impl Task {
-    async fn run(
-        mut self,
-        mut room_events: mpsc::UnboundedReceiver<RoomEvent>,
-        mut player_events: Option<mpsc::UnboundedReceiver<PlayerEvent>>,
-        mut commands: mpsc::UnboundedReceiver<Command>,
-    ) {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
-                event = room_events.recv() => match event {
-                    Some(e) => self.on_room(e),
+                event = self.member.next() => match event {
+                    Some(MemberEvent::Room(e)) => self.on_room(e),
+                    Some(MemberEvent::Player(e)) => self.on_player(e),
                     None => break,
                 },
-                Some(e) = async { player_events.as_mut()?.recv().await } => self.on_player(e),
                 command = commands.recv() => match command {
                     Some(Command::Leave { reply }) => {
-                        self.listener.close();
+                        let _ = self.member.leave().await;
                         let _ = reply.send(());
-                        break;
+                        return;
                     }
                     Some(c) => self.on_command(c).await,
                     None => break,
@@ -377,9 +359,7 @@ impl Task {
                 _ = tick.tick() => self.tick(),
             }
         }
-        if let Some(p) = self.player.take() {
-            let _ = p.stop();
-        }
+        let _ = self.member.leave().await;
     }
 
     fn emit(&self, event: SessionEvent) {
@@ -410,9 +390,6 @@ impl Task {
     }
 
     fn on_room(&mut self, event: RoomEvent) {
-        if let Some(p) = self.player.as_mut() {
-            p.on_room_event(&event);
-        }
         match event {
             RoomEvent::Connection(status) => self.emit(SessionEvent::Connection(ConnectionView::from(&status))),
             RoomEvent::Snapshot(s) => {
@@ -465,12 +442,8 @@ impl Task {
                 total: progress.total,
                 buffered_ms: u32::try_from(buffered_ms.unwrap_or(0)).unwrap_or(u32::MAX),
             })),
-            PlayerEvent::Unplayable { track, reason } => {
-                if let Some(room) = &self.authority {
-                    room.describe(track, TrackPatch { unplayable: Some(reason), ..TrackPatch::default() });
-                }
-            }
-            PlayerEvent::Ready { .. } => {}
+            // The member has told the room, if this session hosts it.
+            PlayerEvent::Unplayable { .. } | PlayerEvent::Ready { .. } => {}
         }
         self.update_audio();
     }
@@ -482,7 +455,7 @@ impl Task {
                     Action::Vote { track, up } => Some((track.clone(), *up)),
                     _ => None,
                 };
-                match self.listener.send(action).await {
+                match self.member.room().send(action).await {
                     Ok(intent) => {
                         self.pending.insert(intent, (reply, vote));
                     }
@@ -495,7 +468,7 @@ impl Task {
                 let _ = reply.send(self.view());
             }
             Command::Typing(typing) => {
-                self.listener.activity(Activity { is_typing: typing, audio: Some(self.audio.as_str().into()), ..Activity::default() })
+                self.member.room().activity(Activity { is_typing: typing, audio: Some(self.audio.as_str().into()), ..Activity::default() })
             }
             Command::Invite(invite) => {
                 self.model.set_invite(invite);
@@ -508,7 +481,7 @@ impl Task {
     /// Tells the room when this member's audio changes (the people list shows it).
     fn update_audio(&mut self) {
         let playback = &self.model.state().playback;
-        let audio = match (&self.player, playback.track.is_some(), playback.playing) {
+        let audio = match (self.member.player(), playback.track.is_some(), playback.playing) {
             (None, _, _) | (Some(_), false, _) => AudioState::Idle,
             (Some(_), true, false) => AudioState::Paused,
             (Some(p), true, true) if p.stats().started_at.is_some() => AudioState::Playing,
@@ -519,9 +492,9 @@ impl Task {
             let activity = Activity { audio: Some(audio.as_str().into()), ..Activity::default() };
             // The hub does not echo a member's broadcasts back to it: this member's own line is
             // updated here.
-            let me = self.listener.user().clone();
+            let me = self.member.room().user().clone();
             self.model.activity(&me, &activity, Task::wall_ms());
-            self.listener.activity(activity);
+            self.member.room().activity(activity);
             self.emit_view();
         }
     }
@@ -529,7 +502,7 @@ impl Task {
     fn tick(&mut self) {
         self.update_audio();
         let Some(s) = self.sync else { return };
-        let stats = self.player.as_ref().map(Player::stats).unwrap_or_default();
+        let stats = self.member.player().map(Player::stats).unwrap_or_default();
         self.emit(SessionEvent::Sync(SyncView {
             offset_ms: s.clock_offset_ns as f64 / 1e6,
             rtt_ms: s.round_trip_ns as f64 / 1e6,

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use whatssound_audio::{Clock, Decoder, MonotonicClock, SkewedClock, wav};
 use whatssound_core::media::{self, MediaLibrary};
-use whatssound_core::player::{OutputKind, Player, PlayerConfig};
+use whatssound_core::member::{Member, MemberConfig};
+use whatssound_core::player::{OutputKind, Player};
 use whatssound_core::store::HostStore;
-use whatssound_core::{HostRoom, ListenerConfig, ListenerRoom};
+use whatssound_core::{HostRoom, ListenerConfig};
 use whatssound_hub::Limits;
 use whatssound_protocol::Invite;
 use whatssound_room::{Action, Identity, Position, TrackMeta, TrackSource};
@@ -32,26 +33,13 @@ fn ramp_track(seconds: usize) -> Vec<u8> {
 async fn play_room(invite: Invite, name: &str, clock: Arc<dyn Clock>, run_for: Duration) -> (PathBuf, i64) {
     let dir = temp(name);
     let out = dir.join("out.wav");
-    let config = ListenerConfig { clock: clock.clone(), data_dir: dir.clone(), ..listener_config(&invite, name) };
-    let (_room, mut events) = ListenerRoom::join(config).await.unwrap();
-    let player_config = PlayerConfig {
-        output: OutputKind::Wav(out.clone()),
-        nudge_ms: 0,
-        clock,
-        volume: whatssound_audio::Volume::default(),
-        cache_dir: dir.join("cache"),
-        ws_base: invite.ws.clone(),
-        token: invite.token.clone(),
-        device_trace: None,
-        swarm: None,
-    };
-    let (mut player, _player_events) = Player::start(player_config).unwrap();
+    let listener = ListenerConfig { clock, data_dir: dir.clone(), ..listener_config(&invite, name) };
+    let config = MemberConfig { output: Some(OutputKind::Wav(out.clone())), ..MemberConfig::new(listener) };
+    let mut member = Member::join(config).await.unwrap();
     let deadline = tokio::time::Instant::now() + run_for;
-    while let Ok(Some(e)) = tokio::time::timeout_at(deadline, events.recv()).await {
-        player.on_room_event(&e);
-    }
-    let first = player.first_frame_at().unwrap();
-    player.stop().unwrap();
+    while let Ok(Some(_)) = tokio::time::timeout_at(deadline, member.next()).await {}
+    let first = member.player().and_then(Player::first_frame_at).unwrap();
+    member.leave().await.unwrap();
     (out, first)
 }
 
