@@ -12,7 +12,7 @@ use whatssound_protocol::{Invite, PresenceView};
 use whatssound_audio::{Clock, Exchange};
 use whatssound_room::clock_datagram::HostLine;
 use whatssound_room::wire::{self, Activity, ClockPong, ReactionMessage, SnapshotMessage, Topics, Verdict};
-use whatssound_room::{Action, Change, Diff, Identity, Intent, IntentId, Replica, ReplicaEvent, UserId};
+use whatssound_room::{Action, Change, Diff, Identity, Intent, IntentId, Replica, ReplicaEvent, RoomState, UserId};
 
 use self::clock::ping_interval;
 use crate::clock_sync::{ClockPath, ClockSync, PeerExchange};
@@ -118,6 +118,7 @@ impl std::fmt::Debug for Command {
 pub struct ListenerRoom {
     commands: mpsc::UnboundedSender<Command>,
     user: UserId,
+    state: watch::Receiver<Option<Arc<RoomState>>>,
 }
 
 impl ListenerRoom {
@@ -193,6 +194,7 @@ impl ListenerRoom {
         let (events, events_rx) = mpsc::unbounded_channel();
         let (host_line, host_line_rx) = watch::channel(None);
         let (peers, peers_rx) = watch::channel(Vec::new());
+        let (state, state_rx) = watch::channel(None);
         let (peer_tx, peer_exchanges) = mpsc::unbounded_channel();
         if let Some((socket, _)) = lan_clock {
             tokio::spawn(clock_peer::run(socket, config.clock.clone(), host_line_rx, peers_rx, peer_tx));
@@ -206,6 +208,7 @@ impl ListenerRoom {
             outbox,
             events,
             replica: Replica::default(),
+            state,
             presence: PresenceView::default(),
             joined_once: false,
             mine: Default::default(),
@@ -227,11 +230,18 @@ impl ListenerRoom {
             tokio::spawn(clock_udp::ping(addr, config.clock, datagrams_tx));
         }
         tokio::spawn(task.run(early, client_events, command_rx, datagrams, peer_exchanges));
-        Ok((ListenerRoom { commands, user: me }, events_rx))
+        Ok((ListenerRoom { commands, user: me, state: state_rx }, events_rx))
     }
 
     pub fn user(&self) -> &UserId {
         &self.user
+    }
+
+    /// The room as this replica last accepted it (once a snapshot came): at least as new as the
+    /// last [`RoomEvent::Snapshot`] or [`RoomEvent::Diff`] received, since it is published
+    /// before each is sent. The player and the view derive from it instead of folding again.
+    pub fn state(&self) -> Option<Arc<RoomState>> {
+        self.state.borrow().clone()
     }
 
     /// Sends an intent; it is kept in the outbox until the room confirms or refuses it.
@@ -259,6 +269,8 @@ struct Task {
     outbox: OutboxStore,
     events: mpsc::UnboundedSender<RoomEvent>,
     replica: Replica,
+    /// The replica's state for the handle, published before the event that changed it.
+    state: watch::Sender<Option<Arc<RoomState>>>,
     presence: PresenceView,
     joined_once: bool,
     /// Intents this process sent or re-sends: it reports their outcome. Another process of the
@@ -472,6 +484,7 @@ impl Task {
             wire::SNAPSHOT => match wire::open_from_host::<SnapshotMessage>(payload, &self.host, "snapshot") {
                 Ok(snapshot) => {
                     if self.replica.receive_snapshot(snapshot.state.clone()) == ReplicaEvent::Replaced {
+                        self.state.send_replace(self.replica.shared());
                         let closed = snapshot.state.closed;
                         let seq = snapshot.state.seq;
                         self.emit(RoomEvent::Snapshot(Box::new(snapshot)));
@@ -526,6 +539,7 @@ impl Task {
     fn on_diff(&mut self, diff: Diff) -> bool {
         match self.replica.receive_diff(&diff) {
             ReplicaEvent::Applied => {
+                self.state.send_replace(self.replica.shared());
                 let mine = diff.by.as_ref() == Some(&self.identity.user_id());
                 if let Some(intent) = diff.intent.clone().filter(|i| mine && self.forget(i)) {
                     self.emit(RoomEvent::Confirmed { intent, seq: diff.seq, diff: Some(diff.clone()) });

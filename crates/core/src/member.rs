@@ -104,7 +104,15 @@ impl Member {
         match &event {
             MemberEvent::Room(e) => {
                 if let Some(p) = self.player.as_mut() {
-                    p.on_room_event(e);
+                    match e {
+                        RoomEvent::Snapshot(_) | RoomEvent::Diff(_) => {
+                            if let Some(state) = self.room.state() {
+                                p.follow(state);
+                            }
+                        }
+                        RoomEvent::Sync(s) => p.set_clock(s.local_ns, s.host_ns, s.drift_ppm),
+                        _ => {}
+                    }
                 }
             }
             MemberEvent::Player(PlayerEvent::Unplayable { track, reason }) => {

@@ -17,9 +17,7 @@ use whatssound_audio::{
     ArrivingBytes, Clock, Decoder, DeviceOutput, EngineControl, EngineStats, Gain, Nanos, Output, PacedOutput, Playing, PlayoutConfig,
     Render, Resampler, SyncRender, Timeline, Volume, arriving, engine,
 };
-use whatssound_room::{Change, Playback, Queue, TrackId, TrackSource};
-
-use crate::listener::RoomEvent;
+use whatssound_room::{Playback, RoomState, TrackId, TrackSource};
 
 use crate::fetch::{self, Progress};
 
@@ -146,9 +144,9 @@ pub struct Player {
     clock_point: Option<(Nanos, Nanos, f64)>,
     stop_decoding: Arc<AtomicBool>,
     events: mpsc::UnboundedSender<PlayerEvent>,
-    /// The room's queue (from snapshots, changed by the room's own diffs): where each track's
-    /// audio comes from, and which one is next, to fetch while this one plays.
-    queue: Queue,
+    /// The room as its replica last accepted it: what plays from where, where each track's audio
+    /// comes from, and which one is next, to fetch while this one plays.
+    room: Arc<RoomState>,
     /// The current track's download, which a seek reads again.
     download: Option<(TrackId, ArrivingBytes)>,
 }
@@ -189,7 +187,7 @@ impl Player {
             clock_point: None,
             stop_decoding: Arc::new(AtomicBool::new(false)),
             events,
-            queue: Queue::default(),
+            room: Arc::default(),
             download: None,
         };
         Ok((player, rx))
@@ -226,25 +224,14 @@ impl Player {
         self.playing.as_ref().and_then(Playing::first_frame_at)
     }
 
-    /// Follows the room: snapshots and playback diffs say what plays from where, queue diffs where
-    /// each track comes from, `sync` events how the host's clock relates to ours.
-    pub fn on_room_event(&mut self, event: &RoomEvent) {
-        match event {
-            RoomEvent::Snapshot(s) => {
-                self.queue = s.state.queue.clone();
-                self.set_playback(s.state.playback.clone());
-            }
-            RoomEvent::Diff(d) => match &d.change {
-                // The replica accepted this diff already; one that does not fit here would make
-                // it ask for a snapshot, which then replaces this copy.
-                Change::Queue { diff } => {
-                    let _ = self.queue.apply(diff);
-                }
-                Change::Playback { playback } => self.set_playback(playback.clone()),
-                _ => {}
-            },
-            RoomEvent::Sync(s) => self.set_clock(s.local_ns, s.host_ns, s.drift_ppm),
-            _ => {}
+    /// Follows the room as its replica accepted it (a snapshot, or a diff): what plays from
+    /// where, and where each track comes from.
+    pub fn follow(&mut self, room: Arc<RoomState>) {
+        let playback = room.playback.clone();
+        self.room = room;
+        // Most changes (chat, votes) leave the timeline as it was: the decks are not told again.
+        if self.playback.as_ref() != Some(&playback) {
+            self.set_playback(playback);
         }
     }
 
@@ -255,7 +242,7 @@ impl Player {
     }
 
     /// The room's playback changed (a diff or a snapshot).
-    pub fn set_playback(&mut self, playback: Playback) {
+    fn set_playback(&mut self, playback: Playback) {
         while self.retired.pop().is_ok() {}
         // A new track, or a seek (the new anchor is not where the old timeline would be): start a
         // deck at the new position. The ring holds only what is just ahead, so a jump cannot reach it.
@@ -267,7 +254,7 @@ impl Player {
             self.track = playback.track.clone();
             self.stop_decoding.store(true, Ordering::Release);
             self.control = None;
-            let source = playback.track.as_ref().and_then(|t| self.queue.get(t)).map(|t| (t.meta.source.clone(), t.meta.duration_ms));
+            let source = playback.track.as_ref().and_then(|t| self.room.queue.get(t)).map(|t| (t.meta.source.clone(), t.meta.duration_ms));
             if let (Some(track), Some((source, duration_ms))) = (playback.track.clone(), source) {
                 let start_frame = i64::try_from(playback.position_ms).unwrap_or(0) * i64::from(self.rate) / 1000;
                 self.load(track, source, duration_ms, start_frame);
@@ -369,11 +356,12 @@ impl Player {
         // change on a slow or failing network starts from disk (and never competes with the
         // track that is playing for the link).
         let next = self
+            .room
             .queue
             .position(track)
-            .and_then(|i| self.queue.iter().nth(i + 1))
+            .and_then(|i| self.room.queue.iter().nth(i + 1))
             .map(|t| (t.id.clone(), self.url_of(&t.id, &t.meta.source), t.meta.hash.clone()));
-        let hash = self.queue.get(track).and_then(|t| t.meta.hash.clone());
+        let hash = self.room.queue.get(track).and_then(|t| t.meta.hash.clone());
         let swarm = self.config.route.swarm().cloned();
         let track = track.clone();
         tokio::spawn(async move {

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use whatssound_audio::{Clock, MonotonicClock, wav};
-use whatssound_room::{Playback, QueueDiff, Track, TrackId, TrackMeta, TrackSource, UserId};
+use whatssound_room::{Playback, QueueDiff, RoomState, Track, TrackId, TrackMeta, TrackSource, UserId};
 
 use super::{OutputKind, Player, PlayerConfig, PlayerEvent};
 use crate::fetch::cache_key;
@@ -113,11 +113,13 @@ fn play(url: &str, cache: PathBuf) -> (Player, mpsc::UnboundedReceiver<PlayerEve
         hash: None,
     };
     let queued = Track { id: track.clone(), meta, added_by: UserId("test".into()), unplayable: None };
-    player.queue.apply(&QueueDiff::Insert { at: 0, track: queued }).unwrap();
     let now = clock.now();
     player.set_clock(now, now, 0.0);
     let at_ms = u64::try_from(now / 1_000_000).unwrap() + 100;
-    player.set_playback(Playback { track: Some(track.clone()), playing: true, position_ms: 0, at_ms });
+    let mut room = RoomState::default();
+    room.queue.apply(&QueueDiff::Insert { at: 0, track: queued }).unwrap();
+    room.playback = Playback { track: Some(track.clone()), playing: true, position_ms: 0, at_ms };
+    player.follow(Arc::new(room));
     (player, events, track)
 }
 

@@ -394,12 +394,10 @@ impl Task {
             RoomEvent::Connection(status) => self.emit(SessionEvent::Connection(ConnectionView::from(&status))),
             RoomEvent::Snapshot(s) => {
                 self.host_at = Some((self.clock.now(), s.host_now_ms));
-                self.model.reset(s.state);
-                self.emit_view();
+                self.follow_state();
             }
-            RoomEvent::Diff(d) => {
-                self.model.apply(&d);
-                self.emit_view();
+            RoomEvent::Diff(_) => {
+                self.follow_state();
                 self.update_audio();
             }
             RoomEvent::Presence { joins, leaves } => {
@@ -432,6 +430,14 @@ impl Task {
             RoomEvent::Sync(s) => self.sync = Some(s),
             RoomEvent::Joined { .. } | RoomEvent::Error(_) => {}
         }
+    }
+
+    /// The view shows the room as the member's replica accepted it.
+    fn follow_state(&mut self) {
+        if let Some(state) = self.member.room().state() {
+            self.model.set_state(state);
+        }
+        self.emit_view();
     }
 
     fn on_player(&mut self, event: PlayerEvent) {

@@ -6,12 +6,13 @@
 //! with the `specta` feature they also describe themselves to the UI's generated bindings.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 use whatssound_client::ConnectionStatus;
 use whatssound_room::wire::Activity;
-use whatssound_room::{Change, Diff, RoomState, TrackId, TrackSource, UserId};
+use whatssound_room::{RoomState, TrackId, TrackSource, UserId};
 
 /// How long a typing indicator lasts without being renewed.
 const TYPING_MS: u64 = 6_000;
@@ -165,7 +166,7 @@ pub struct RoomModel {
     host: UserId,
     /// `ws://…` and the token that open the host's media (for cover art URLs).
     media: Option<(String, String)>,
-    state: RoomState,
+    state: Arc<RoomState>,
     members: BTreeMap<UserId, Member>,
     /// Up (true) or down, by track.
     my_votes: BTreeMap<TrackId, bool>,
@@ -173,17 +174,7 @@ pub struct RoomModel {
 
 impl RoomModel {
     pub fn new(name: String, role: Role, me: UserId, host: UserId, media: Option<(String, String)>) -> Self {
-        RoomModel {
-            name,
-            role,
-            invite: None,
-            me,
-            host,
-            media,
-            state: RoomState::default(),
-            members: BTreeMap::new(),
-            my_votes: BTreeMap::new(),
-        }
+        RoomModel { name, role, invite: None, me, host, media, state: Arc::default(), members: BTreeMap::new(), my_votes: BTreeMap::new() }
     }
 
     pub fn set_invite(&mut self, invite: Option<String>) {
@@ -194,19 +185,11 @@ impl RoomModel {
         &self.state
     }
 
-    /// A whole state (a snapshot).
-    pub fn reset(&mut self, state: RoomState) {
+    /// The room as the member's replica accepted it (after a snapshot or a diff). My votes on
+    /// tracks that have left the queue are forgotten.
+    pub fn set_state(&mut self, state: Arc<RoomState>) {
         self.my_votes.retain(|t, _| state.queue.get(t).is_some());
         self.state = state;
-    }
-
-    /// A diff the replica already accepted; one that does not fit is ignored (a snapshot follows).
-    pub fn apply(&mut self, diff: &Diff) {
-        if self.state.apply(diff).is_ok()
-            && let Change::Queue { diff: whatssound_room::QueueDiff::Delete { id } } = &diff.change
-        {
-            self.my_votes.remove(id);
-        }
     }
 
     /// My vote on a track took effect.

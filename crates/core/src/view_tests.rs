@@ -1,5 +1,5 @@
 use serde_json::json;
-use whatssound_room::{Engine, Intent, Output, Position, RoomSettings, TrackMeta};
+use whatssound_room::{Engine, Intent, Position, RoomSettings, TrackMeta};
 
 use super::*;
 
@@ -29,12 +29,9 @@ fn room() -> (RoomModel, Engine) {
         ("ANN", Action::Vote { track: "t2".into(), up: true }),
     ];
     for (i, (user, action)) in acts.into_iter().enumerate() {
-        for out in engine.handle(&user.into(), Intent { id: i.to_string().into(), name: user.to_lowercase(), action }, 1_000) {
-            if let Output::Diff(d) = out {
-                model.apply(&d);
-            }
-        }
+        engine.handle(&user.into(), Intent { id: i.to_string().into(), name: user.to_lowercase(), action }, 1_000);
     }
+    model.set_state(Arc::new(engine.state().clone()));
     (model, engine)
 }
 
@@ -86,19 +83,14 @@ fn typing_and_audio_state_come_from_activity_and_typing_fades() {
 fn removed_tracks_forget_my_vote_and_a_snapshot_replaces_everything() {
     let (mut model, mut engine) = room();
     model.voted("t2".into(), true);
-    for out in
-        engine.handle(&"HOST".into(), Intent { id: "rm".into(), name: "h".into(), action: Action::Remove { track: "t2".into() } }, 2_000)
-    {
-        if let Output::Diff(d) = out {
-            model.apply(&d);
-        }
-    }
+    engine.handle(&"HOST".into(), Intent { id: "rm".into(), name: "h".into(), action: Action::Remove { track: "t2".into() } }, 2_000);
+    model.set_state(Arc::new(engine.state().clone()));
     assert_eq!(model.view(2_000, 2_000).queue.len(), 1);
     model.voted("t1".into(), true);
     model.voted("t1".into(), false);
     assert_eq!(model.view(2_000, 2_000).queue[0].my_vote, Some(Vote::Down), "a vote turned round, not taken back");
     let closed = RoomState { closed: true, ..RoomState::default() };
-    model.reset(closed);
+    model.set_state(Arc::new(closed));
     let view = model.view(0, 0);
     assert!(view.closed && view.queue.is_empty() && view.now_playing.is_none());
 }

@@ -4,12 +4,18 @@
 //! (a diff seen twice), a diff that does not fit — means this copy can no longer be trusted, so it
 //! says [`ReplicaEvent::NeedSnapshot`] and ignores diffs until a snapshot arrives: the LiveView
 //! re-mount, instead of guessing.
+//!
+//! The copy is shared ([`Replica::shared`]): the member's player and its view read the state this
+//! replica accepted rather than each folding the diffs again. A diff applied while they still
+//! hold the last state copies it once (copy on write); none of them can see a half-applied diff.
+
+use std::sync::Arc;
 
 use crate::state::{Diff, RoomState, Snapshot};
 
 #[derive(Debug, Clone, Default)]
 pub struct Replica {
-    state: Option<RoomState>,
+    state: Option<Arc<RoomState>>,
     waiting_for_snapshot: bool,
 }
 
@@ -31,7 +37,12 @@ pub enum ReplicaEvent {
 impl Replica {
     /// The current copy, once a snapshot arrived.
     pub fn state(&self) -> Option<&RoomState> {
-        self.state.as_ref()
+        self.state.as_deref()
+    }
+
+    /// The current copy, to hold while the replica goes on.
+    pub fn shared(&self) -> Option<Arc<RoomState>> {
+        self.state.clone()
     }
 
     pub fn seq(&self) -> Option<u64> {
@@ -46,7 +57,7 @@ impl Replica {
         let Some(state) = self.state.as_mut().filter(|_| !self.waiting_for_snapshot) else {
             return ReplicaEvent::Ignored;
         };
-        match state.apply(diff) {
+        match Arc::make_mut(state).apply(diff) {
             Ok(()) => ReplicaEvent::Applied,
             Err(e) => {
                 self.waiting_for_snapshot = true;
@@ -61,7 +72,7 @@ impl Replica {
         if self.state.as_ref().is_some_and(|current| snapshot.seq <= current.seq && !self.waiting_for_snapshot) {
             return ReplicaEvent::Stale;
         }
-        self.state = Some(snapshot);
+        self.state = Some(Arc::new(snapshot));
         self.waiting_for_snapshot = false;
         ReplicaEvent::Replaced
     }
