@@ -189,7 +189,7 @@ mod demo {
                 tunnel: None,
                 limits: Default::default(),
                 new_invite: false,
-                clock: std::sync::Arc::new(whatssound_audio::MonotonicClock::new()),
+                clock: std::sync::Arc::new(whatssound_clock::MonotonicClock::new()),
             };
             let (hosted, mut events) = whatssound_core::HostedRoom::start(config).await?;
             tokio::spawn(async move { while events.recv().await.is_some() {} });

@@ -18,8 +18,8 @@
 //! - [`ring`]: the wait-free hand-over from the decoder to the output ([`Feed`] → [`RingRender`]),
 //!   silence and a count on underrun.
 //! - [`wav`]: writes small PCM WAV files (with INFO tags), for tests and demo tracks.
-//! - [`clock`]: monotonic clocks (and a skewed one for sync tests) and [`ClockOffset`], the
-//!   NTP-style estimate of the host's clock with its drift, fitted from the best exchanges.
+//! - [`clock`]: re-exported from `whatssound-clock`: monotonic clocks and [`ClockOffset`], the
+//!   estimate of the host's clock.
 //! - [`playout`]: which frame should sound when, and the correction (a jump beyond a few ms,
 //!   else a trim of at most ±500 ppm on top of the device's measured rate).
 //! - [`varispeed`]: plays the stream that much faster or slower, by windowed-sinc interpolation
@@ -27,7 +27,6 @@
 
 pub mod arriving;
 mod callback_timer;
-pub mod clock;
 pub mod decode;
 pub mod device;
 pub mod engine;
@@ -40,7 +39,8 @@ pub mod varispeed;
 pub mod wav;
 
 pub use arriving::{Arrival, ArrivingBytes, ArrivingReader, arriving};
-pub use clock::{Clock, ClockOffset, Estimate, Exchange, MonotonicClock, Nanos, SkewedClock};
+// Time lives below audio (the room's authority and replicas tell time too, and play nothing);
+// it is re-exported here for the player's users.
 pub use decode::{DecodeError, Decoder};
 pub use device::{DeviceOutput, device_names};
 pub use engine::{EngineControl, EngineStats, SyncRender, Timeline, engine};
@@ -50,3 +50,5 @@ pub use probe::{Cover, ProbeError, TrackInfo, cover_of_file, probe_bytes, probe_
 pub use resample::{ResampleError, Resampler};
 pub use ring::{Feed, RingRender, RingStats, ring};
 pub use varispeed::Varispeed;
+pub use whatssound_clock as clock;
+pub use whatssound_clock::{Clock, ClockOffset, Estimate, Exchange, MonotonicClock, Nanos, SkewedClock};

@@ -39,7 +39,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let clock: Arc<dyn whatssound_audio::Clock> = Arc::new(whatssound_audio::MonotonicClock::new());
+    let clock: Arc<dyn whatssound_clock::Clock> = Arc::new(whatssound_clock::MonotonicClock::new());
     let (name, avatar) = (args.name, args.avatar);
     let config = HostingConfig {
         data_dir: data_dir.clone(),

@@ -32,7 +32,7 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
         None => room_store::listener_dir("send")?,
     };
     let verb = args.action[0].clone();
-    let clock = std::sync::Arc::new(whatssound_audio::MonotonicClock::new());
+    let clock = std::sync::Arc::new(whatssound_clock::MonotonicClock::new());
     let name = room_store::saved_name(&data_dir).unwrap_or_else(|| "send".into());
     let config =
         ListenerConfig { invite, route: route.clone(), name, avatar: None, data_dir, track_presence: false, lan_clock: false, clock };

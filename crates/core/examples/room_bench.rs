@@ -27,7 +27,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn host_config(hub: &RoomHub, dir: PathBuf, identity: &Identity) -> HostConfig {
-    hub.host_config("bench", identity.clone(), dir, std::sync::Arc::new(whatssound_audio::MonotonicClock::new()))
+    hub.host_config("bench", identity.clone(), dir, std::sync::Arc::new(whatssound_clock::MonotonicClock::new()))
 }
 
 #[tokio::main]

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
-use whatssound_audio::{Clock, Exchange};
+use whatssound_clock::{Clock, Exchange};
 use whatssound_room::clock_datagram::{ClockDatagram, HostLine, PEER_LEN};
 
 use crate::clock_sync::PeerExchange;
@@ -147,7 +147,7 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
-    use whatssound_audio::MonotonicClock;
+    use whatssound_clock::MonotonicClock;
 
     use super::*;
 

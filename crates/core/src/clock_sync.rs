@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use whatssound_audio::{ClockOffset, Estimate, Exchange, Nanos};
+use whatssound_clock::{ClockOffset, Estimate, Exchange, Nanos};
 use whatssound_room::clock_datagram::HostLine;
 
 /// Which way an exchange went (in the UI's sync indicator: where the clock comes from).

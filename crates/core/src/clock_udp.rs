@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use whatssound_audio::{Clock, Exchange};
+use whatssound_clock::{Clock, Exchange};
 use whatssound_room::clock_datagram::{ClockDatagram, LEN};
 
 /// Answers every clock ping on `socket` with the host's clock, for as long as the task runs
@@ -86,7 +86,7 @@ pub(crate) fn any_port_for(to: SocketAddr) -> SocketAddr {
 
 #[cfg(test)]
 mod tests {
-    use whatssound_audio::MonotonicClock;
+    use whatssound_clock::MonotonicClock;
 
     use super::*;
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
-use whatssound_audio::Clock;
 use whatssound_client::{Client, ClientConfig, ClientEvent, ConnectionStatus, JoinOptions};
+use whatssound_clock::Clock;
 use whatssound_protocol::PresenceView;
 use whatssound_room::wire::{self, ClockPing, ClockPong, ReactionMessage, SnapshotMessage, Topics, Verdict};
 use whatssound_room::{

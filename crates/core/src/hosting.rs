@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use whatssound_audio::Clock;
+use whatssound_clock::Clock;
 use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
 use whatssound_protocol::Invite;
 use whatssound_room::{Action, Change, Output, Position, QueueDiff, RoomSettings, TrackId, TrackMeta, TrackSource};

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use whatssound_client::{Client, ClientConfig, ClientEvent, ConnectionStatus, JoinOptions};
 use whatssound_protocol::{Invite, PresenceView};
 
-use whatssound_audio::{Clock, Exchange};
+use whatssound_clock::{Clock, Exchange};
 use whatssound_room::clock_datagram::HostLine;
 use whatssound_room::wire::{self, Activity, ClockPong, ReactionMessage, SnapshotMessage, Topics, Verdict};
 use whatssound_room::{Action, Change, Diff, Identity, Intent, IntentId, Replica, ReplicaEvent, RoomState, UserId};

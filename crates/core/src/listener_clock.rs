@@ -2,7 +2,7 @@
 //! any path (the WebSocket, the host's datagrams, a LAN peer), and each new estimate published to
 //! the player and to the LAN peers this listener answers.
 
-use whatssound_audio::Exchange;
+use whatssound_clock::Exchange;
 use whatssound_room::clock_datagram::HostLine;
 use whatssound_room::wire::{self, ClockPing, ClockPong};
 

@@ -77,7 +77,7 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
     let identity = Identity::from_secret([3; 32]);
     let direct = hub.invite("storm", &identity);
     let host_dir = temp("host");
-    let config = hub.host_config("storm", identity, host_dir.clone(), std::sync::Arc::new(whatssound_audio::MonotonicClock::new()));
+    let config = hub.host_config("storm", identity, host_dir.clone(), std::sync::Arc::new(whatssound_clock::MonotonicClock::new()));
     let (host, _host_events) = HostRoom::start(config).await.unwrap();
 
     let cutting = Arc::new(AtomicBool::new(true));

@@ -21,10 +21,10 @@ struct Room {
 }
 
 async fn room(name: &str) -> Room {
-    room_with_clock(name, std::sync::Arc::new(whatssound_audio::MonotonicClock::new())).await
+    room_with_clock(name, std::sync::Arc::new(whatssound_clock::MonotonicClock::new())).await
 }
 
-async fn room_with_clock(name: &str, clock: std::sync::Arc<dyn whatssound_audio::Clock>) -> Room {
+async fn room_with_clock(name: &str, clock: std::sync::Arc<dyn whatssound_clock::Clock>) -> Room {
     let hub = RoomHub::start("jam", Limits::default(), axum::Router::new()).await;
     let identity = Identity::from_secret([9; 32]);
     let invite = hub.invite("jam", &identity);
@@ -147,7 +147,7 @@ async fn a_malformed_intent_gets_a_clear_refusal_and_changes_nothing() {
 #[tokio::test]
 async fn a_skewed_listener_learns_the_hosts_clock() {
     use std::sync::Arc;
-    use whatssound_audio::{Clock, MonotonicClock, SkewedClock};
+    use whatssound_clock::{Clock, MonotonicClock, SkewedClock};
     // One base clock: the host runs on it, the listener on it skewed 40 ms ahead and 50 ppm fast.
     // The estimate must undo exactly that, which sharing the system clock could never hide.
     let base = MonotonicClock::new();

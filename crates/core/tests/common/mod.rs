@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use whatssound_audio::Clock;
+use whatssound_clock::Clock;
 use whatssound_core::{HostConfig, ListenerConfig};
 use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
 use whatssound_protocol::Invite;
@@ -37,7 +37,7 @@ pub fn listener_config(invite: &Invite, name: &str) -> ListenerConfig {
         data_dir: temp(name),
         track_presence: true,
         lan_clock: true,
-        clock: Arc::new(whatssound_audio::MonotonicClock::new()),
+        clock: Arc::new(whatssound_clock::MonotonicClock::new()),
     }
 }
 

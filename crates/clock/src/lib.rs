@@ -1,4 +1,5 @@
-//! Clocks and the host-clock estimate.
+//! WhatsSound's time: clocks and the host-clock estimate, with no audio and no IO beyond reading
+//! the machine's monotonic clock.
 //!
 //! Sync needs instants from a monotonic clock (wall-clock time jumps) and an estimate of how the
 //! host's monotonic clock relates to ours. Everything here takes time as an argument or through
@@ -277,5 +278,5 @@ fn floor_slope(xs: &[f64], ys: &[f64]) -> f64 {
 }
 
 #[cfg(test)]
-#[path = "clock_tests.rs"]
+#[path = "lib_tests.rs"]
 mod tests;
