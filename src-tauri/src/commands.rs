@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use tauri::{AppHandle, State};
-use whatssound_core::session::Session;
-use whatssound_core::view::RoomView;
 use whatssound_room::Action;
+use whatssound_session::session::Session;
+use whatssound_session::view::RoomView;
 
 use crate::error::AppError;
 use crate::settings::Settings;

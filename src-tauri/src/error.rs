@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 use specta::Type;
-use whatssound_core::session::SessionError;
-use whatssound_core::{CoreError, HostingError};
+use whatssound_core::CoreError;
+use whatssound_host::HostingError;
+use whatssound_session::session::SessionError;
 use whatssound_tunnel::TunnelError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Type)]

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use specta::Type;
 use tauri_specta::Event;
-use whatssound_core::view::RoomView;
-use whatssound_core::view::{BufferingView, ConnectionView, ReactionView, SyncView};
+use whatssound_session::view::RoomView;
+use whatssound_session::view::{BufferingView, ConnectionView, ReactionView, SyncView};
 
 /// The whole room as this member sees it, after every change.
 #[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]

@@ -1,7 +1,7 @@
 //! WhatsSound's desktop app: a thin Tauri shell over `whatssound-core`.
 //!
 //! - [`commands`]: what the UI can ask (host, join, act, add files, settings), each mapped to a
-//!   core [`Session`](whatssound_core::session::Session) call and its answer.
+//!   core [`Session`](whatssound_session::session::Session) call and its answer.
 //! - [`events`]: what the UI is told (the room, the connection, sync, buffering, reactions, the
 //!   room's end), each a core session event under a UI name.
 //! - [`error`]: [`AppError`], the one error the UI receives: a kind and a readable sentence.
@@ -24,7 +24,7 @@ use std::path::PathBuf;
 pub use error::AppError;
 use tauri::Manager;
 use tauri_specta::{Builder, collect_commands, collect_events};
-use whatssound_core::player::OutputKind;
+use whatssound_member::player::OutputKind;
 
 use crate::state::AppState;
 
@@ -129,10 +129,11 @@ pub fn run() -> anyhow::Result<()> {
                     };
                     let state = handle.state::<AppState>();
                     // The demo is on this machine's embedded hub, shared as the settings say.
-                    let venue = whatssound_core::session::Venue { relay: None, ..state.settings().venue().unwrap_or_default() };
+                    let venue = whatssound_session::session::Venue { relay: None, ..state.settings().venue().unwrap_or_default() };
                     let files = [track];
-                    let started =
-                        state.enter(&handle, |config| whatssound_core::session::Session::host(config, "Demo", &files, venue.clone())).await;
+                    let started = state
+                        .enter(&handle, |config| whatssound_session::session::Session::host(config, "Demo", &files, venue.clone()))
+                        .await;
                     if let Err(e) = started {
                         tracing::warn!("could not host the demo room: {e}");
                     }
@@ -178,7 +179,7 @@ mod demo {
         let runtime = tokio::runtime::Runtime::new()?;
         let result = runtime.block_on(async {
             let track = track(dir)?;
-            let config = whatssound_core::HostingConfig {
+            let config = whatssound_host::HostingConfig {
                 data_dir: dir.join("rooms").join("Demo"),
                 room: Some("Demo".into()),
                 name: "Host".into(),
@@ -191,7 +192,7 @@ mod demo {
                 new_invite: false,
                 clock: std::sync::Arc::new(whatssound_clock::MonotonicClock::new()),
             };
-            let (hosted, mut events) = whatssound_core::HostedRoom::start(config).await?;
+            let (hosted, mut events) = whatssound_host::HostedRoom::start(config).await?;
             tokio::spawn(async move { while events.recv().await.is_some() {} });
             hosted.add_file(&track).await?;
             hosted.room().act(whatssound_room::Action::Play, None).await?;

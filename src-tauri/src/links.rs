@@ -9,8 +9,8 @@
 //! without a bus to find each other by, each start stands alone.
 
 use tauri::{AppHandle, Manager, Wry};
-use whatssound_core::session::Session;
-use whatssound_core::view::Role;
+use whatssound_session::session::Session;
+use whatssound_session::view::Role;
 
 use crate::state::AppState;
 

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use specta::Type;
-use whatssound_core::session::Venue;
-use whatssound_core::{BadWsBase, Relay as CoreRelay, WsBase};
+use whatssound_core::{BadWsBase, WsBase};
+use whatssound_host::Relay as CoreRelay;
+use whatssound_session::session::Venue;
 
 use crate::error::{AppError, ErrorKind};
 

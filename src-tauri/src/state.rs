@@ -8,9 +8,9 @@ use tauri_specta::Event;
 use tokio::sync::mpsc::UnboundedReceiver;
 use whatssound_audio::{Clock, MonotonicClock, Volume};
 use whatssound_core::CoreError;
-use whatssound_core::player::OutputKind;
-use whatssound_core::session::{Session, SessionConfig, SessionError, SessionEvent};
-use whatssound_core::view::RoomView;
+use whatssound_member::player::OutputKind;
+use whatssound_session::session::{Session, SessionConfig, SessionError, SessionEvent};
+use whatssound_session::view::RoomView;
 
 use crate::error::{AppError, ErrorKind};
 use crate::events::{BufferingChanged, ConnectionChanged, ReactionReceived, RoomChanged, RoomEnded, SyncChanged};

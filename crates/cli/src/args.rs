@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use whatssound_core::player::OutputKind;
 use whatssound_hub::Limits;
+use whatssound_member::player::OutputKind;
 
 /// The port a host listens on when `--listen` is not given.
 pub const DEFAULT_PORT: u16 = 7667;

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 use whatssound_client::ConnectionStatus;
-use whatssound_core::RoomEvent;
+use whatssound_member::RoomEvent;
 use whatssound_room::{Change, ChatMessage, Diff};
 
 /// The line for one event, or `None` for events `listen` does not print.

@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use serde_json::json;
-use whatssound_core::host::HostEvent;
-use whatssound_core::member::MemberConfig;
-use whatssound_core::{HostedRoom, HostingConfig, HostingError, ListenerConfig, Relay, Route, WsBase};
+use whatssound_core::WsBase;
+use whatssound_host::host::HostEvent;
+use whatssound_host::{HostedRoom, HostingConfig, HostingError, Relay};
+use whatssound_member::member::MemberConfig;
+use whatssound_member::{ListenerConfig, Route};
 use whatssound_room::Action;
 
 use crate::args::HostArgs;
@@ -93,7 +95,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
                 volume: whatssound_audio::Volume::new(f32::from(args.volume) / 100.0),
                 cache_dir: data_dir.join("cache"),
                 device_trace: crate::listen_cmd::device_trace(),
-                authority: Some(host.clone()),
+                authority: Some(Arc::new(host.clone())),
                 ..MemberConfig::new(listener)
             };
             Some(crate::listen_cmd::join(config).await?)

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use serde_json::json;
 use tokio::net::TcpListener;
-use whatssound_core::hosting::ws_base;
+use whatssound_host::hosting::ws_base;
 use whatssound_hub::{Access, Hub, HubConfig};
 
 use crate::args::HubArgs;

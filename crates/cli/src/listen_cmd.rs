@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use whatssound_audio::{Clock, MonotonicClock, SkewedClock, Volume};
-use whatssound_core::member::{Member, MemberConfig};
-use whatssound_core::player::OutputKind;
-use whatssound_core::{CoreError, ListenerConfig, Route};
+use whatssound_core::CoreError;
+use whatssound_member::member::{Member, MemberConfig};
+use whatssound_member::player::OutputKind;
+use whatssound_member::{ListenerConfig, Route};
 use whatssound_protocol::Invite;
 
 use crate::args::ListenArgs;

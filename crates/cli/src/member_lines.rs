@@ -7,9 +7,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use whatssound_core::member::{Member, MemberEvent};
-use whatssound_core::player::{PlayStats, PlayerEvent};
-use whatssound_core::{Reach, RoomEvent};
+use whatssound_member::member::{Member, MemberEvent};
+use whatssound_member::player::{PlayStats, PlayerEvent};
+use whatssound_member::{Reach, RoomEvent};
 use whatssound_room::{Change, Diff};
 
 use crate::{events, output};

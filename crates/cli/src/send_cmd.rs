@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::json;
-use whatssound_core::{ListenerConfig, ListenerRoom, RoomEvent, Route};
+use whatssound_member::{ListenerConfig, ListenerRoom, RoomEvent, Route};
 use whatssound_protocol::Invite;
 use whatssound_room::{Action, Change, Position, QueueDiff, TrackMeta, TrackSource};
 
@@ -20,7 +20,7 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
     let action = match request {
         Request::Act(action) => action,
         Request::Upload(path) => {
-            whatssound_core::uploads::upload(route.ws(), &invite.token, &path).await.context("the upload failed")?.enqueue()
+            whatssound_host::uploads::upload(route.ws(), &invite.token, &path).await.context("the upload failed")?.enqueue()
         }
     };
     if !(args.timeout.is_finite() && args.timeout > 0.0) {

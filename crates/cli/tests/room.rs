@@ -265,7 +265,7 @@ fn a_new_invite_retires_the_old_one() {
 
 #[test]
 fn a_host_killed_mid_stream_loses_and_duplicates_nothing() {
-    use whatssound_core::{ListenerConfig, ListenerRoom, RoomEvent};
+    use whatssound_member::{ListenerConfig, ListenerRoom, RoomEvent};
     use whatssound_room::Action;
     let base = temp_dir("midstream");
     let host_dir = base.join("host");
@@ -278,7 +278,7 @@ fn a_host_killed_mid_stream_loses_and_duplicates_nothing() {
         let clock = std::sync::Arc::new(whatssound_audio::MonotonicClock::new());
         let config = ListenerConfig {
             invite: invite.clone(),
-            route: whatssound_core::Route::to_address(&invite.ws),
+            route: whatssound_member::Route::to_address(&invite.ws),
             name: "ann".into(),
             avatar: None,
             data_dir: base.join("ann"),

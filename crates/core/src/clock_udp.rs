@@ -80,7 +80,7 @@ pub async fn ping(to: SocketAddr, clock: Arc<dyn Clock>, exchanges: mpsc::Unboun
 }
 
 /// Any local address and port of `to`'s family: where a socket that will talk to `to` binds.
-pub(crate) fn any_port_for(to: SocketAddr) -> SocketAddr {
+pub fn any_port_for(to: SocketAddr) -> SocketAddr {
     if to.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() }
 }
 

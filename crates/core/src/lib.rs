@@ -1,59 +1,33 @@
-//! WhatsSound's rooms at work: the pure room model driven over a real connection and stored on
-//! disk. Both the desktop shell and `whatssound-cli` use exactly this.
+//! What a room's host and its members both stand on, below the `whatssound-host`,
+//! `whatssound-member` and `whatssound-session` crates: the files they keep, the address of a room,
+//! tracks over HTTP, the clock datagram sockets, presence, and [`CoreError`].
 //!
-//! - [`host`]: [`HostRoom`], the authority — the engine, fed by intents from the room's channels
-//!   and by the host's own actions, publishing signed diffs, saved in SQLite before they go out.
-//! - [`hosting`]: [`HostedRoom`], a whole room on this machine — the embedded hub (or a relay),
-//!   the media server, the room's identity ([`room_record`]) and its invites.
-//! - [`listener`]: [`ListenerRoom`], a replica — joins, tracks presence, applies the host's signed
-//!   diffs, re-mounts after reconnects, and keeps unconfirmed intents in a persistent outbox.
-//! - [`clock_sync`]: which of a listener's clock paths to believe (the host's datagrams, the
-//!   WebSocket, or a LAN peer's estimate); [`clock_udp`] owns the host's datagram sockets (the
-//!   host answering, a listener pinging), [`clock_peer`] the socket listeners on one LAN share
-//!   their estimates over.
-//! - [`route`]: [`Route`], how a member reaches the host: the invite's address, or a tunnel to
-//!   the host's node across NATs (its path, direct or relayed, is [`Reach`]).
-//! - [`fetch`]: a listener downloads a track (with progress) into its cache.
-//! - [`media`]: the host's files over HTTP with Range, by track id, for the room's token holders,
-//!   with each track's cover art.
-//! - [`uploads`]: listeners' own files, uploaded to the host, checked, and queued by id.
-//! - [`member`]: [`member::Member`], a member wired once — its replica and its player, the room's
-//!   events reaching the player and what the player cannot play reaching the room. The desktop
-//!   session and the CLI's `listen` and `host` are each this, shown their own way.
-//! - [`player`]: a listener's audio — fetch, decode, and play the room's timeline in sync.
 //! - [`store`]: the SQLite files (the host's `room.db`, a listener's `outbox.db`).
 //! - [`identity`]: a user's keypair file.
 //! - [`ws_base`]: [`WsBase`], the address of a room's channels and media, checked where it enters.
-//! - [`session`]: [`session::Session`], the desktop app's whole time in a room — host or join,
-//!   act, add files, leave — with what happens as ready-to-show events.
-//! - [`view`]: [`view::RoomModel`], the room folded into what a UI shows ([`view::RoomView`]).
+//! - [`fetch`]: a track's bytes from the members who have it or the host's media server, with
+//!   progress, resumed where a download broke off, cached whole; a URL track's description.
+//! - [`clock_udp`]: the host's clock datagram socket and a listener's pings to it.
+//! - presence: what a member's presence carries ([`presence_meta`], [`check_avatar`]) and which
+//!   members pass tracks on ([`presence_nodes`]).
+//! - [`Authority`]: what a member that hosts the room tells the room's authority.
 
-pub mod clock_peer;
-pub mod clock_sync;
 pub mod clock_udp;
 pub mod fetch;
-pub mod host;
-pub mod hosting;
 pub mod identity;
-pub mod listener;
-pub mod media;
-pub mod member;
-pub mod player;
-pub mod room_record;
-pub mod route;
-pub mod session;
 pub mod store;
-pub mod uploads;
-pub mod view;
 pub mod ws_base;
 
-pub use host::{HostConfig, HostEvent, HostRoom};
-pub use hosting::{HostedRoom, HostingConfig, HostingError, Relay};
-pub use listener::{ListenerConfig, ListenerRoom, RoomEvent, SyncStats};
-pub use route::{Reach, Route};
 pub use ws_base::{BadWsBase, WsBase};
 
-/// The one error type of this crate's operations.
+/// The room's authority, as the member that hosts the room reaches it: what the host cannot play,
+/// nobody can, so that member marks it and the room moves past it. (`whatssound-host`'s
+/// `HostRoom` is one; a member needs no more of it than this.)
+pub trait Authority: Send + Sync + std::fmt::Debug {
+    fn unplayable(&self, track: whatssound_room::TrackId, reason: String);
+}
+
+/// The one error type of a room's operations, on the host's side and a member's.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     #[error(transparent)]
@@ -78,23 +52,21 @@ pub enum CoreError {
 
 /// FNV-1a: a tiny hash that is the same in every build (std's is not), for names that must stay
 /// stable across runs (cache files) and for spreading users over sockets.
-pub(crate) fn fnv1a(text: &str) -> u64 {
+pub fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// A fresh intent id: 96 random bits, hex.
-pub(crate) fn new_intent_id() -> whatssound_room::IntentId {
+pub fn new_intent_id() -> whatssound_room::IntentId {
     let bits: [u8; 12] = rand::random();
     whatssound_room::IntentId(bits.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The slow presence fields a room member tracks on the main topic (the fast ones travel as
-/// `activity` broadcasts). `joined_at` is wall-clock ms: it is for display, not for sync.
 /// The presence meta key of a member's node in the room's swarm (when it passes tracks on).
-pub(crate) const NODE_META: &str = "node";
+pub const NODE_META: &str = "node";
 
 /// The swarm nodes a room's presence shows (members that pass tracks on).
-pub(crate) fn presence_nodes(presence: &whatssound_protocol::PresenceView) -> whatssound_swarm::Members {
+pub fn presence_nodes(presence: &whatssound_protocol::PresenceView) -> whatssound_swarm::Members {
     presence
         .by_key
         .values()
@@ -124,7 +96,10 @@ pub fn check_avatar(avatar: &str) -> Result<(), AvatarTooBig> {
     if bytes > MAX_AVATAR_BYTES { Err(AvatarTooBig { bytes }) } else { Ok(()) }
 }
 
-pub(crate) fn presence_meta(
+/// The slow presence fields a room member tracks on the main topic (the fast ones travel as
+/// `activity` broadcasts): who (id, name, avatar if small enough), in which role, since when.
+/// `joined_at` is wall-clock ms: it is for display, not for sync.
+pub fn presence_meta(
     user: &whatssound_room::UserId,
     name: &str,
     avatar: Option<&str>,

@@ -17,13 +17,13 @@ use whatssound_room::{Action, Change, Output, Position, QueueDiff, RoomSettings,
 use whatssound_swarm::Swarm;
 use whatssound_tunnel::{HostTunnel, NodeKey, RelayChoice, TunnelError};
 
-use crate::clock_udp;
 use crate::host::{HostConfig, HostEvent, HostRoom};
 use crate::media::{self, MediaLibrary};
 use crate::room_record::{self, RecordError, RoomRecord};
-use crate::store::HostStore;
-use crate::ws_base::WsBase;
-use crate::{CoreError, identity};
+use whatssound_core::clock_udp;
+use whatssound_core::store::HostStore;
+use whatssound_core::ws_base::WsBase;
+use whatssound_core::{CoreError, identity};
 
 /// An external relay the room's channels go through instead of the embedded hub.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -74,7 +74,7 @@ pub fn open_or_create(dir: &Path, requested_room: Option<&str>) -> Result<RoomRe
                 write_atomically(&path, &encode(&record)).map_err(io)?;
             }
             for key in [&record.host_key, &record.admin_key] {
-                if crate::identity::from_hex(key).is_none() {
+                if whatssound_core::identity::from_hex(key).is_none() {
                     return Err(RecordError::BadKey { path: shown });
                 }
             }
@@ -123,7 +123,7 @@ fn encode(record: &RoomRecord) -> Vec<u8> {
 }
 
 fn new_key() -> String {
-    crate::identity::to_hex(&whatssound_room::Identity::from_secret(rand::random()))
+    whatssound_core::identity::to_hex(&whatssound_room::Identity::from_secret(rand::random()))
 }
 
 /// A random id of `len` characters from an alphabet that needs no escaping anywhere.

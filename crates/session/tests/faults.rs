@@ -13,7 +13,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc};
 use whatssound_core::store::HostStore;
-use whatssound_core::{HostRoom, ListenerRoom, RoomEvent};
+use whatssound_host::HostRoom;
+use whatssound_member::{ListenerRoom, RoomEvent};
 use whatssound_protocol::Invite;
 use whatssound_room::{Action, Identity, Position, TrackMeta, TrackSource};
 

@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use whatssound_core::{HostRoom, ListenerConfig, ListenerRoom, RoomEvent};
+use whatssound_host::HostRoom;
 use whatssound_hub::Limits;
+use whatssound_member::{ListenerConfig, ListenerRoom, RoomEvent};
 use whatssound_protocol::Invite;
 use whatssound_room::{Action, Change, Identity, Position, QueueDiff, TrackMeta, TrackSource};
 

@@ -144,8 +144,8 @@ async fn save(library: &MediaLibrary, part: &Path, body: Body) -> Result<(), Ref
 
 /// Uploads `path` to the host whose room is at `ws_base` (an invite's `ws`), with the room's
 /// `token`; the answer names the upload for an enqueue.
-pub async fn upload(ws_base: &str, token: &str, path: &Path) -> Result<Uploaded, crate::fetch::FetchError> {
-    use crate::fetch::FetchError;
+pub async fn upload(ws_base: &str, token: &str, path: &Path) -> Result<Uploaded, whatssound_core::fetch::FetchError> {
+    use whatssound_core::fetch::FetchError;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let enc = whatssound_protocol::invite::encode_query_value;
     let http = ws_base.replacen("ws://", "http://", 1).replacen("wss://", "https://", 1);

@@ -1,5 +1,5 @@
 //! A member in a room, wired once: its replica ([`ListenerRoom`]) and, when it plays, its
-//! [`Player`]. The desktop [`crate::session::Session`] and both of the CLI's faces (`listen`,
+//! [`Player`]. The desktop [`whatssound_session::session::Session`] and both of the CLI's faces (`listen`,
 //! and `host` hearing its own room) are this one wiring with a different way of showing what
 //! happens, so they cannot drift apart in what they do.
 //!
@@ -9,14 +9,15 @@
 //! moves past it).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 use whatssound_audio::Volume;
-use whatssound_room::TrackPatch;
+use whatssound_core::Authority;
 
-use crate::host::HostRoom;
 use crate::player::{OutputKind, Player, PlayerConfig, PlayerEvent};
-use crate::{CoreError, ListenerConfig, ListenerRoom, RoomEvent, Route};
+use crate::{ListenerConfig, ListenerRoom, RoomEvent, Route};
+use whatssound_core::CoreError;
 
 /// Who joins, by which route (the replica's config), and how it plays.
 #[derive(Debug, Clone)]
@@ -31,8 +32,8 @@ pub struct MemberConfig {
     pub cache_dir: PathBuf,
     /// A file to log the sound device's every callback to (timing studies).
     pub device_trace: Option<PathBuf>,
-    /// The room itself, when this member hosts it.
-    pub authority: Option<HostRoom>,
+    /// The room's authority, when this member hosts it.
+    pub authority: Option<Arc<dyn Authority>>,
 }
 
 impl MemberConfig {
@@ -59,7 +60,7 @@ pub struct Member {
     room_events: UnboundedReceiver<RoomEvent>,
     player: Option<Player>,
     player_events: Option<UnboundedReceiver<PlayerEvent>>,
-    authority: Option<HostRoom>,
+    authority: Option<Arc<dyn Authority>>,
     route: Route,
 }
 
@@ -116,8 +117,8 @@ impl Member {
                 }
             }
             MemberEvent::Player(PlayerEvent::Unplayable { track, reason }) => {
-                if let Some(room) = &self.authority {
-                    room.describe(track.clone(), TrackPatch { unplayable: Some(reason.clone()), ..TrackPatch::default() });
+                if let Some(authority) = &self.authority {
+                    authority.unplayable(track.clone(), reason.clone());
                 }
             }
             MemberEvent::Player(_) => {}

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use whatssound_core::store::{Commit, HostStore};
-use whatssound_core::{HostConfig, HostRoom, ListenerRoom, RoomEvent};
+use whatssound_host::{HostConfig, HostRoom};
+use whatssound_member::{ListenerRoom, RoomEvent};
 use whatssound_room::wire::{self, SnapshotMessage};
 use whatssound_room::{Action, Change, Engine, Identity, Intent, Position, RoomSettings, TrackMeta, TrackSource, UserId};
 

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use whatssound_clock::Clock;
-use whatssound_core::{HostConfig, ListenerConfig};
+use whatssound_host::HostConfig;
 use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
+use whatssound_member::ListenerConfig;
 use whatssound_protocol::Invite;
 use whatssound_room::{Identity, RoomSettings};
 
@@ -31,7 +32,7 @@ pub fn temp(name: &str) -> PathBuf {
 pub fn listener_config(invite: &Invite, name: &str) -> ListenerConfig {
     ListenerConfig {
         invite: invite.clone(),
-        route: whatssound_core::Route::to_address(&invite.ws),
+        route: whatssound_member::Route::to_address(&invite.ws),
         name: name.into(),
         avatar: None,
         data_dir: temp(name),

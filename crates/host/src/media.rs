@@ -15,7 +15,7 @@ use axum::routing::get;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use whatssound_room::TrackId;
 
-use crate::store::HostStore;
+use whatssound_core::store::HostStore;
 
 /// Bytes read per chunk of a response body.
 const CHUNK: usize = 64 * 1024;
@@ -41,7 +41,7 @@ impl MediaLibrary {
         *self.tokens.lock().unwrap_or_else(PoisonError::into_inner) = tokens;
     }
 
-    fn path_of(&self, track: &TrackId) -> Result<Option<PathBuf>, crate::store::StoreError> {
+    fn path_of(&self, track: &TrackId) -> Result<Option<PathBuf>, whatssound_core::store::StoreError> {
         self.store.lock().unwrap_or_else(PoisonError::into_inner).file(track)
     }
 

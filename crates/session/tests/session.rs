@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 use whatssound_audio::{MonotonicClock, Volume};
-use whatssound_core::player::OutputKind;
-use whatssound_core::session::{Session, SessionConfig, SessionError, SessionEvent, Venue};
-use whatssound_core::view::RoomView;
+use whatssound_member::player::OutputKind;
 use whatssound_room::Action;
+use whatssound_session::session::{Session, SessionConfig, SessionError, SessionEvent, Venue};
+use whatssound_session::view::RoomView;
 
 mod common;
 use common::temp;
@@ -122,7 +122,7 @@ async fn a_listeners_own_file_is_uploaded_and_queued_and_its_vote_is_remembered_
     let mine = v.queue.iter().find(|q| q.title == "Mine").unwrap().id.clone();
     room.ann.act(Action::Vote { track: mine.as_str().into(), up: true }).await.unwrap();
     until_view(&mut room.ann_events, |v| {
-        v.queue.iter().any(|q| q.id == mine && q.my_vote == Some(whatssound_core::view::Vote::Up) && q.mine && q.votes == 1)
+        v.queue.iter().any(|q| q.id == mine && q.my_vote == Some(whatssound_session::view::Vote::Up) && q.mine && q.votes == 1)
     })
     .await;
     room.leave().await;

@@ -14,8 +14,8 @@ use whatssound_room::{
     Action, Change, Engine, Identity, Intent, Output, QueueDiff, RoomSettings, TrackId, TrackMeta, TrackPatch, TrackSource, UserId,
 };
 
-use crate::store::{Commit, HostStore};
-use crate::{CoreError, new_intent_id, presence_meta};
+use whatssound_core::store::{Commit, HostStore};
+use whatssound_core::{CoreError, new_intent_id, presence_meta};
 
 /// Sockets for clock exchanges on per-user channels, and how many channels each keeps joined at
 /// once (a socket may join 100). Users are spread over them by a hash of their id, so a room of up
@@ -79,6 +79,12 @@ enum Command {
     Describe { track: TrackId, patch: TrackPatch },
     Snapshot { reply: oneshot::Sender<SnapshotMessage> },
     Close { reply: oneshot::Sender<()> },
+}
+
+impl whatssound_core::Authority for HostRoom {
+    fn unplayable(&self, track: TrackId, reason: String) {
+        self.describe(track, whatssound_room::TrackPatch { unplayable: Some(reason), ..whatssound_room::TrackPatch::default() });
+    }
 }
 
 /// A handle to the running host room.
@@ -374,7 +380,7 @@ impl Task {
         }
         self.engine.set_present(users);
         if let Some(swarm) = &self.swarm {
-            swarm.set_members(crate::presence_nodes(&self.presence));
+            swarm.set_members(whatssound_core::presence_nodes(&self.presence));
         }
     }
 
@@ -470,7 +476,7 @@ impl Task {
             let (url, id, cache, myself) = (url.clone(), track.id.clone(), self.cache.clone(), myself.clone());
             let known = track.meta.clone();
             tokio::spawn(async move {
-                let patch = crate::fetch::describe_url(&url, &cache, &known).await;
+                let patch = whatssound_core::fetch::describe_url(&url, &cache, &known).await;
                 if let Some(commands) = myself.upgrade() {
                     let _ = commands.send(Command::Describe { track: id, patch });
                 }
@@ -484,7 +490,7 @@ impl Task {
         applied: Option<(String, u64)>,
         files: Vec<(whatssound_room::TrackId, PathBuf)>,
         now: u64,
-    ) -> Result<(), crate::store::StoreError> {
+    ) -> Result<(), whatssound_core::store::StoreError> {
         let chat = outputs
             .iter()
             .filter_map(|o| match o {
@@ -571,7 +577,7 @@ impl Task {
 
     /// The clock socket of a user: the same user always lands on the same one.
     fn user_line(&mut self, user: &UserId) -> Option<&mut UserLine> {
-        let hash = crate::fnv1a(user.as_str());
+        let hash = whatssound_core::fnv1a(user.as_str());
         self.user_lines.get_mut(usize::try_from(hash % USER_SOCKETS as u64).unwrap_or(0))
     }
 }

@@ -312,7 +312,7 @@ impl RoomModel {
         let (ws, token) = self.media.as_ref()?;
         match source {
             TrackSource::HostFile { .. } | TrackSource::Upload { .. } => {
-                let media = crate::fetch::media_url(ws, id.as_str(), token);
+                let media = whatssound_core::fetch::media_url(ws, id.as_str(), token);
                 Some(media.replacen("?token=", "/cover?token=", 1))
             }
             TrackSource::Url { .. } => None,
@@ -341,10 +341,10 @@ pub struct SyncView {
     pub uncertainty_ms: f64,
     /// Where the clock estimate comes from: the host's datagrams, the room's WebSocket, or a
     /// listener on this LAN that shares its own.
-    pub clock_path: crate::clock_sync::ClockPath,
+    pub clock_path: whatssound_member::clock_sync::ClockPath,
     /// Which way this member reaches the host: the invite's address, or a tunnel (direct, or
     /// through its relay server).
-    pub reach: crate::Reach,
+    pub reach: whatssound_member::Reach,
     /// How far what sounds is from where the room is (positive: behind).
     pub error_ms: f64,
     pub corrections: u32,

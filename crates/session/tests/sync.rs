@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use whatssound_audio::{Clock, Decoder, MonotonicClock, SkewedClock, wav};
-use whatssound_core::media::{self, MediaLibrary};
-use whatssound_core::member::{Member, MemberConfig};
-use whatssound_core::player::{OutputKind, Player};
 use whatssound_core::store::HostStore;
-use whatssound_core::{HostRoom, ListenerConfig};
+use whatssound_host::HostRoom;
+use whatssound_host::media::{self, MediaLibrary};
 use whatssound_hub::Limits;
+use whatssound_member::ListenerConfig;
+use whatssound_member::member::{Member, MemberConfig};
+use whatssound_member::player::{OutputKind, Player};
 use whatssound_protocol::Invite;
 use whatssound_room::{Action, Identity, Position, TrackMeta, TrackSource};
 

@@ -15,10 +15,11 @@ use whatssound_room::wire::{self, Activity, ClockPong, ReactionMessage, Snapshot
 use whatssound_room::{Action, Change, Diff, Identity, Intent, IntentId, Replica, ReplicaEvent, RoomState, UserId};
 
 use self::clock::ping_interval;
+use crate::clock_peer;
 use crate::clock_sync::{ClockPath, ClockSync, PeerExchange};
 use crate::route::{Reach, Route};
-use crate::store::OutboxStore;
-use crate::{CoreError, clock_peer, clock_udp, identity, new_intent_id, presence_meta};
+use whatssound_core::store::OutboxStore;
+use whatssound_core::{CoreError, clock_udp, identity, new_intent_id, presence_meta};
 
 /// How long the first join may take before joining gives up.
 const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -151,7 +152,7 @@ impl ListenerRoom {
                     meta.insert(CLOCK_PEER.into(), Value::String(advertised.to_string()));
                 }
                 if let Some(swarm) = config.route.swarm() {
-                    meta.insert(crate::NODE_META.into(), Value::String(swarm.id().to_string()));
+                    meta.insert(whatssound_core::NODE_META.into(), Value::String(swarm.id().to_string()));
                 }
                 meta
             });
@@ -412,7 +413,7 @@ impl Task {
     /// lowest, which follows the host.
     fn update_peers(&self) {
         if let Some(swarm) = self.route.swarm() {
-            swarm.set_members(crate::presence_nodes(&self.presence));
+            swarm.set_members(whatssound_core::presence_nodes(&self.presence));
         }
         let me = self.identity.user_id().to_string();
         let peers: Vec<clock_peer::Peer> = self

@@ -47,7 +47,7 @@ pub fn is_lan(at: &SocketAddr) -> bool {
     }
 }
 
-/// How often each peer is pinged: as the host is ([`crate::clock_udp`]: fifty a second for
+/// How often each peer is pinged: as the host is ([`whatssound_core::clock_udp`]: fifty a second for
 /// 15 s, then ten), counted afresh whenever the peers change, so a new one is followed within a
 /// second and a LAN on Wi-Fi, as jittery as any uplink, gets as sharp an estimate.
 fn interval(round: u64) -> Duration {
@@ -59,7 +59,7 @@ fn interval(round: u64) -> Duration {
 /// (the kernel picks the route; nothing is sent). `None` if there is none: the LAN clock is then
 /// simply not offered.
 pub async fn bind(host: SocketAddr) -> Option<(UdpSocket, SocketAddr)> {
-    let probe = UdpSocket::bind(crate::clock_udp::any_port_for(host)).await.ok()?;
+    let probe = UdpSocket::bind(whatssound_core::clock_udp::any_port_for(host)).await.ok()?;
     probe.connect(host).await.ok()?;
     let ip = probe.local_addr().ok()?.ip();
     let socket = UdpSocket::bind((ip, 0)).await.ok()?;

@@ -20,12 +20,12 @@ use whatssound_protocol::Invite;
 use whatssound_room::wire::Activity;
 use whatssound_room::{Action, IntentId, TrackId, UserId};
 
-use crate::host::HostRoom;
-use crate::hosting::{HostedRoom, HostingConfig, HostingError, Relay};
-use crate::member::{Member, MemberConfig, MemberEvent};
-use crate::player::{OutputKind, Player, PlayerEvent};
 use crate::view::{AudioState, BufferingView, ConnectionView, ReactionView, RoomModel, RoomView, SyncView};
-use crate::{CoreError, ListenerConfig, RoomEvent, Route, SyncStats};
+use whatssound_core::CoreError;
+use whatssound_host::hosting::{HostedRoom, HostingConfig, HostingError, Relay};
+use whatssound_member::member::{Member, MemberConfig, MemberEvent};
+use whatssound_member::player::{OutputKind, Player, PlayerEvent};
+use whatssound_member::{ListenerConfig, RoomEvent, Route, SyncStats};
 
 /// How long an action may wait for the room's answer.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
@@ -71,7 +71,7 @@ pub enum SessionError {
     #[error("the room did not answer within {} s; check the connection and try again", ANSWER_WITHIN.as_secs())]
     NoAnswer,
     #[error("the upload failed: {0}")]
-    Upload(#[from] crate::fetch::FetchError),
+    Upload(#[from] whatssound_core::fetch::FetchError),
     #[error("only the host can {0}")]
     HostOnly(&'static str),
     #[error("the session has ended")]
@@ -115,7 +115,7 @@ pub struct Venue {
     /// `0.0.0.0:7667` for other machines too.
     pub listen: SocketAddr,
     /// What invites name when listeners come another way (port forwarding, a TLS proxy).
-    pub public_url: Option<crate::WsBase>,
+    pub public_url: Option<whatssound_core::WsBase>,
     /// Run on this relay instead of the embedded hub.
     pub relay: Option<Relay>,
     /// Let listeners anywhere join through a tunnel met at this relay server.
@@ -183,7 +183,7 @@ impl Session {
         hosted: Option<HostedRoom>,
         track_presence: bool,
     ) -> Result<(Session, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
-        let authority = hosted.as_ref().map(|h| h.room().clone());
+        let authority = hosted.as_ref().map(|h| Arc::new(h.room().clone()) as Arc<dyn whatssound_core::Authority>);
         match Session::connect(config, &invite, authority, track_presence).await {
             Ok((route, commands, events)) => Ok((Session { hosted, invite, route, commands }, events)),
             Err(e) => {
@@ -199,7 +199,7 @@ impl Session {
     async fn connect(
         config: SessionConfig,
         invite: &Invite,
-        authority: Option<HostRoom>,
+        authority: Option<Arc<dyn whatssound_core::Authority>>,
         track_presence: bool,
     ) -> Result<(Route, mpsc::UnboundedSender<Command>, mpsc::UnboundedReceiver<SessionEvent>), SessionError> {
         let host = UserId(invite.key.clone().ok_or(CoreError::NoHostKey)?);
@@ -291,7 +291,7 @@ impl Session {
     }
 
     async fn upload(&self, path: &Path) -> Result<(), SessionError> {
-        let up = crate::uploads::upload(self.route.ws(), &self.invite.token, path).await?;
+        let up = whatssound_host::uploads::upload(self.route.ws(), &self.invite.token, path).await?;
         self.act(up.enqueue()).await
     }
 

@@ -19,7 +19,7 @@ use whatssound_audio::{
 };
 use whatssound_room::{Playback, RoomState, TrackId, TrackSource};
 
-use crate::fetch::{self, Progress};
+use whatssound_core::fetch::{self, Progress};
 
 /// The rate the null and WAV outputs run at; a device runs at its own, and tracks at other rates
 /// are resampled to the output's.

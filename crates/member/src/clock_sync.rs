@@ -1,5 +1,5 @@
 //! A listener's estimate of the host's clock, from whichever of its paths is working: the
-//! datagram path ([`crate::clock_udp`]: ten exchanges a second, nothing queued ahead of them)
+//! datagram path ([`whatssound_core::clock_udp`]: ten exchanges a second, nothing queued ahead of them)
 //! when the host answers there, else the room's WebSocket (four a second, always there, also
 //! through a relay). Each path keeps its own [`ClockOffset`]: their delays differ, and each
 //! direction's floor means something only among exchanges that took the same way.

@@ -12,7 +12,7 @@ use whatssound_swarm::Swarm;
 use whatssound_tunnel::dial::HostAddr;
 use whatssound_tunnel::{PathKind, Tunnel};
 
-use crate::CoreError;
+use whatssound_core::CoreError;
 
 /// The way to the host, for as long as it is held (a tunnel closes with its last holder).
 #[derive(Debug, Clone)]
