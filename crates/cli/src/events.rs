@@ -2,8 +2,9 @@
 //! `joined`, `snapshot`, `queue_diff`, `chat`, `presence`, `vote`, `reaction`, `playback`,
 //! `connection`, `sync`, `room_closed` and `error` keep their shape; new fields and events are free.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use whatssound_client::ConnectionStatus;
+use whatssound_core::PresenceMeta;
 use whatssound_member::RoomEvent;
 use whatssound_room::{Change, ChatMessage, Diff};
 
@@ -99,9 +100,6 @@ fn diff(d: &Diff) -> Option<(&'static str, Value)> {
     Some(fields)
 }
 
-fn people(metas: &[Map<String, Value>]) -> Vec<Value> {
-    metas
-        .iter()
-        .map(|m| json!({"user_id": m.get("user_id"), "username": m.get("username"), "role": m.get("role"), "avatar_url": m.get("avatar_url")}))
-        .collect()
+fn people(metas: &[PresenceMeta]) -> Vec<Value> {
+    metas.iter().map(|m| json!({"user_id": m.user_id, "username": m.username, "role": m.role, "avatar_url": m.avatar_url})).collect()
 }

@@ -8,16 +8,18 @@
 //! - [`fetch`]: a track's bytes from the members who have it or the host's media server, with
 //!   progress, resumed where a download broke off, cached whole; a URL track's description.
 //! - [`clock_udp`]: the host's clock datagram socket and a listener's pings to it.
-//! - presence: what a member's presence carries ([`presence_meta`], [`check_avatar`]) and which
-//!   members pass tracks on ([`presence_nodes`]).
+//! - [`presence`]: [`PresenceMeta`], what a member's presence says of it, parsed once where it
+//!   arrives; [`check_avatar`]; which members pass tracks on ([`presence_nodes`]).
 //! - [`Authority`]: what a member that hosts the room tells the room's authority.
 
 pub mod clock_udp;
 pub mod fetch;
 pub mod identity;
+pub mod presence;
 pub mod store;
 pub mod ws_base;
 
+pub use presence::{AvatarTooBig, MAX_AVATAR_BYTES, PresenceMeta, PresenceRole, check_avatar, presence_nodes};
 pub use ws_base::{BadWsBase, WsBase};
 
 /// The room's authority, as the member that hosts the room reaches it: what the host cannot play,
@@ -60,66 +62,4 @@ pub fn fnv1a(text: &str) -> u64 {
 pub fn new_intent_id() -> whatssound_room::IntentId {
     let bits: [u8; 12] = rand::random();
     whatssound_room::IntentId(bits.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// The presence meta key of a member's node in the room's swarm (when it passes tracks on).
-pub const NODE_META: &str = "node";
-
-/// The swarm nodes a room's presence shows (members that pass tracks on).
-pub fn presence_nodes(presence: &whatssound_protocol::PresenceView) -> whatssound_swarm::Members {
-    presence
-        .by_key
-        .values()
-        .flatten()
-        .filter_map(|m| m.get(NODE_META).and_then(serde_json::Value::as_str))
-        .filter_map(|id| id.parse().ok())
-        .map(|id| (id, Vec::new()))
-        .collect()
-}
-
-/// The longest avatar a member's presence carries (a URL, or a small image as a `data:` URL).
-/// Presence goes to everyone in the room on every change, so a bigger one is refused where it is
-/// set ([`check_avatar`]), and left out of presence, with a warning, if it comes from elsewhere.
-pub const MAX_AVATAR_BYTES: usize = 32 * 1024;
-
-/// An avatar too big to send to everyone in a room.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the avatar is {bytes} bytes, over {} KiB (everyone in the room is sent it); pick a smaller image or a link", MAX_AVATAR_BYTES / 1024)]
-pub struct AvatarTooBig {
-    pub bytes: usize,
-}
-
-/// Whether `avatar` may go into presence; the edges (the app's settings, the CLI's `--avatar`)
-/// refuse one that may not, with this error.
-pub fn check_avatar(avatar: &str) -> Result<(), AvatarTooBig> {
-    let bytes = avatar.trim().len();
-    if bytes > MAX_AVATAR_BYTES { Err(AvatarTooBig { bytes }) } else { Ok(()) }
-}
-
-/// The slow presence fields a room member tracks on the main topic (the fast ones travel as
-/// `activity` broadcasts): who (id, name, avatar if small enough), in which role, since when.
-/// `joined_at` is wall-clock ms: it is for display, not for sync.
-pub fn presence_meta(
-    user: &whatssound_room::UserId,
-    name: &str,
-    avatar: Option<&str>,
-    role: &str,
-) -> serde_json::Map<String, serde_json::Value> {
-    let avatar = avatar.map(str::trim).filter(|a| !a.is_empty()).filter(|a| match check_avatar(a) {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!("{e}; left out of presence");
-            false
-        }
-    });
-    let joined_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    let meta = serde_json::json!({
-        "user_id": user,
-        "username": name,
-        "avatar_url": avatar,
-        "role": role,
-        "joined_at": u64::try_from(joined_at).unwrap_or(0),
-        "audio_state": "paused",
-    });
-    meta.as_object().cloned().unwrap_or_default()
 }

@@ -15,7 +15,7 @@ use whatssound_room::{
 };
 
 use whatssound_core::store::{Commit, HostStore};
-use whatssound_core::{CoreError, new_intent_id, presence_meta};
+use whatssound_core::{CoreError, PresenceMeta, PresenceRole, new_intent_id};
 
 /// Sockets for clock exchanges on per-user channels, and how many channels each keeps joined at
 /// once (a socket may join 100). Users are spread over them by a hash of their id, so a room of up
@@ -123,7 +123,8 @@ impl HostRoom {
         for topic in topics.all() {
             let options =
                 if topic == topics.main { JoinOptions { presence_key: Some(me.to_string()), ..ack.clone() } } else { ack.clone() };
-            let presence = (topic == topics.main).then(|| presence_meta(&me, &config.name, config.avatar.as_deref(), "host"));
+            let presence =
+                (topic == topics.main).then(|| PresenceMeta::new(&me, &config.name, config.avatar.as_deref(), PresenceRole::Host).to_map());
             client.join(topic, options, presence);
         }
         let mut user_lines = Vec::with_capacity(USER_SOCKETS);

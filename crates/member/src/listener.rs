@@ -19,7 +19,7 @@ use crate::clock_peer;
 use crate::clock_sync::{ClockPath, ClockSync, PeerExchange};
 use crate::route::{Reach, Route};
 use whatssound_core::store::OutboxStore;
-use whatssound_core::{CoreError, clock_udp, identity, new_intent_id, presence_meta};
+use whatssound_core::{CoreError, PresenceMeta, PresenceRole, clock_udp, identity, new_intent_id};
 
 /// How long the first join may take before joining gives up.
 const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -56,8 +56,8 @@ pub enum RoomEvent {
     Snapshot(Box<SnapshotMessage>),
     Diff(Diff),
     Presence {
-        joins: Vec<Map<String, Value>>,
-        leaves: Vec<Map<String, Value>>,
+        joins: Vec<PresenceMeta>,
+        leaves: Vec<PresenceMeta>,
     },
     Reaction(ReactionMessage),
     Activity {
@@ -147,14 +147,10 @@ impl ListenerRoom {
         };
         for topic in topics.all() {
             let presence = (config.track_presence && topic == topics.main).then(|| {
-                let mut meta = presence_meta(&me, &config.name, config.avatar.as_deref(), "listener");
-                if let Some((_, advertised)) = &lan_clock {
-                    meta.insert(CLOCK_PEER.into(), Value::String(advertised.to_string()));
-                }
-                if let Some(swarm) = config.route.swarm() {
-                    meta.insert(whatssound_core::NODE_META.into(), Value::String(swarm.id().to_string()));
-                }
-                meta
+                let mut meta = PresenceMeta::new(&me, &config.name, config.avatar.as_deref(), PresenceRole::Listener);
+                meta.clock_peer = lan_clock.as_ref().map(|(_, advertised)| *advertised);
+                meta.node = config.route.swarm().map(|swarm| swarm.id().to_string());
+                meta.to_map()
             });
             // Presence is on for the main topic either way (a member who is not shown still sees
             // who is there); only tracking puts this member in it.
@@ -295,9 +291,6 @@ struct Task {
     route: Route,
 }
 
-/// The presence meta key of a member's LAN clock address (`ip:port`).
-const CLOCK_PEER: &str = "clock_peer";
-
 impl Task {
     fn emit(&self, e: RoomEvent) {
         let _ = self.events.send(e);
@@ -422,7 +415,7 @@ impl Task {
             .iter()
             .filter(|(key, _)| **key < me)
             .filter_map(|(key, metas)| {
-                let at = metas.iter().find_map(|m| m.get(CLOCK_PEER)?.as_str()?.parse().ok())?;
+                let at = metas.iter().find_map(|m| PresenceMeta::from_map(m)?.clock_peer)?;
                 Some((key.clone(), at))
             })
             .filter(|(_, at)| clock_peer::is_lan(at))
@@ -472,7 +465,11 @@ impl Task {
         if d.is_empty() {
             return;
         }
-        let flat = |side: std::collections::BTreeMap<String, Vec<Map<String, Value>>>| side.into_values().flatten().collect();
+        // Parsed here, once; a meta that is not a room member's (another client on the topic)
+        // is no one the room shows.
+        let flat = |side: std::collections::BTreeMap<String, Vec<Map<String, Value>>>| {
+            side.into_values().flatten().filter_map(|m| PresenceMeta::from_map(&m)).collect()
+        };
         self.emit(RoomEvent::Presence { joins: flat(d.joins), leaves: flat(d.leaves) });
     }
 

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 use whatssound_client::ConnectionStatus;
+use whatssound_core::{PresenceMeta, PresenceRole};
 use whatssound_room::wire::Activity;
 use whatssound_room::{RoomState, TrackId, TrackSource, UserId};
 
@@ -197,26 +197,21 @@ impl RoomModel {
         self.my_votes.insert(track, up);
     }
 
-    /// Presence joins and leaves (Phoenix metas: `user_id`, `username`, `avatar_url`, `role`, `joined_at`).
-    pub fn presence(&mut self, joins: &[Map<String, Value>], leaves: &[Map<String, Value>]) {
+    /// Presence joins and leaves.
+    pub fn presence(&mut self, joins: &[PresenceMeta], leaves: &[PresenceMeta]) {
         for meta in leaves {
-            if let Some(id) = meta.get("user_id").and_then(Value::as_str) {
-                self.members.remove(&UserId::from(id));
-            }
+            self.members.remove(&meta.user_id);
         }
         for meta in joins {
-            let Some(id) = meta.get("user_id").and_then(Value::as_str) else { continue };
-            let text = |k: &str| meta.get(k).and_then(Value::as_str).map(str::to_owned);
-            let audio = text("audio_state").as_deref().and_then(AudioState::parse).unwrap_or(AudioState::Idle);
             let member = Member {
-                name: text("username").unwrap_or_else(|| "someone".into()),
-                avatar: text("avatar_url").filter(|a| !a.is_empty()),
-                is_host: text("role").as_deref() == Some("host") || UserId::from(id) == self.host,
-                joined_at: meta.get("joined_at").and_then(Value::as_u64).unwrap_or(0),
-                audio,
+                name: meta.username.clone(),
+                avatar: meta.avatar_url.clone().filter(|a| !a.is_empty()),
+                is_host: meta.role == PresenceRole::Host || meta.user_id == self.host,
+                joined_at: meta.joined_at,
+                audio: meta.audio_state.as_deref().and_then(AudioState::parse).unwrap_or(AudioState::Idle),
                 typing_since: None,
             };
-            self.members.insert(UserId::from(id), member);
+            self.members.insert(meta.user_id.clone(), member);
         }
     }
 

@@ -1,10 +1,10 @@
-use serde_json::json;
 use whatssound_room::{Engine, Intent, Position, RoomSettings, TrackMeta};
 
 use super::*;
 
-fn meta(user: &str, name: &str, role: &str, joined_at: u64) -> Map<String, Value> {
-    json!({"user_id": user, "username": name, "role": role, "joined_at": joined_at, "avatar_url": null}).as_object().cloned().unwrap()
+fn meta(user: &str, name: &str, role: &str, joined_at: u64) -> PresenceMeta {
+    let role = if role == "host" { PresenceRole::Host } else { PresenceRole::Listener };
+    PresenceMeta { joined_at, ..PresenceMeta::new(&UserId::from(user), name, None, role) }
 }
 
 fn track(title: &str, source: TrackSource) -> TrackMeta {

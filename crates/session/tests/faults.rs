@@ -169,10 +169,10 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
     while let Ok(Some(e)) = tokio::time::timeout_at(deadline, oe.recv()).await {
         if let RoomEvent::Presence { joins, leaves } = e {
             for m in joins {
-                *metas.entry(m["username"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
+                *metas.entry(m.username.clone()).or_default() += 1;
             }
             for m in leaves {
-                *metas.entry(m["username"].as_str().unwrap_or("?").to_owned()).or_default() -= 1;
+                *metas.entry(m.username.clone()).or_default() -= 1;
             }
         }
     }

@@ -68,7 +68,7 @@ async fn intents_become_diffs_everywhere_and_refusals_go_to_the_sender() {
     let mut room = room("flow").await;
     let (ann, mut ae) = listener(&room, "ann").await;
     let (_bob, mut be) = listener(&room, "bob").await;
-    until(&mut ae, |e| matches!(e, RoomEvent::Presence { joins, .. } if joins.iter().any(|m| m["username"] == "bob"))).await;
+    until(&mut ae, |e| matches!(e, RoomEvent::Presence { joins, .. } if joins.iter().any(|m| m.username == "bob"))).await;
 
     let id = ann.send(Action::Chat { text: "hello".into() }).await.unwrap();
     let confirmed = until(&mut ae, |e| matches!(e, RoomEvent::Confirmed { .. })).await;

@@ -211,7 +211,9 @@ async fn a_track_the_hosting_app_cannot_play_is_moved_past_for_everyone() {
     // 30 s long: within the test's 10 s the room can only move past it by finding it unplayable.
     let moved = base.join("Moved.wav");
     std::fs::write(&moved, whatssound_audio::wav::sine(44_100, 2, 30.0, 440.0, &Default::default())).unwrap();
-    let next = tone(&base, "Next.wav");
+    // Long too: a slow machine must not see the room past it before it looks.
+    let next = base.join("Next.wav");
+    std::fs::write(&next, whatssound_audio::wav::sine(44_100, 2, 30.0, 440.0, &Default::default())).unwrap();
     let mut hana = config(base.join("host"), "Hana");
     hana.output = Some(OutputKind::Null);
     let (host, mut events) = Session::host(hana, "Lost", &[], Venue::default()).await.unwrap();
