@@ -54,6 +54,7 @@ impl From<SessionError> for AppError {
                 HostingError::Probe(_) => ErrorKind::BadInput,
                 HostingError::Refused(_) | HostingError::NotAllowed(_) => ErrorKind::NotAllowed,
                 HostingError::Bind { .. } | HostingError::Hub(_) => ErrorKind::Network,
+                HostingError::Task(_) => ErrorKind::Internal,
                 HostingError::Record(_) => ErrorKind::Storage,
                 HostingError::Core(c) => core_kind(c),
                 HostingError::Tunnel(t) => tunnel_kind(t),
@@ -67,9 +68,9 @@ impl From<SessionError> for AppError {
 fn core_kind(e: &CoreError) -> ErrorKind {
     match e {
         CoreError::Store(_) | CoreError::Identity(_) => ErrorKind::Storage,
-        CoreError::Client(_) | CoreError::Stopped => ErrorKind::Network,
+        CoreError::Client(_) | CoreError::Stopped | CoreError::JoinTimeout(_) => ErrorKind::Network,
         CoreError::NoHostKey | CoreError::BadAdminKey => ErrorKind::BadInput,
-        CoreError::Refused(_) => ErrorKind::NotAllowed,
+        CoreError::JoinRefused(_) => ErrorKind::NotAllowed,
         CoreError::Tunnel(t) => tunnel_kind(t),
         CoreError::Output(_) => ErrorKind::Audio,
     }
@@ -95,6 +96,8 @@ mod tests {
             (SessionError::NoAnswer, ErrorKind::Network),
             (SessionError::Ended, ErrorKind::NotInRoom),
             (SessionError::Core(CoreError::NoHostKey), ErrorKind::BadInput),
+            (SessionError::Core(CoreError::JoinTimeout(10)), ErrorKind::Network),
+            (SessionError::Core(CoreError::JoinRefused("wrong token".into())), ErrorKind::NotAllowed),
         ];
         for (error, kind) in cases {
             let shown = error.to_string();

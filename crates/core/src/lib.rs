@@ -43,7 +43,9 @@ pub enum CoreError {
     #[error("the invite's `admin` key is not 64 hex digits; copy the host invite again")]
     BadAdminKey,
     #[error("the room refused us: {0}")]
-    Refused(String),
+    JoinRefused(String),
+    #[error("the room did not answer the join within {0} s; check the connection and the invite")]
+    JoinTimeout(u64),
     #[error("the room task has stopped")]
     Stopped,
     #[error(transparent)]

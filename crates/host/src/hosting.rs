@@ -75,7 +75,9 @@ pub enum HostingError {
     #[error("{0}")]
     NotAllowed(String),
     #[error("the room's hub failed: {0}")]
-    Hub(String),
+    Hub(#[from] std::io::Error),
+    #[error("a task of the room stopped unexpectedly: {0}")]
+    Task(#[from] tokio::task::JoinError),
     #[error(transparent)]
     Tunnel(#[from] TunnelError),
 }
@@ -275,9 +277,7 @@ impl HostedRoom {
     /// the host's store. A file that is not playable audio is refused with the reason.
     pub async fn add_file(&self, path: &Path) -> Result<TrackId, HostingError> {
         let probe_path = path.to_owned();
-        let info = tokio::task::spawn_blocking(move || whatssound_audio::probe_file(&probe_path))
-            .await
-            .map_err(|e| HostingError::Hub(e.to_string()))??;
+        let info = tokio::task::spawn_blocking(move || whatssound_audio::probe_file(&probe_path)).await??;
         let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let stem = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file_name.clone());
         let absolute =
@@ -314,11 +314,7 @@ impl HostedRoom {
                 let _ = running.await;
             }
             let _ = embedded.stop.send(());
-            match embedded.serving.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(HostingError::Hub(e.to_string())),
-                Err(e) => return Err(HostingError::Hub(e.to_string())),
-            }
+            embedded.serving.await??;
         }
         Ok(())
     }

@@ -169,7 +169,9 @@ impl ListenerRoom {
                         early.push(e);
                         return Ok(());
                     }
-                    ClientEvent::JoinRefused { topic, reason } if *topic == topics.main => return Err(CoreError::Refused(reason.clone())),
+                    ClientEvent::JoinRefused { topic, reason } if *topic == topics.main => {
+                        return Err(CoreError::JoinRefused(reason.clone()));
+                    }
                     _ => early.push(e),
                 }
             }
@@ -184,7 +186,7 @@ impl ListenerRoom {
             }
             Err(_) => {
                 client.close();
-                return Err(CoreError::Refused(format!("no answer to the join within {} s", JOIN_TIMEOUT.as_secs())));
+                return Err(CoreError::JoinTimeout(JOIN_TIMEOUT.as_secs()));
             }
         }
         let (commands, command_rx) = mpsc::unbounded_channel();
