@@ -35,25 +35,23 @@ impl TrackSource {
 
 /// What a track is: its description and where its audio comes from. A listener's enqueue carries
 /// one; the queue's [`Track`] is one plus what the room adds.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackMeta {
     pub title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artist: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub album: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
     pub source: TrackSource,
     /// The BLAKE3 hash of the track's bytes (64 hex digits), once the host has hashed them:
     /// members pass the track on to each other by this name, each piece checked against it.
     /// Only the host names it (a listener's enqueue loses any it carries).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
 }
 
 /// One track in the queue (on the wire: `{id, title, artist?, album?, duration_ms?, source,
 /// added_by, unplayable?}`).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Track {
     pub id: TrackId,
@@ -61,24 +59,18 @@ pub struct Track {
     pub meta: TrackMeta,
     pub added_by: UserId,
     /// Why the track cannot be played (corrupt, unsupported), once someone found out.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unplayable: Option<String>,
 }
 
 /// A partial change to a track: only the fields that are `Some` change.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrackPatch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artist: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub album: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unplayable: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
 }
 
@@ -253,6 +245,18 @@ mod tests {
 
     fn ids(q: &Queue) -> Vec<&str> {
         q.iter().map(|t| t.id.as_str()).collect()
+    }
+
+    #[test]
+    fn absent_options_are_left_out_on_the_wire_and_read_back_as_none() {
+        let t = track("a");
+        let wire = serde_json::to_value(&t).unwrap();
+        let keys: Vec<&str> = wire.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["id", "title", "duration_ms", "source", "added_by"], "{wire}");
+        assert_eq!(serde_json::from_value::<Track>(wire).unwrap(), t);
+        let patch: TrackPatch = serde_json::from_str(r#"{"unplayable":"gone"}"#).unwrap();
+        assert_eq!(patch, TrackPatch { unplayable: Some("gone".into()), ..TrackPatch::default() });
+        assert_eq!(serde_json::to_string(&patch).unwrap(), r#"{"unplayable":"gone"}"#);
     }
 
     #[test]

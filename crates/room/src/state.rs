@@ -78,12 +78,11 @@ pub enum Change {
 }
 
 /// A change with its place in the room's history, and the intent it confirms (if any).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diff {
     pub seq: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<IntentId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<UserId>,
     pub change: Change,
 }

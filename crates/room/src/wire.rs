@@ -110,16 +110,14 @@ pub struct ReactionMessage {
 }
 
 /// Fast presence fields, sent as often as they change (presence itself allows 5 calls per 30 s).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Activity {
     #[serde(default)]
     pub is_typing: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_reaction: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listening_position_ms: Option<u64>,
     /// What the member's audio is doing: `playing`, `buffering`, `paused` or `idle`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<String>,
 }
 
