@@ -68,7 +68,7 @@ fn main() -> ExitCode {
 async fn p2p_relay(args: args::P2pRelayArgs) -> anyhow::Result<()> {
     let relay = whatssound_tunnel::relay_server::RelayServer::spawn(args.listen).await?;
     // On every interface, the URL to give is this machine's network address (as invites name it).
-    let url = whatssound_host::hosting::reach_base(relay.local_addr()).replacen("ws://", "http://", 1);
+    let url = whatssound_host::hosting::reach_base(relay.local_addr()).as_str().replacen("ws://", "http://", 1);
     output::emit("ready", serde_json::json!({ "url": url }));
     shutdown::signal().await;
     relay.stop().await;

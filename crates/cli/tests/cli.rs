@@ -133,7 +133,7 @@ fn public_url_goes_into_the_invites() {
     let host =
         Running::start(&["host", "--listen", "127.0.0.1:0", "--data-dir", dir.to_str().unwrap(), "--public-url", "wss://jam.example.org/"]);
     let invite: Invite = host.ready["invite"].as_str().unwrap().parse().unwrap();
-    assert_eq!(invite.ws, "wss://jam.example.org");
+    assert_eq!(invite.ws.as_str(), "wss://jam.example.org");
     assert!(host.ws().starts_with("ws://127.0.0.1:"), "ws stays the connectable local URL");
     drop(host);
 }

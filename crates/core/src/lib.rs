@@ -4,7 +4,6 @@
 //!
 //! - [`store`]: the SQLite files (the host's `room.db`, a listener's `outbox.db`).
 //! - [`identity`]: a user's keypair file.
-//! - [`ws_base`]: [`WsBase`], the address of a room's channels and media, checked where it enters.
 //! - [`fetch`]: a track's bytes from the members who have it or the host's media server, with
 //!   progress, resumed where a download broke off, cached whole; a URL track's description.
 //! - [`clock_udp`]: the host's clock datagram socket and a listener's pings to it.
@@ -17,10 +16,9 @@ pub mod fetch;
 pub mod identity;
 pub mod presence;
 pub mod store;
-pub mod ws_base;
 
 pub use presence::{AvatarTooBig, MAX_AVATAR_BYTES, PresenceMeta, PresenceRole, check_avatar, presence_nodes};
-pub use ws_base::{BadWsBase, WsBase};
+pub use whatssound_protocol::{BadWsBase, WsBase};
 
 /// The room's authority, as the member that hosts the room reaches it: what the host cannot play,
 /// nobody can, so that member marks it and the room moves past it. (`whatssound-host`'s

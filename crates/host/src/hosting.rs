@@ -20,9 +20,9 @@ use whatssound_tunnel::{HostTunnel, NodeKey, RelayChoice, TunnelError};
 use crate::host::{HostConfig, HostEvent, HostRoom};
 use crate::media::{self, MediaLibrary};
 use crate::room_record::{self, RecordError, RoomRecord};
+use whatssound_core::WsBase;
 use whatssound_core::clock_udp;
 use whatssound_core::store::HostStore;
-use whatssound_core::ws_base::WsBase;
 use whatssound_core::{CoreError, identity};
 
 /// An external relay the room's channels go through instead of the embedded hub.
@@ -110,8 +110,8 @@ pub struct HostedRoom {
     record: RoomRecord,
     data_dir: PathBuf,
     /// Where this machine reaches the room's channels, and what invites name.
-    ws: String,
-    invite_ws: String,
+    ws: WsBase,
+    invite_ws: WsBase,
     /// The host's node and relay, when a tunnel serves the room.
     node: Option<whatssound_protocol::NodeRoute>,
     embedded: Option<EmbeddedHub>,
@@ -126,7 +126,7 @@ impl std::fmt::Debug for HostedRoom {
 impl HostedRoom {
     /// Opens (or creates) the room in `config.data_dir` and starts serving it.
     pub async fn start(config: HostingConfig) -> Result<(HostedRoom, mpsc::UnboundedReceiver<HostEvent>), HostingError> {
-        let public = config.public_url.as_ref().map(WsBase::to_string);
+        let public = config.public_url.clone();
         let mut record = room_record::open_or_create(&config.data_dir, config.room.as_deref())?;
         if config.new_invite {
             room_record::rotate_listener_token(&config.data_dir, &mut record)?;
@@ -174,7 +174,7 @@ impl HostedRoom {
                 (ws, reach, Some(record.host_token.clone()), Some(EmbeddedHub { hub, media, stop, serving, clock, tunnel }), node, swarm)
             }
             Some(relay) => {
-                let base = relay.url.to_string();
+                let base = relay.url.clone();
                 // A relay cannot tell roles apart: everyone presents its key, and authority comes
                 // from the host's signatures instead.
                 let key = relay.key.clone().unwrap_or_else(|| "-".into());
@@ -188,7 +188,7 @@ impl HostedRoom {
             identity: host_identity,
             name: config.name.clone(),
             avatar: config.avatar.clone(),
-            endpoint: format!("{ws}/realtime/v1"),
+            endpoint: ws.endpoint(),
             token,
             data_dir: config.data_dir.clone(),
             settings: RoomSettings::default(),
@@ -213,7 +213,7 @@ impl HostedRoom {
 
     /// Where this machine reaches the room (`ws://127.0.0.1:PORT`).
     pub fn ws(&self) -> &str {
-        &self.ws
+        self.ws.as_str()
     }
 
     pub fn listener_token(&self) -> &str {
@@ -356,8 +356,8 @@ async fn start_tunnel(data_dir: &Path, relay: &RelayChoice, local: SocketAddr, c
 
 /// The URL a client on this machine can connect to: an unspecified address (0.0.0.0, ::) is
 /// reachable through loopback.
-pub fn ws_base(local: SocketAddr) -> String {
-    format!("ws://{}", locally(local))
+pub fn ws_base(local: SocketAddr) -> WsBase {
+    WsBase::from_addr(locally(local))
 }
 
 /// Where this machine reaches a socket bound at `local`: an unspecified address is loopback.
@@ -372,7 +372,7 @@ fn locally(local: SocketAddr) -> SocketAddr {
 /// The URL other machines use, for invites: a hub listening on every interface is named by this
 /// machine's own network address (the one its default route leaves from), so an invite works
 /// across the LAN without `--public-url`; one on a single address is named by that address.
-pub fn reach_base(local: SocketAddr) -> String {
+pub fn reach_base(local: SocketAddr) -> WsBase {
     if !local.ip().is_unspecified() {
         return ws_base(local);
     }
@@ -399,18 +399,18 @@ mod tests {
 
     #[test]
     fn unspecified_addresses_become_loopback() {
-        assert_eq!(ws_base("0.0.0.0:7667".parse().unwrap()), "ws://127.0.0.1:7667");
-        assert_eq!(ws_base("[::]:80".parse().unwrap()), "ws://[::1]:80");
-        assert_eq!(ws_base("10.0.0.2:5".parse().unwrap()), "ws://10.0.0.2:5");
+        assert_eq!(ws_base("0.0.0.0:7667".parse().unwrap()).as_str(), "ws://127.0.0.1:7667");
+        assert_eq!(ws_base("[::]:80".parse().unwrap()).as_str(), "ws://[::1]:80");
+        assert_eq!(ws_base("10.0.0.2:5".parse().unwrap()).as_str(), "ws://10.0.0.2:5");
     }
 
     #[test]
     fn invites_name_an_address_other_machines_can_use() {
         // One address: that one. Every interface: this machine's network address, or loopback
         // on a machine with no route anywhere — never 0.0.0.0.
-        assert_eq!(reach_base("10.0.0.2:5".parse().unwrap()), "ws://10.0.0.2:5");
-        assert_eq!(reach_base("127.0.0.1:5".parse().unwrap()), "ws://127.0.0.1:5");
-        let all = reach_base("0.0.0.0:7667".parse().unwrap());
+        assert_eq!(reach_base("10.0.0.2:5".parse().unwrap()).as_str(), "ws://10.0.0.2:5");
+        assert_eq!(reach_base("127.0.0.1:5".parse().unwrap()).as_str(), "ws://127.0.0.1:5");
+        let all = reach_base("0.0.0.0:7667".parse().unwrap()).to_string();
         assert!(all.starts_with("ws://") && all.ends_with(":7667") && !all.contains("0.0.0.0"), "{all}");
         if let Some(ip) = lan_address(false) {
             assert_eq!(all, format!("ws://{ip}:7667"));

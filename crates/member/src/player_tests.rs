@@ -98,7 +98,7 @@ fn play(url: &str, cache: PathBuf) -> (Player, mpsc::UnboundedReceiver<PlayerEve
         clock: clock.clone(),
         volume: whatssound_audio::Volume::default(),
         cache_dir: cache,
-        route: crate::Route::to_address("ws://127.0.0.1:1"),
+        route: crate::Route::to_address(&whatssound_core::WsBase::from_addr(([127, 0, 0, 1], 1).into())),
         token: "unused".into(),
         device_trace: None,
     };

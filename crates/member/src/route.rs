@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use whatssound_protocol::Invite;
+use whatssound_protocol::{Invite, WsBase};
 use whatssound_swarm::Swarm;
 use whatssound_tunnel::dial::HostAddr;
 use whatssound_tunnel::{PathKind, Tunnel};
@@ -17,7 +17,7 @@ use whatssound_core::CoreError;
 /// The way to the host, for as long as it is held (a tunnel closes with its last holder).
 #[derive(Debug, Clone)]
 pub struct Route {
-    ws: String,
+    ws: WsBase,
     tunnel: Option<Arc<Tunnel>>,
     /// Through a tunnel, the room's swarm on the same endpoint: tracks passed on between members.
     swarm: Option<Arc<Sharing>>,
@@ -68,7 +68,7 @@ impl Route {
     pub async fn open(invite: &Invite) -> Result<Route, CoreError> {
         let Some(node) = &invite.node else { return Ok(Route::to_address(&invite.ws)) };
         let tunnel = Tunnel::open(HostAddr::parse(&node.id, &node.relay)?.with_addrs(&node.addrs)).await?;
-        Ok(Route { ws: tunnel.ws_base(), tunnel: Some(Arc::new(tunnel)), swarm: None })
+        Ok(Route { ws: WsBase::from_addr(tunnel.local_addr()), tunnel: Some(Arc::new(tunnel)), swarm: None })
     }
 
     /// Through a tunnel, also passes tracks on with the room's other members (a store of them in
@@ -95,13 +95,13 @@ impl Route {
     }
 
     /// Straight to `ws`.
-    pub fn to_address(ws: &str) -> Route {
-        Route { ws: ws.to_owned(), tunnel: None, swarm: None }
+    pub fn to_address(ws: &WsBase) -> Route {
+        Route { ws: ws.clone(), tunnel: None, swarm: None }
     }
 
     /// The host's base URL as this member reaches it (`ws://127.0.0.1:PORT` through a tunnel).
     pub fn ws(&self) -> &str {
-        &self.ws
+        self.ws.as_str()
     }
 
     pub fn reach(&self) -> Reach {
@@ -117,7 +117,7 @@ impl Route {
     /// (`ws://` only: behind `wss://` a TLS proxy stands in between, and UDP would not reach the
     /// host; a tunnel's local port carries them as QUIC datagrams).
     pub async fn host_address(&self) -> Option<(SocketAddr, bool)> {
-        let uri: hyper::Uri = self.ws.parse().ok()?;
+        let uri: hyper::Uri = self.ws.as_str().parse().ok()?;
         let plain = uri.scheme_str() == Some("ws");
         let port = uri.port_u16().unwrap_or(if plain { 80 } else { 443 });
         // `host()` keeps an IPv6 literal's brackets, which a lookup takes as given.

@@ -16,6 +16,8 @@ use std::str::FromStr;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
+use crate::ws_base::WsBase;
+
 const SCHEME_AND_PATH: &str = "whatssound://join?";
 
 /// Everything but RFC 3986 unreserved characters is escaped in a query value.
@@ -25,7 +27,7 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remov
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invite {
     /// The hub's base WebSocket URL, with no path (`ws://host:port` or `wss://…`).
-    pub ws: String,
+    pub ws: WsBase,
     pub room: String,
     pub token: String,
     /// The host's public key, for rooms whose authority events are signed.
@@ -86,7 +88,7 @@ impl Invite {
 impl fmt::Display for Invite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let enc = encode_query_value;
-        write!(f, "{SCHEME_AND_PATH}ws={}&room={}&token={}", enc(&self.ws), enc(&self.room), enc(&self.token))?;
+        write!(f, "{SCHEME_AND_PATH}ws={}&room={}&token={}", enc(self.ws.as_str()), enc(&self.room), enc(&self.token))?;
         if let Some(key) = &self.key {
             write!(f, "&key={}", enc(key))?;
         }
@@ -136,11 +138,7 @@ impl FromStr for Invite {
         let ws = required(ws, "ws")?;
         let room = required(room, "room")?;
         let token = required(token, "token")?;
-        let ws = ws.trim_end_matches('/').to_owned();
-        let rest = ws.strip_prefix("ws://").or_else(|| ws.strip_prefix("wss://"));
-        if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
-            return Err(InviteError::WsUrl(ws));
-        }
+        let ws: WsBase = ws.parse().map_err(|_| InviteError::WsUrl(ws))?;
         if !Invite::is_valid_room_id(&room) {
             return Err(InviteError::RoomId(room));
         }
@@ -194,7 +192,7 @@ mod tests {
     #[test]
     fn round_trips_and_escapes_the_ws_url() {
         let invite = Invite {
-            ws: "ws://127.0.0.1:7667".into(),
+            ws: "ws://127.0.0.1:7667".parse().unwrap(),
             room: "jam-1".into(),
             token: "abc_DEF".into(),
             key: Some("k".into()),
@@ -210,7 +208,7 @@ mod tests {
     fn a_node_and_its_relay_travel_together() {
         let id = "ab".repeat(32);
         let invite = Invite {
-            ws: "ws://127.0.0.1:7667".into(),
+            ws: "ws://127.0.0.1:7667".parse().unwrap(),
             room: "jam".into(),
             token: "t".into(),
             key: None,

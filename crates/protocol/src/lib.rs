@@ -10,6 +10,8 @@
 //!   change causes, in the exact shape phoenix.js and realtime-js merge.
 //! - [`event`]: the vocabulary (`phx_join`, `phx_reply`, …) and reply payload builders.
 //! - [`invite`]: the `whatssound://join?…` link a host hands to listeners.
+//! - [`ws_base`]: [`WsBase`], where a room's channels and media are: the invite's `ws`, checked
+//!   once where it enters.
 //!
 //! The hub crate drives these from its sockets; the realtime client drives the same codec from the
 //! other end, which is why decoding accepts every frame kind in both directions.
@@ -19,6 +21,7 @@ pub mod event;
 pub mod frame;
 pub mod invite;
 pub mod presence;
+pub mod ws_base;
 
 mod binary;
 mod json;
@@ -29,3 +32,4 @@ pub use frame::{
 };
 pub use invite::{Invite, InviteError, NodeRoute};
 pub use presence::{PresenceDiff, PresenceTable, PresenceView};
+pub use ws_base::{BadWsBase, WsBase};

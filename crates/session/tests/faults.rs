@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, mpsc};
 use whatssound_core::store::HostStore;
 use whatssound_host::HostRoom;
 use whatssound_member::{ListenerRoom, RoomEvent};
-use whatssound_protocol::Invite;
+use whatssound_protocol::{Invite, WsBase};
 use whatssound_room::{Action, Identity, Position, TrackMeta, TrackSource};
 
 const LISTENERS: usize = 3;
@@ -83,7 +83,7 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
 
     let cutting = Arc::new(AtomicBool::new(true));
     let proxy = flaky_proxy(hub_addr, cutting.clone()).await;
-    let invite = Invite { ws: format!("ws://{proxy}"), ..direct };
+    let invite = Invite { ws: WsBase::from_addr(proxy), ..direct };
 
     let mut rooms = Vec::new();
     for i in 0..LISTENERS {
@@ -162,7 +162,7 @@ async fn every_intent_lands_once_in_order_through_a_connection_cutting_proxy() {
 
     // Presence at the end: a fresh observer sees each listener once (no ghosts of cut sockets).
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let observer = listener_config(&Invite { ws: format!("ws://{hub_addr}"), ..invite }, "obs");
+    let observer = listener_config(&Invite { ws: WsBase::from_addr(hub_addr), ..invite }, "obs");
     let (_obs, mut oe) = ListenerRoom::join(observer).await.unwrap();
     let mut metas: HashMap<String, usize> = HashMap::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);

@@ -93,7 +93,7 @@ impl RoomHub {
     /// A listener's invite to `room` on this hub, hosted by `host`.
     pub fn invite(&self, room: &str, host: &Identity) -> Invite {
         Invite {
-            ws: self.ws.clone(),
+            ws: self.ws.parse().unwrap(),
             room: room.into(),
             token: LISTENER_TOKEN.into(),
             key: Some(host.user_id().0),

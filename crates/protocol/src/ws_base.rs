@@ -7,7 +7,9 @@ use std::str::FromStr;
 /// A `ws://` or `wss://` URL with a host and no path (`ws://my.host:7667`,
 /// `wss://music.example.org`), with no trailing slash. The Phoenix socket, the realtime-js
 /// endpoint and the media server all hang off it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// It is written as its URL (in JSON lines, in settings); it is only ever read by parsing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct WsBase(String);
 
 /// Why a URL is not a [`WsBase`].
@@ -35,6 +37,11 @@ impl WsBase {
     /// what Supabase shows) or its base.
     pub fn from_endpoint(url: &str) -> Result<WsBase, BadWsBase> {
         url.trim().trim_end_matches('/').trim_end_matches(REALTIME).parse().map_err(|_| BadWsBase(url.to_owned()))
+    }
+
+    /// The plain-WebSocket base of a socket address (`ws://10.0.0.2:7667`, `ws://[::1]:80`).
+    pub fn from_addr(addr: std::net::SocketAddr) -> WsBase {
+        WsBase(format!("ws://{addr}"))
     }
 
     /// The realtime-js endpoint on this base.
