@@ -184,10 +184,10 @@ mod demo {
                 room: Some("Demo".into()),
                 name: "Host".into(),
                 avatar: None,
-                listen: std::net::SocketAddr::from(([127, 0, 0, 1], 7667)),
-                public_url: None,
-                relay: None,
-                tunnel: None,
+                venue: whatssound_host::Venue {
+                    listen: std::net::SocketAddr::from(([127, 0, 0, 1], 7667)),
+                    ..whatssound_host::Venue::default()
+                },
                 limits: Default::default(),
                 new_invite: false,
                 clock: std::sync::Arc::new(whatssound_clock::MonotonicClock::new()),

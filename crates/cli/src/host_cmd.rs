@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde_json::json;
 use whatssound_core::WsBase;
 use whatssound_host::host::HostEvent;
-use whatssound_host::{HostedRoom, HostingConfig, HostingError, Relay};
+use whatssound_host::{HostedRoom, HostingConfig, HostingError, Relay, Venue};
 use whatssound_member::member::MemberConfig;
 use whatssound_member::{ListenerConfig, Route};
 use whatssound_room::Action;
@@ -48,15 +48,17 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
         room: args.room.clone(),
         name: name.clone(),
         avatar: avatar.clone(),
-        listen: args.listen,
-        public_url: args
-            .public_url
-            .as_deref()
-            .map(str::parse::<WsBase>)
-            .transpose()
-            .context("--public-url must be the address invites name")?,
-        relay,
-        tunnel: args.tunnel.as_deref().map(str::parse).transpose().context("--tunnel")?,
+        venue: Venue {
+            listen: args.listen,
+            public_url: args
+                .public_url
+                .as_deref()
+                .map(str::parse::<WsBase>)
+                .transpose()
+                .context("--public-url must be the address invites name")?,
+            relay,
+            tunnel: args.tunnel.as_deref().map(str::parse).transpose().context("--tunnel")?,
+        },
         limits,
         new_invite: args.new_invite,
         clock: clock.clone(),

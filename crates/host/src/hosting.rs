@@ -34,6 +34,30 @@ pub struct Relay {
     pub key: Option<String>,
 }
 
+/// Where a hosted room runs and how listeners reach it: what the app's settings and the CLI's
+/// flags choose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Venue {
+    /// Where the embedded hub listens: `127.0.0.1:0` for this machine only (any free port),
+    /// `0.0.0.0:7667` for other machines too.
+    pub listen: SocketAddr,
+    /// The base URL invites name, when listeners reach this machine by another address
+    /// (`ws://my.host:7667`, `wss://music.example.org` behind a proxy).
+    pub public_url: Option<WsBase>,
+    /// Run on this relay instead of the embedded hub.
+    pub relay: Option<Relay>,
+    /// Reach listeners whom no address reaches (behind NATs, no port forwarded) through a tunnel
+    /// met at this relay server; invites then carry this host's node id (kept in the data dir).
+    pub tunnel: Option<RelayChoice>,
+}
+
+impl Default for Venue {
+    /// This machine only.
+    fn default() -> Self {
+        Venue { listen: SocketAddr::from(([127, 0, 0, 1], 0)), public_url: None, relay: None, tunnel: None }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HostingConfig {
     /// Where the room's identity, state, uploads and caches live.
@@ -44,15 +68,8 @@ pub struct HostingConfig {
     pub name: String,
     /// An image link (or a small `data:` image) the room shows beside the name.
     pub avatar: Option<String>,
-    /// Where the embedded hub listens (port 0: any free port).
-    pub listen: SocketAddr,
-    /// The base URL invites name, when listeners reach this machine by another address
-    /// (`ws://my.host:7667`, `wss://music.example.org` behind a proxy).
-    pub public_url: Option<WsBase>,
-    pub relay: Option<Relay>,
-    /// Reach listeners whom no address reaches (behind NATs, no port forwarded) through a tunnel
-    /// met at this relay server; invites then carry this host's node id (kept in the data dir).
-    pub tunnel: Option<RelayChoice>,
+    /// Where the room runs and how listeners reach it.
+    pub venue: Venue,
     pub limits: Limits,
     /// Start with a new listener token: every earlier invite stops working.
     pub new_invite: bool,
@@ -126,7 +143,7 @@ impl std::fmt::Debug for HostedRoom {
 impl HostedRoom {
     /// Opens (or creates) the room in `config.data_dir` and starts serving it.
     pub async fn start(config: HostingConfig) -> Result<(HostedRoom, mpsc::UnboundedReceiver<HostEvent>), HostingError> {
-        let public = config.public_url.clone();
+        let public = config.venue.public_url.clone();
         let mut record = room_record::open_or_create(&config.data_dir, config.room.as_deref())?;
         if config.new_invite {
             room_record::rotate_listener_token(&config.data_dir, &mut record)?;
@@ -135,10 +152,12 @@ impl HostedRoom {
         let host_identity = identity::from_hex(&record.host_key).ok_or(()).map_err(bad_key)?;
         let admin = identity::from_hex(&record.admin_key).ok_or(()).map_err(bad_key)?;
 
-        let (ws, reach, token, embedded, node, swarm) = match &config.relay {
+        let (ws, reach, token, embedded, node, swarm) = match &config.venue.relay {
             None => {
-                let listener = TcpListener::bind(config.listen).await.map_err(|error| HostingError::Bind { addr: config.listen, error })?;
-                let local = listener.local_addr().map_err(|error| HostingError::Bind { addr: config.listen, error })?;
+                let listener = TcpListener::bind(config.venue.listen)
+                    .await
+                    .map_err(|error| HostingError::Bind { addr: config.venue.listen, error })?;
+                let local = listener.local_addr().map_err(|error| HostingError::Bind { addr: config.venue.listen, error })?;
                 let ws = ws_base(local);
                 let reach = reach_base(local);
                 let access = Access::Room(RoomAccess {
@@ -164,7 +183,7 @@ impl HostedRoom {
                         None
                     }
                 };
-                let (tunnel, node, swarm) = match &config.tunnel {
+                let (tunnel, node, swarm) = match &config.venue.tunnel {
                     Some(relay) => {
                         let (tunnel, node, swarm) = start_tunnel(&config.data_dir, relay, local, clock.is_some()).await?;
                         (Some(tunnel), node, swarm)

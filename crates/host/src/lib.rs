@@ -17,4 +17,4 @@ pub mod room_record;
 pub mod uploads;
 
 pub use host::{HostConfig, HostEvent, HostRoom};
-pub use hosting::{HostedRoom, HostingConfig, HostingError, Relay};
+pub use hosting::{HostedRoom, HostingConfig, HostingError, Relay, Venue};

@@ -9,7 +9,6 @@
 //! to it by message.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +21,8 @@ use whatssound_room::{Action, IntentId, TrackId, UserId};
 
 use crate::view::{AudioState, BufferingView, ConnectionView, ReactionView, RoomModel, RoomView, SyncView};
 use whatssound_core::CoreError;
-use whatssound_host::hosting::{HostedRoom, HostingConfig, HostingError, Relay};
+pub use whatssound_host::hosting::Venue;
+use whatssound_host::hosting::{HostedRoom, HostingConfig, HostingError};
 use whatssound_member::member::{Member, MemberConfig, MemberEvent};
 use whatssound_member::player::{OutputKind, Player, PlayerEvent};
 use whatssound_member::{ListenerConfig, RoomEvent, Route, SyncStats};
@@ -108,27 +108,6 @@ pub fn room_id_from_name(name: &str) -> String {
     if id.is_empty() { "room".into() } else { id }
 }
 
-/// Where a hosted room runs and how listeners reach it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Venue {
-    /// Where the embedded hub listens: `127.0.0.1:0` for this machine only (any free port),
-    /// `0.0.0.0:7667` for other machines too.
-    pub listen: SocketAddr,
-    /// What invites name when listeners come another way (port forwarding, a TLS proxy).
-    pub public_url: Option<whatssound_core::WsBase>,
-    /// Run on this relay instead of the embedded hub.
-    pub relay: Option<Relay>,
-    /// Let listeners anywhere join through a tunnel met at this relay server.
-    pub tunnel: Option<whatssound_tunnel::RelayChoice>,
-}
-
-impl Default for Venue {
-    /// This machine only.
-    fn default() -> Self {
-        Venue { listen: SocketAddr::from(([127, 0, 0, 1], 0)), public_url: None, relay: None, tunnel: None }
-    }
-}
-
 impl Session {
     /// Hosts a room (on this machine's embedded hub, or the venue's relay), queues `files` and
     /// starts playing, then joins it.
@@ -144,10 +123,7 @@ impl Session {
             room: Some(room),
             name: config.name.clone(),
             avatar: config.avatar.clone(),
-            listen: venue.listen,
-            public_url: venue.public_url,
-            relay: venue.relay,
-            tunnel: venue.tunnel,
+            venue,
             limits: whatssound_hub::Limits::default(),
             new_invite: false,
             clock: config.clock.clone(),
