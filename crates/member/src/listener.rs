@@ -496,6 +496,16 @@ impl Task {
                             self.emit(RoomEvent::RoomClosed);
                             return true;
                         }
+                        // Diffs that overtook the snapshot, applied after it (the state published
+                        // above has them already).
+                        for diff in self.replica.take_replayed() {
+                            if self.report_applied(diff) {
+                                return true;
+                            }
+                        }
+                        if self.replica.needs_snapshot() {
+                            self.request_snapshot();
+                        }
                     }
                     // Current now (replaced, or already as new): whatever is unconfirmed goes out.
                     self.resend_outbox();
@@ -540,16 +550,7 @@ impl Task {
         match self.replica.receive_diff(&diff) {
             ReplicaEvent::Applied => {
                 self.state.send_replace(self.replica.shared());
-                let mine = diff.by.as_ref() == Some(&self.identity.user_id());
-                if let Some(intent) = diff.intent.clone().filter(|i| mine && self.forget(i)) {
-                    self.emit(RoomEvent::Confirmed { intent, seq: diff.seq, diff: Some(diff.clone()) });
-                }
-                let closed = matches!(diff.change, Change::Closed);
-                self.emit(RoomEvent::Diff(diff));
-                if closed {
-                    self.emit(RoomEvent::RoomClosed);
-                    return true;
-                }
+                return self.report_applied(diff);
             }
             ReplicaEvent::NeedSnapshot(reason) => {
                 tracing::debug!(%reason, "replica lost track; asking for a snapshot");
@@ -558,6 +559,21 @@ impl Task {
             ReplicaEvent::Ignored | ReplicaEvent::Replaced | ReplicaEvent::Stale => {}
         }
         false
+    }
+
+    /// Reports a diff the replica applied: its outcome to this process if it sent it, the diff,
+    /// and the room's end if it is that (then true).
+    fn report_applied(&mut self, diff: Diff) -> bool {
+        let mine = diff.by.as_ref() == Some(&self.identity.user_id());
+        if let Some(intent) = diff.intent.clone().filter(|i| mine && self.forget(i)) {
+            self.emit(RoomEvent::Confirmed { intent, seq: diff.seq, diff: Some(diff.clone()) });
+        }
+        let closed = matches!(diff.change, Change::Closed);
+        self.emit(RoomEvent::Diff(diff));
+        if closed {
+            self.emit(RoomEvent::RoomClosed);
+        }
+        closed
     }
 
     /// Drops an intent from the outbox; true if this process was waiting for it (so its outcome
