@@ -112,7 +112,7 @@ fn a_small_steady_error_is_played_away_a_little_faster_not_by_a_jump() {
         ramp(RATE as usize * 10),
         RATE,
         1,
-        PlayoutConfig { window: 5, settle_ns: 500_000_000, settle_updates: 0, ..PlayoutConfig::default() },
+        PlayoutConfig { window: 5, settle_ns: 500_000_000, settle_for: 0, ..PlayoutConfig::default() },
         0,
     );
     // Placed on the timeline first; then the clock estimate moves by 1 ms (same anchor: no re-placing).

@@ -39,7 +39,7 @@ pub const MAX_RATE_PPM: f64 = 15_000.0;
 pub struct PlayoutConfig {
     /// Beyond this (filtered) error, jump instead of trimming.
     pub jump_above: Nanos,
-    /// While settling (the first `settle_updates` callbacks after a start, seek or track change),
+    /// While settling (the first `settle_for` of playing after a start, seek or track change),
     /// jump beyond this smaller error: a deck placed a few milliseconds off (a late callback as
     /// the new track starts decoding) would take 500 ppm seconds to trim, and a jump so close to
     /// the start is the lesser evil. It was 0.3 ms: on Wi-Fi that made two or three skips per
@@ -47,7 +47,11 @@ pub struct PlayoutConfig {
     /// With no settling at all, a 3 ms misplacement after a track change (loopback) was trimmed
     /// for 6 s. At 1 ms: one jump in three Wi-Fi joins (docs/BENCHMARKS.md).
     pub settling_jump_above: Nanos,
-    pub settle_updates: usize,
+    /// How long settling lasts, in played time (not callbacks: a device's period is 21 ms at
+    /// 1,024 frames and 64 ms at 3,072, and counted in callbacks the 2.5 s this was tuned at grew
+    /// to 7.7 s, long enough that a listener already playing for 5 s still jumped at 1 ms when a
+    /// second one joined its LAN and the shared clock estimate moved).
+    pub settle_for: Nanos,
     /// Never trim faster than this.
     pub max_trim_ppm: f64,
     /// How long a trim should take to remove the current error.
@@ -64,7 +68,7 @@ impl Default for PlayoutConfig {
         PlayoutConfig {
             jump_above: 5_000_000,
             settling_jump_above: 1_000_000,
-            settle_updates: 120,
+            settle_for: 2_500_000_000,
             max_trim_ppm: 500.0,
             settle_ns: 2_000_000_000,
             integral_secs: 10.0,
@@ -90,7 +94,9 @@ pub struct Playout {
     config: PlayoutConfig,
     errors: VecDeque<Nanos>,
     /// Updates since the last reset.
-    updates: usize,
+    /// Frames played since the last start, seek or track change (read from the frames between
+    /// callbacks; a jump's are not counted).
+    played: i64,
     /// The rate error of the output learnt so far, ppm. A sound card's crystal (or a sound server)
     /// runs some hundred ppm off the system clock; a proportional trim alone would follow that
     /// only with a standing error of rate × settle time (200 ppm × 2 s = 0.4 ms), so the trim
@@ -105,7 +111,7 @@ pub struct Playout {
 impl Playout {
     pub fn new(config: PlayoutConfig) -> Self {
         let window = config.window.max(1);
-        Playout { config, errors: VecDeque::with_capacity(window), updates: 0, learnt_ppm: 0.0, last_frame: None }
+        Playout { config, errors: VecDeque::with_capacity(window), played: 0, learnt_ppm: 0.0, last_frame: None }
     }
 
     /// The median error now, if the window is full (positive: playback is behind where it should be).
@@ -131,10 +137,11 @@ impl Playout {
             self.errors.pop_front();
         }
         self.errors.push_back(error);
-        self.updates = self.updates.saturating_add(1);
         // The time since the previous update, from the frames played in between (a jump's
         // frames make it implausible, and it is skipped).
-        let elapsed = self.last_frame.map(|last| (actual_frame - last) as f64 / f64::from(rate.max(1))).filter(|dt| *dt > 0.0 && *dt < 1.0);
+        let between = self.last_frame.map(|last| actual_frame - last).filter(|f| *f > 0 && *f < i64::from(rate.max(1)));
+        let elapsed = between.map(|f| f as f64 / f64::from(rate.max(1)));
+        self.played = self.played.saturating_add(between.unwrap_or(0));
         self.last_frame = Some(actual_frame);
         let max = self.config.max_trim_ppm;
         let Some(median) = self.filtered_error() else {
@@ -143,7 +150,7 @@ impl Playout {
             let known = self.learnt_ppm.clamp(-max, max) + feed_ppm.clamp(-MAX_RATE_PPM, MAX_RATE_PPM);
             return if known == 0.0 { Correction::Wait } else { Correction::Trim { ppm: known } };
         };
-        let settling = self.updates <= self.config.settle_updates;
+        let settling = i128::from(self.played) * 1_000_000_000 < i128::from(self.config.settle_for) * i128::from(rate.max(1));
         let jump_above = if settling { self.config.settling_jump_above } else { self.config.jump_above };
         if median.abs() > jump_above {
             self.errors.clear();
@@ -159,7 +166,7 @@ impl Playout {
     /// Forget the history (after a seek or a track change the old errors mean nothing).
     pub fn reset(&mut self) {
         self.errors.clear();
-        self.updates = 0;
+        self.played = 0;
     }
 }
 
@@ -289,7 +296,7 @@ mod tests {
 
     #[test]
     fn jitter_is_filtered_and_small_errors_trim_within_the_cap() {
-        let mut p = Playout::new(PlayoutConfig { window: 5, settle_updates: 0, ..PlayoutConfig::default() });
+        let mut p = Playout::new(PlayoutConfig { window: 5, settle_for: 0, ..PlayoutConfig::default() });
         let rate = 48_000;
         // Behind by 1 ms (48 frames), with ±0.2 ms of timestamp jitter and one 40 ms spike (an xrun).
         let jitter = [0, 10, -10, 1_920, 5];
@@ -316,26 +323,50 @@ mod tests {
 
     #[test]
     fn while_settling_a_small_error_jumps_and_afterwards_it_is_trimmed() {
-        let config = PlayoutConfig { window: 3, settle_updates: 6, ..PlayoutConfig::default() };
+        const PERIOD: i64 = 3_072;
+        let config = PlayoutConfig { window: 3, settle_for: 500_000_000, ..PlayoutConfig::default() };
         let mut p = Playout::new(config);
+        let mut at = 0;
+        let mut step = |p: &mut Playout, behind: i64| {
+            at += PERIOD;
+            p.update(at, at + behind, 48_000, 0.0)
+        };
         // 2 ms behind (96 frames) just after a start: jumped away once the window agrees.
         for _ in 0..2 {
-            assert_eq!(p.update(0, 96, 48_000, 0.0), Correction::Wait);
+            assert_eq!(step(&mut p, 96), Correction::Wait);
         }
-        assert_eq!(p.update(0, 96, 48_000, 0.0), Correction::Jump { to_frame: 96 });
-        // Settled: the same error is now trimmed.
-        for _ in 0..6 {
-            p.update(0, 0, 48_000, 0.0);
+        assert!(matches!(step(&mut p, 96), Correction::Jump { .. }));
+        // Settled (half a second played): the same error is now trimmed.
+        for _ in 0..8 {
+            step(&mut p, 0);
         }
-        p.update(0, 96, 48_000, 0.0);
-        p.update(0, 96, 48_000, 0.0);
-        assert!(matches!(p.update(0, 96, 48_000, 0.0), Correction::Trim { ppm } if ppm > 0.0));
+        step(&mut p, 96);
+        step(&mut p, 96);
+        assert!(matches!(step(&mut p, 96), Correction::Trim { ppm } if ppm > 0.0));
         // A reset (seek, track change) settles again.
         p.reset();
         for _ in 0..2 {
-            p.update(0, 96, 48_000, 0.0);
+            step(&mut p, 96);
         }
-        assert_eq!(p.update(0, 96, 48_000, 0.0), Correction::Jump { to_frame: 96 });
+        assert!(matches!(step(&mut p, 96), Correction::Jump { .. }));
+    }
+
+    #[test]
+    fn settling_lasts_as_long_whatever_the_devices_period() {
+        for period in [1_024i64, 3_072] {
+            let mut p = Playout::new(PlayoutConfig { window: 3, settle_for: 1_000_000_000, ..PlayoutConfig::default() });
+            let mut at = 0;
+            // 1.5 s played on time, then 2 ms behind: past settling, trimmed rather than jumped.
+            while at < 72_000 {
+                at += period;
+                p.update(at, at, 48_000, 0.0);
+            }
+            for _ in 0..3 {
+                at += period;
+                let c = p.update(at, at + 96, 48_000, 0.0);
+                assert!(matches!(c, Correction::Trim { .. }), "{period}-frame periods: {c:?}");
+            }
+        }
     }
 
     /// Plays `secs` of 1,024-frame periods on an output that consumes `device_ppm` faster than
@@ -357,7 +388,7 @@ mod tests {
 
     #[test]
     fn a_device_running_fast_is_learnt_and_leaves_no_standing_error() {
-        let config = PlayoutConfig { window: 9, settle_updates: 0, ..PlayoutConfig::default() };
+        let config = PlayoutConfig { window: 9, settle_for: 0, ..PlayoutConfig::default() };
         // Without learning, 200 ppm leaves the proportional trim 0.4 ms behind the timeline…
         let proportional = standing_error(PlayoutConfig { integral_secs: f64::INFINITY, ..config.clone() }, 200.0, 60);
         assert!((-450_000..-350_000).contains(&proportional), "{proportional}");
@@ -422,7 +453,7 @@ mod tests {
 
     #[test]
     fn the_correction_is_capped() {
-        let mut p = Playout::new(PlayoutConfig { window: 1, settle_updates: 0, ..PlayoutConfig::default() });
+        let mut p = Playout::new(PlayoutConfig { window: 1, settle_for: 0, ..PlayoutConfig::default() });
         // 4 ms behind: beyond what 500 ppm removes in 2 s (1 ms), so the cap holds.
         assert_eq!(p.update(0, 192, 48_000, 0.0), Correction::Trim { ppm: 500.0 });
         assert_eq!(p.update(0, -192, 48_000, 0.0), Correction::Trim { ppm: -500.0 });
