@@ -50,7 +50,9 @@ pub struct PlayoutConfig {
     /// How long settling lasts, in played time (not callbacks: a device's period is 21 ms at
     /// 1,024 frames and 64 ms at 3,072, and counted in callbacks the 2.5 s this was tuned at grew
     /// to 7.7 s, long enough that a listener already playing for 5 s still jumped at 1 ms when a
-    /// second one joined its LAN and the shared clock estimate moved).
+    /// second one joined its LAN and the shared clock estimate moved). One second: with a window
+    /// of half a second, a misplaced start is jumped away within the first second, and after it
+    /// errors are only trimmed.
     pub settle_for: Nanos,
     /// Never trim faster than this.
     pub max_trim_ppm: f64,
@@ -59,8 +61,12 @@ pub struct PlayoutConfig {
     /// How slowly the learnt rate (the device's own rate error) follows a standing error, in
     /// seconds; `f64::INFINITY` learns nothing.
     pub integral_secs: f64,
-    /// Callbacks in the median filter.
+    /// Callbacks in the median filter, at most.
     pub window: usize,
+    /// And the played time it spans, once full: a device's period is 21 ms at 1,024 frames and
+    /// 64 ms at 3,072, and 31 callbacks of 64 ms kept the loop from acting for its first 2 s.
+    /// 0: the count alone.
+    pub window_for: Nanos,
 }
 
 impl Default for PlayoutConfig {
@@ -68,11 +74,12 @@ impl Default for PlayoutConfig {
         PlayoutConfig {
             jump_above: 5_000_000,
             settling_jump_above: 1_000_000,
-            settle_for: 2_500_000_000,
+            settle_for: 1_000_000_000,
             max_trim_ppm: 500.0,
             settle_ns: 2_000_000_000,
             integral_secs: 10.0,
             window: 31,
+            window_for: 500_000_000,
         }
     }
 }
@@ -92,8 +99,10 @@ pub enum Correction {
 #[derive(Debug, Clone)]
 pub struct Playout {
     config: PlayoutConfig,
-    errors: VecDeque<Nanos>,
-    /// Updates since the last reset.
+    /// Recent errors, each with `played` when it was measured.
+    errors: VecDeque<(Nanos, i64)>,
+    /// The output's rate at the last update (frames per second).
+    rate: i64,
     /// Frames played since the last start, seek or track change (read from the frames between
     /// callbacks; a jump's are not counted).
     played: i64,
@@ -111,15 +120,21 @@ pub struct Playout {
 impl Playout {
     pub fn new(config: PlayoutConfig) -> Self {
         let window = config.window.max(1);
-        Playout { config, errors: VecDeque::with_capacity(window), played: 0, learnt_ppm: 0.0, last_frame: None }
+        Playout { config, errors: VecDeque::with_capacity(window), rate: 48_000, played: 0, learnt_ppm: 0.0, last_frame: None }
     }
 
     /// The median error now, if the window is full (positive: playback is behind where it should be).
     pub fn filtered_error(&self) -> Option<Nanos> {
-        if self.errors.len() < self.config.window.max(1) {
+        let spanned = match (self.errors.front(), self.errors.back()) {
+            (Some((_, first)), Some((_, last))) => last - first,
+            _ => 0,
+        };
+        let timed_full =
+            self.config.window_for > 0 && i128::from(spanned) * 1_000_000_000 >= i128::from(self.config.window_for) * i128::from(self.rate);
+        if self.errors.len() < self.config.window.max(1) && !timed_full {
             return None;
         }
-        let mut sorted: Vec<Nanos> = self.errors.iter().copied().collect();
+        let mut sorted: Vec<Nanos> = self.errors.iter().map(|(e, _)| *e).collect();
         sorted.sort_unstable();
         Some(sorted[sorted.len() / 2])
     }
@@ -133,16 +148,21 @@ impl Playout {
         // One wild callback (an xrun) must not trigger a jump: a huge error only counts once the
         // median of a full window agrees. Seeks and track changes do not wait for that: the
         // engine starts them at the target frame and calls `reset`.
-        if self.errors.len() == self.config.window.max(1) {
-            self.errors.pop_front();
-        }
-        self.errors.push_back(error);
         // The time since the previous update, from the frames played in between (a jump's
         // frames make it implausible, and it is skipped).
         let between = self.last_frame.map(|last| actual_frame - last).filter(|f| *f > 0 && *f < i64::from(rate.max(1)));
         let elapsed = between.map(|f| f as f64 / f64::from(rate.max(1)));
         self.played = self.played.saturating_add(between.unwrap_or(0));
         self.last_frame = Some(actual_frame);
+        self.rate = i64::from(rate.max(1));
+        // The window: at most `window` errors, spanning no more of playing than `window_for` (the
+        // oldest kept is the last one at or before that far back, so a full window spans it).
+        let cut = self.played - self.config.window_for.saturating_mul(self.rate) / 1_000_000_000;
+        let timed = self.config.window_for > 0;
+        while self.errors.len() >= self.config.window.max(1) || (timed && self.errors.get(1).is_some_and(|(_, at)| *at <= cut)) {
+            self.errors.pop_front();
+        }
+        self.errors.push_back((error, self.played));
         let max = self.config.max_trim_ppm;
         let Some(median) = self.filtered_error() else {
             // No error measured yet (a start, or just after a jump): play on at the rates already
@@ -349,6 +369,24 @@ mod tests {
             step(&mut p, 96);
         }
         assert!(matches!(step(&mut p, 96), Correction::Jump { .. }));
+    }
+
+    #[test]
+    fn the_window_fills_after_half_a_second_of_playing_whatever_the_period() {
+        for period in [1_024i64, 3_072] {
+            let mut p = Playout::new(PlayoutConfig::default());
+            let mut at = 0;
+            let mut first = None;
+            while first.is_none() {
+                at += period;
+                if matches!(p.update(at, at + 96, 48_000, 0.0), Correction::Jump { .. }) {
+                    first = Some(at);
+                }
+            }
+            // 2 ms behind from the start: jumped once half a second shows it, inside the first second.
+            let ms = first.map(|f| f * 1000 / 48_000).unwrap_or(0);
+            assert!((500..1000).contains(&ms), "{period}-frame periods: jumped after {ms} ms");
+        }
     }
 
     #[test]
