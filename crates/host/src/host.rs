@@ -8,14 +8,13 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use whatssound_client::{Client, ClientConfig, ClientEvent, ConnectionStatus, JoinOptions};
 use whatssound_clock::Clock;
+use whatssound_core::store::{Commit, HostStore};
+use whatssound_core::{CoreError, PresenceMeta, PresenceRole, new_intent_id};
 use whatssound_protocol::PresenceView;
 use whatssound_room::wire::{self, ClockPing, ClockPong, ReactionMessage, SnapshotMessage, Topics, Verdict};
 use whatssound_room::{
     Action, Change, Engine, Identity, Intent, Output, QueueDiff, RoomSettings, TrackId, TrackMeta, TrackPatch, TrackSource, UserId,
 };
-
-use whatssound_core::store::{Commit, HostStore};
-use whatssound_core::{CoreError, PresenceMeta, PresenceRole, new_intent_id};
 
 /// Sockets for clock exchanges on per-user channels, and how many channels each keeps joined at
 /// once (a socket may join 100). Users are spread over them by a hash of their id, so a room of up

@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use whatssound_clock::Clock;
+use whatssound_core::store::HostStore;
+use whatssound_core::{CoreError, WsBase, clock_udp, identity};
 use whatssound_hub::{Access, Hub, HubConfig, Limits, RoomAccess};
 use whatssound_protocol::Invite;
 use whatssound_room::{Action, Change, Output, Position, QueueDiff, RoomSettings, TrackId, TrackMeta, TrackSource};
@@ -20,10 +22,6 @@ use whatssound_tunnel::{HostTunnel, NodeKey, RelayChoice, TunnelError};
 use crate::host::{HostConfig, HostEvent, HostRoom};
 use crate::media::{self, MediaLibrary};
 use crate::room_record::{self, RecordError, RoomRecord};
-use whatssound_core::WsBase;
-use whatssound_core::clock_udp;
-use whatssound_core::store::HostStore;
-use whatssound_core::{CoreError, identity};
 
 /// An external relay the room's channels go through instead of the embedded hub.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,9 +13,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use whatssound_room::TrackId;
-
 use whatssound_core::store::HostStore;
+use whatssound_room::TrackId;
 
 /// Bytes read per chunk of a response body.
 const CHUNK: usize = 64 * 1024;

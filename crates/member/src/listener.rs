@@ -2,14 +2,15 @@
 //! the host's time is in `listener_clock.rs`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use whatssound_client::{Client, ClientConfig, ClientEvent, ConnectionStatus, JoinOptions};
-use whatssound_protocol::{Invite, PresenceView};
-
 use whatssound_clock::{Clock, Exchange};
+use whatssound_core::store::OutboxStore;
+use whatssound_core::{CoreError, PresenceMeta, PresenceRole, clock_udp, identity, new_intent_id};
+use whatssound_protocol::{Invite, PresenceView};
 use whatssound_room::clock_datagram::HostLine;
 use whatssound_room::wire::{self, Activity, ClockPong, ReactionMessage, SnapshotMessage, Topics, Verdict};
 use whatssound_room::{Action, Change, Diff, Identity, Intent, IntentId, Replica, ReplicaEvent, RoomState, UserId};
@@ -18,8 +19,6 @@ use self::clock::ping_interval;
 use crate::clock_peer;
 use crate::clock_sync::{ClockPath, ClockSync, PeerExchange};
 use crate::route::{Reach, Route};
-use whatssound_core::store::OutboxStore;
-use whatssound_core::{CoreError, PresenceMeta, PresenceRole, clock_udp, identity, new_intent_id};
 
 /// How long the first join may take before joining gives up.
 const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

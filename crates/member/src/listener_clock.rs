@@ -67,3 +67,10 @@ impl Task {
         self.emit(RoomEvent::Sync(stats));
     }
 }
+
+impl SyncStats {
+    /// The host's instant at local instant `local_ns`, by this estimate (its point and drift).
+    pub fn host_at(&self, local_ns: i64) -> i64 {
+        self.host_ns + ((local_ns - self.local_ns) as f64 * (1.0 + self.drift_ppm * 1e-6)) as i64
+    }
+}

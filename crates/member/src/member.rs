@@ -1,11 +1,11 @@
 //! A member in a room, wired once: its replica ([`ListenerRoom`]) and, when it plays, its
-//! [`Player`]. The desktop [`whatssound_session::session::Session`] and both of the CLI's faces (`listen`,
-//! and `host` hearing its own room) are this one wiring with a different way of showing what
-//! happens, so they cannot drift apart in what they do.
+//! [`Player`]. The desktop app's `Session` (whatssound-session) and both of the CLI's faces
+//! (`listen`, and `host` hearing its own room) are this one wiring with a different way of showing
+//! what happens, so they cannot drift apart in what they do.
 //!
-//! Two things flow inside and never reach a face's code: the room's events go to the player (what
-//! plays from where, the clock estimate), and a track the player cannot play goes back to the room
-//! when this member hosts it (what the host cannot play, nobody can: it is marked, and the room
+//! Two things flow inside and never reach a face's code: the room's accepted state and clock
+//! estimate go to the player (what plays from where, and when), and a track the player cannot play
+//! goes to the room's [`Authority`] when this member hosts it (what the host cannot play, nobody can: it is marked, and the room
 //! moves past it).
 
 use std::path::PathBuf;
@@ -13,11 +13,10 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 use whatssound_audio::Volume;
-use whatssound_core::Authority;
+use whatssound_core::{Authority, CoreError};
 
 use crate::player::{OutputKind, Player, PlayerConfig, PlayerEvent};
 use crate::{ListenerConfig, ListenerRoom, RoomEvent, Route};
-use whatssound_core::CoreError;
 
 /// Who joins, by which route (the replica's config), and how it plays.
 #[derive(Debug, Clone)]

@@ -1,8 +1,9 @@
 //! A listener's audio: the room's playback, played in sync through an output.
 //!
-//! The control side (this module, on the tokio runtime) watches the room's events: playback diffs
-//! and snapshots say what should play and from where on the host's timeline; `sync` events say how
-//! the host's clock relates to ours. It fetches and decodes each track into a ring on a thread of
+//! The control side (this module, on the tokio runtime) follows the room as the member's replica
+//! accepted it ([`Player::follow`]): its playback says what should play and from where on the
+//! host's timeline, its queue where each track comes from; [`Player::set_clock`] says how the
+//! host's clock relates to ours. It fetches and decodes each track into a ring on a thread of
 //! its own, and sends the output's [`SyncRender`] the [`Timeline`] to follow. The output never
 //! waits on any of it.
 
@@ -17,9 +18,8 @@ use whatssound_audio::{
     ArrivingBytes, Clock, Decoder, DeviceOutput, EngineControl, EngineStats, Gain, Nanos, Output, PacedOutput, Playing, PlayoutConfig,
     Render, Resampler, SyncRender, Timeline, Volume, arriving, engine,
 };
-use whatssound_room::{Playback, RoomState, TrackId, TrackSource};
-
 use whatssound_core::fetch::{self, Progress};
+use whatssound_room::{Playback, RoomState, TrackId, TrackSource};
 
 /// The rate the null and WAV outputs run at; a device runs at its own, and tracks at other rates
 /// are resampled to the output's.
@@ -139,7 +139,6 @@ pub struct Player {
     retired: Consumer<Box<SyncRender>>,
     control: Option<EngineControl>,
     track: Option<TrackId>,
-    playback: Option<Playback>,
     /// The latest point of the host-clock estimate: (local ns, host ns, drift).
     clock_point: Option<(Nanos, Nanos, f64)>,
     stop_decoding: Arc<AtomicBool>,
@@ -183,7 +182,6 @@ impl Player {
             retired,
             control: None,
             track: None,
-            playback: None,
             clock_point: None,
             stop_decoding: Arc::new(AtomicBool::new(false)),
             events,
@@ -227,11 +225,10 @@ impl Player {
     /// Follows the room as its replica accepted it (a snapshot, or a diff): what plays from
     /// where, and where each track comes from.
     pub fn follow(&mut self, room: Arc<RoomState>) {
-        let playback = room.playback.clone();
-        self.room = room;
+        let old = std::mem::replace(&mut self.room, room);
         // Most changes (chat, votes) leave the timeline as it was: the decks are not told again.
-        if self.playback.as_ref() != Some(&playback) {
-            self.set_playback(playback);
+        if old.playback != self.room.playback {
+            self.playback_changed(&old.playback);
         }
     }
 
@@ -241,34 +238,32 @@ impl Player {
         self.send_timeline();
     }
 
-    /// The room's playback changed (a diff or a snapshot).
-    fn set_playback(&mut self, playback: Playback) {
+    /// The room's playback changed from `old` (a diff or a snapshot).
+    fn playback_changed(&mut self, old: &Playback) {
         while self.retired.pop().is_ok() {}
+        let playback = self.room.playback.clone();
         // A new track, or a seek (the new anchor is not where the old timeline would be): start a
         // deck at the new position. The ring holds only what is just ahead, so a jump cannot reach it.
-        let seeked = self.playback.as_ref().is_some_and(|old| {
-            let expected = old.position_at(playback.at_ms);
-            (i128::from(expected) - i128::from(playback.position_ms)).abs() > SEEK_MS
-        });
+        let expected = old.position_at(playback.at_ms);
+        let seeked = (i128::from(expected) - i128::from(playback.position_ms)).abs() > SEEK_MS;
         if playback.track != self.track || seeked {
             self.track = playback.track.clone();
             self.stop_decoding.store(true, Ordering::Release);
             self.control = None;
             let source = playback.track.as_ref().and_then(|t| self.room.queue.get(t)).map(|t| (t.meta.source.clone(), t.meta.duration_ms));
-            if let (Some(track), Some((source, duration_ms))) = (playback.track.clone(), source) {
+            if let (Some(track), Some((source, duration_ms))) = (playback.track, source) {
                 let start_frame = i64::try_from(playback.position_ms).unwrap_or(0) * i64::from(self.rate) / 1000;
                 self.load(track, source, duration_ms, start_frame);
             }
         }
-        self.playback = Some(playback);
         self.send_timeline();
     }
 
     fn send_timeline(&mut self) {
-        let (Some(control), Some(playback), Some((local, host, drift))) = (self.control.as_mut(), self.playback.as_ref(), self.clock_point)
-        else {
+        let (Some(control), Some((local, host, drift))) = (self.control.as_mut(), self.clock_point) else {
             return;
         };
+        let playback = &self.room.playback;
         let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         control.set(Timeline {
             anchor_host_ns: ms(playback.at_ms).saturating_mul(1_000_000),

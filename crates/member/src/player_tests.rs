@@ -11,10 +11,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use whatssound_audio::{Clock, MonotonicClock, wav};
+use whatssound_core::fetch::cache_key;
 use whatssound_room::{Playback, QueueDiff, RoomState, Track, TrackId, TrackMeta, TrackSource, UserId};
 
 use super::{OutputKind, Player, PlayerConfig, PlayerEvent};
-use whatssound_core::fetch::cache_key;
 
 #[test]
 fn cache_keys_ignore_the_token_and_tell_hosts_and_tracks_apart() {

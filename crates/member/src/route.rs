@@ -7,12 +7,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use whatssound_core::CoreError;
 use whatssound_protocol::{Invite, WsBase};
 use whatssound_swarm::Swarm;
 use whatssound_tunnel::dial::HostAddr;
 use whatssound_tunnel::{PathKind, Tunnel};
-
-use whatssound_core::CoreError;
 
 /// The way to the host, for as long as it is held (a tunnel closes with its last holder).
 #[derive(Debug, Clone)]

@@ -15,17 +15,17 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use whatssound_audio::{Clock, Volume};
-use whatssound_protocol::Invite;
-use whatssound_room::wire::Activity;
-use whatssound_room::{Action, IntentId, TrackId, UserId};
-
-use crate::view::{AudioState, BufferingView, ConnectionView, ReactionView, RoomModel, RoomView, SyncView};
 use whatssound_core::CoreError;
 pub use whatssound_host::hosting::Venue;
 use whatssound_host::hosting::{HostedRoom, HostingConfig, HostingError};
 use whatssound_member::member::{Member, MemberConfig, MemberEvent};
 use whatssound_member::player::{OutputKind, Player, PlayerEvent};
 use whatssound_member::{ListenerConfig, RoomEvent, Route, SyncStats};
+use whatssound_protocol::Invite;
+use whatssound_room::wire::Activity;
+use whatssound_room::{Action, IntentId, TrackId, UserId};
+
+use crate::view::{AudioState, BufferingView, ConnectionView, ReactionView, RoomModel, RoomView, SyncView};
 
 /// How long an action may wait for the room's answer.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
@@ -350,7 +350,7 @@ impl Task {
     fn host_now_ms(&self) -> u64 {
         let now = self.clock.now();
         let host_ns = match (self.sync, self.host_at) {
-            (Some(s), _) => s.host_ns + ((now - s.local_ns) as f64 * (1.0 + s.drift_ppm * 1e-6)) as i64,
+            (Some(s), _) => s.host_at(now),
             (None, Some((local, host_ms))) => i64::try_from(host_ms).unwrap_or(0).saturating_mul(1_000_000) + (now - local),
             (None, None) => 0,
         };
