@@ -17,7 +17,7 @@ pub mod identity;
 pub mod presence;
 pub mod store;
 
-pub use presence::{AvatarTooBig, MAX_AVATAR_BYTES, PresenceMeta, PresenceRole, check_avatar, presence_nodes};
+pub use presence::{AvatarTooBig, MAX_AVATAR_BYTES, PresenceMeta, PresenceRole, check_avatar, presence_members, presence_nodes};
 pub use whatssound_protocol::{BadWsBase, WsBase};
 
 /// The room's authority, as the member that hosts the room reaches it: what the host cannot play,

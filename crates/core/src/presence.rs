@@ -99,16 +99,15 @@ impl PresenceMeta {
     }
 }
 
-/// The swarm nodes a room's presence shows (members that pass tracks on).
-pub fn presence_nodes(presence: &whatssound_protocol::PresenceView) -> whatssound_swarm::Members {
-    presence
-        .by_key
-        .values()
-        .flatten()
-        .filter_map(PresenceMeta::from_map)
-        .filter_map(|m| m.node?.parse().ok())
-        .map(|id| (id, Vec::new()))
-        .collect()
+/// The room's members as presence shows them, by presence key, each meta parsed once (what is
+/// not a member's meta is left out).
+pub fn presence_members(presence: &whatssound_protocol::PresenceView) -> Vec<(&str, PresenceMeta)> {
+    presence.by_key.iter().flat_map(|(key, metas)| metas.iter().filter_map(|m| Some((key.as_str(), PresenceMeta::from_map(m)?)))).collect()
+}
+
+/// The swarm nodes among `members` (the ones that pass tracks on).
+pub fn presence_nodes<'a>(members: impl IntoIterator<Item = &'a PresenceMeta>) -> whatssound_swarm::Members {
+    members.into_iter().filter_map(|m| m.node.as_deref()?.parse().ok()).map(|id| (id, Vec::new())).collect()
 }
 
 #[cfg(test)]

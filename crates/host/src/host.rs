@@ -380,7 +380,8 @@ impl Task {
         }
         self.engine.set_present(users);
         if let Some(swarm) = &self.swarm {
-            swarm.set_members(whatssound_core::presence_nodes(&self.presence));
+            let members = whatssound_core::presence_members(&self.presence);
+            swarm.set_members(whatssound_core::presence_nodes(members.iter().map(|(_, m)| m)));
         }
     }
 

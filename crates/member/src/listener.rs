@@ -406,22 +406,20 @@ impl Task {
     /// lowest first: the ones worth pinging. Only below, so listeners on one LAN form a chain that ends at the
     /// lowest, which follows the host.
     fn update_peers(&self) {
+        let members = whatssound_core::presence_members(&self.presence);
         if let Some(swarm) = self.route.swarm() {
-            swarm.set_members(whatssound_core::presence_nodes(&self.presence));
+            swarm.set_members(whatssound_core::presence_nodes(members.iter().map(|(_, m)| m)));
         }
         let me = self.identity.user_id().to_string();
-        let peers: Vec<clock_peer::Peer> = self
-            .presence
-            .by_key
+        let mut peers: Vec<clock_peer::Peer> = members
             .iter()
-            .filter(|(key, _)| **key < me)
-            .filter_map(|(key, metas)| {
-                let at = metas.iter().find_map(|m| PresenceMeta::from_map(m)?.clock_peer)?;
-                Some((key.clone(), at))
-            })
+            .filter(|(key, _)| *key < me.as_str())
+            .filter_map(|(key, m)| Some(((*key).to_owned(), m.clock_peer?)))
             .filter(|(_, at)| clock_peer::is_lan(at))
-            .take(clock_peer::MAX_PEERS)
             .collect();
+        // One per member (a member may be connected twice), lowest keys first.
+        peers.dedup_by(|a, b| a.0 == b.0);
+        peers.truncate(clock_peer::MAX_PEERS);
         self.peers.send_if_modified(|now| {
             let changed = *now != peers;
             *now = peers;
