@@ -60,7 +60,7 @@ pub enum InviteError {
     Duplicate(String),
     #[error("invite parameter `{0}` is not valid percent-encoded UTF-8")]
     Encoding(String),
-    #[error("invite `ws` must be a ws:// or wss:// URL; got {0:?}")]
+    #[error("invite `ws` must be a ws:// or wss:// address with no path (ws://host:port); got {0:?}")]
     WsUrl(String),
     #[error("invite `room` may hold only letters, digits, `-` and `_`; got {0:?}")]
     RoomId(String),
@@ -239,6 +239,7 @@ mod tests {
             ("whatssound://join?ws=ws%3A%2F%2Fh&room=a", "missing `token=`"),
             ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=", "`token` is empty"),
             ("whatssound://join?ws=http%3A%2F%2Fh&room=a&token=t", "ws:// or wss://"),
+            ("whatssound://join?ws=ws%3A%2F%2Fh%2Fsocket&room=a&token=t", "with no path"),
             ("whatssound://join?ws=ws%3A%2F%2Fh&room=a%2Fb&token=t", "`room` may hold"),
             ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&room=b&token=t", "appears twice"),
             ("whatssound://join?ws=ws%3A%2F%2Fh&room=a&token=%FF", "percent-encoded"),
