@@ -101,6 +101,10 @@ pub struct Playout {
     config: PlayoutConfig,
     /// Recent errors, each with `played` when it was measured.
     errors: VecDeque<(Nanos, i64)>,
+    /// Room to take their median in, without allocating in the audio callback.
+    scratch: Vec<Nanos>,
+    /// That median, once the window is full.
+    median: Option<Nanos>,
     /// The output's rate at the last update (frames per second).
     rate: i64,
     /// Frames played since the last start, seek or track change (read from the frames between
@@ -120,11 +124,26 @@ pub struct Playout {
 impl Playout {
     pub fn new(config: PlayoutConfig) -> Self {
         let window = config.window.max(1);
-        Playout { config, errors: VecDeque::with_capacity(window), rate: 48_000, played: 0, learnt_ppm: 0.0, last_frame: None }
+        Playout {
+            config,
+            errors: VecDeque::with_capacity(window),
+            scratch: Vec::with_capacity(window),
+            median: None,
+            rate: 48_000,
+            played: 0,
+            learnt_ppm: 0.0,
+            last_frame: None,
+        }
     }
 
     /// The median error now, if the window is full (positive: playback is behind where it should be).
     pub fn filtered_error(&self) -> Option<Nanos> {
+        self.median
+    }
+
+    /// The window's median, once it is full. Called from the audio callback: it selects in a
+    /// buffer kept for the purpose instead of sorting a new one.
+    fn window_median(&mut self) -> Option<Nanos> {
         let spanned = match (self.errors.front(), self.errors.back()) {
             (Some((_, first)), Some((_, last))) => last - first,
             _ => 0,
@@ -134,9 +153,10 @@ impl Playout {
         if self.errors.len() < self.config.window.max(1) && !timed_full {
             return None;
         }
-        let mut sorted: Vec<Nanos> = self.errors.iter().map(|(e, _)| *e).collect();
-        sorted.sort_unstable();
-        Some(sorted[sorted.len() / 2])
+        self.scratch.clear();
+        self.scratch.extend(self.errors.iter().map(|(e, _)| *e));
+        let middle = self.scratch.len() / 2;
+        Some(*self.scratch.select_nth_unstable(middle).1)
     }
 
     /// One callback's measurement: the frame that will sound at the callback's output instant, and
@@ -145,9 +165,6 @@ impl Playout {
     pub fn update(&mut self, actual_frame: i64, target: i64, rate: u32, feed_ppm: f64) -> Correction {
         let error = (target - actual_frame) as i128 * 1_000_000_000 / i128::from(rate.max(1));
         let error = error.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as Nanos;
-        // One wild callback (an xrun) must not trigger a jump: a huge error only counts once the
-        // median of a full window agrees. Seeks and track changes do not wait for that: the
-        // engine starts them at the target frame and calls `reset`.
         // The time since the previous update, from the frames played in between (a jump's
         // frames make it implausible, and it is skipped).
         let between = self.last_frame.map(|last| actual_frame - last).filter(|f| *f > 0 && *f < i64::from(rate.max(1)));
@@ -155,16 +172,20 @@ impl Playout {
         self.played = self.played.saturating_add(between.unwrap_or(0));
         self.last_frame = Some(actual_frame);
         self.rate = i64::from(rate.max(1));
-        // The window: at most `window` errors, spanning no more of playing than `window_for` (the
-        // oldest kept is the last one at or before that far back, so a full window spans it).
+        // One wild callback (an xrun) must not trigger a jump: a huge error only counts once the
+        // median of a full window agrees. Seeks and track changes do not wait for that: the
+        // engine starts them at the target frame and calls `reset`. The window: at most `window`
+        // errors, spanning no more of playing than `window_for` (the oldest kept is the last one
+        // at or before that far back, so a full window spans it).
         let cut = self.played - self.config.window_for.saturating_mul(self.rate) / 1_000_000_000;
         let timed = self.config.window_for > 0;
         while self.errors.len() >= self.config.window.max(1) || (timed && self.errors.get(1).is_some_and(|(_, at)| *at <= cut)) {
             self.errors.pop_front();
         }
         self.errors.push_back((error, self.played));
+        self.median = self.window_median();
         let max = self.config.max_trim_ppm;
-        let Some(median) = self.filtered_error() else {
+        let Some(median) = self.median else {
             // No error measured yet (a start, or just after a jump): play on at the rates already
             // known. Waiting without them let a device 800 ppm off drift 1.6 ms per refill.
             let known = self.learnt_ppm.clamp(-max, max) + feed_ppm.clamp(-MAX_RATE_PPM, MAX_RATE_PPM);
@@ -174,6 +195,7 @@ impl Playout {
         let jump_above = if settling { self.config.settling_jump_above } else { self.config.jump_above };
         if median.abs() > jump_above {
             self.errors.clear();
+            self.median = None;
             return Correction::Jump { to_frame: target };
         }
         let ppm = median as f64 / self.config.settle_ns as f64 * 1e6;
@@ -186,6 +208,7 @@ impl Playout {
     /// Forget the history (after a seek or a track change the old errors mean nothing).
     pub fn reset(&mut self) {
         self.errors.clear();
+        self.median = None;
         self.played = 0;
     }
 }
