@@ -114,11 +114,6 @@ impl Tunnel {
         self.local
     }
 
-    /// `ws://127.0.0.1:PORT`: the host's address for whoever goes through the tunnel.
-    pub fn ws_base(&self) -> String {
-        format!("ws://{}", self.local)
-    }
-
     /// The endpoint, for protocols that share it (a listener's track swarm).
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
