@@ -121,7 +121,15 @@ impl ArrivingBytes {
 
     /// A reader from the first byte.
     pub fn reader(&self) -> ArrivingReader {
-        ArrivingReader { shared: self.shared.clone(), position: 0 }
+        ArrivingReader { shared: self.shared.clone(), position: 0, seekable: true }
+    }
+
+    /// A reader from the first byte that tells the demuxer it cannot seek. An Ogg reader that
+    /// may seek reads the last page first (for the length), so it would wait for the whole
+    /// download before the first sound; the host's Opus copies are Ogg, and are fetched on
+    /// links too thin to wait for that.
+    pub fn forward_reader(&self) -> ArrivingReader {
+        ArrivingReader { seekable: false, ..self.reader() }
     }
 
     /// Why the download failed, if it has.
@@ -144,6 +152,7 @@ impl ArrivingBytes {
 pub struct ArrivingReader {
     shared: Arc<Shared>,
     position: u64,
+    seekable: bool,
 }
 
 impl Read for ArrivingReader {
@@ -203,7 +212,7 @@ impl ArrivingReader {
 
 impl MediaSource for ArrivingReader {
     fn is_seekable(&self) -> bool {
-        true
+        self.seekable
     }
 
     fn byte_len(&self) -> Option<u64> {

@@ -7,8 +7,10 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
@@ -33,6 +35,18 @@ pub(crate) fn open_format(source: Box<dyn MediaSource>, extension: Option<&str>)
         hint.with_extension(ext);
     }
     symphonia::default::get_probe().probe(&hint, stream, FormatOptions::default(), MetadataOptions::default()).map_err(|e| e.to_string())
+}
+
+/// Symphonia's decoders and libopus's: symphonia reads Ogg Opus but has no Opus decoder of its
+/// own, and the Opus copies the host makes for thin links must play.
+fn codecs() -> &'static CodecRegistry {
+    static CODECS: OnceLock<CodecRegistry> = OnceLock::new();
+    CODECS.get_or_init(|| {
+        let mut registry = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut registry);
+        registry.register_audio_decoder::<symphonia_adapter_libopus::OpusDecoder>();
+        registry
+    })
 }
 
 /// A decoder positioned in one track.
@@ -73,9 +87,7 @@ impl Decoder {
         let rate = params.sample_rate.ok_or_else(|| unsupported("no sample rate".into()))?;
         let channels =
             params.channels.as_ref().map(|c| c.count()).filter(|c| *c > 0).ok_or_else(|| unsupported("no channel layout".into()))?;
-        let decoder = symphonia::default::get_codecs()
-            .make_audio_decoder(params, &AudioDecoderOptions::default())
-            .map_err(|e| unsupported(e.to_string()))?;
+        let decoder = codecs().make_audio_decoder(params, &AudioDecoderOptions::default()).map_err(|e| unsupported(e.to_string()))?;
         let track = track.id;
         Ok(Decoder { name, format, decoder, track, rate, channels, skipped: 0 })
     }

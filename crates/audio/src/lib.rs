@@ -5,6 +5,8 @@
 //!   line why it cannot be played.
 //! - [`decode`]: [`Decoder`] turns a track into interleaved `f32`, a packet at a time, skipping
 //!   damaged packets and refusing what is not audio.
+//! - [`opus`]: [`transcode_to_opus`] re-encodes a track as Ogg Opus (libopus) for listeners on thin
+//!   links, timed exactly as the original; the [`Decoder`] plays such copies too.
 //! - [`arriving`]: a download the decoder reads while it grows ([`Arrival`] writes,
 //!   [`ArrivingReader`]s wait for bytes not yet here), so a track plays before it is all fetched.
 //! - [`engine`]: [`SyncRender`], the output side of synced playback: each period it plays the frame
@@ -30,6 +32,7 @@ mod callback_timer;
 pub mod decode;
 pub mod device;
 pub mod engine;
+pub mod opus;
 pub mod output;
 pub mod playout;
 pub mod probe;
@@ -44,6 +47,7 @@ pub use arriving::{Arrival, ArrivingBytes, ArrivingReader, arriving};
 pub use decode::{DecodeError, Decoder};
 pub use device::{DeviceOutput, device_names};
 pub use engine::{EngineControl, EngineStats, SyncRender, Timeline, engine};
+pub use opus::{OPUS_RATE, TranscodeError, Transcoded, transcode_to_opus};
 pub use output::{DeviceStats, Gain, Output, OutputError, PacedOutput, Playing, Render, Volume};
 pub use playout::{Correction, Playout, PlayoutConfig, TimelineRate, target_frame};
 pub use probe::{Cover, ProbeError, TrackInfo, cover_of_file, probe_bytes, probe_file};
