@@ -96,6 +96,43 @@ fn the_host_serves_its_files_by_track_id_with_ranges_and_only_to_the_room() {
 }
 
 #[test]
+fn a_listener_on_a_thin_link_can_ask_for_an_opus_copy_that_plays_as_long_as_the_original() {
+    let base = temp_dir("media-opus");
+    let file = song(&base, "Tone.wav");
+    let original = std::fs::read(&file).unwrap();
+    let h = host(&base.join("host"), &[file.to_str().unwrap()]);
+    let (ws, token) = (h.ws(), h.field("listener_token"));
+
+    let (status, head, copy) = http_get(&ws, &format!("/media/t1?token={token}&format=opus&kbps=64"), None);
+    assert_eq!(status, 200, "{head} {}", String::from_utf8_lossy(&copy));
+    assert!(head.contains("content-type: audio/ogg; codecs=opus") && head.contains("accept-ranges: bytes"), "{head}");
+    assert!(copy.len() * 5 < original.len(), "{} bytes against {}", copy.len(), original.len());
+    let frames = |bytes: Vec<u8>, ext: &str| {
+        let mut d = whatssound_audio::Decoder::open_bytes(bytes, Some(ext), ext).unwrap();
+        let mut out = Vec::new();
+        while d.next_packet(&mut out).unwrap() {}
+        (out.len() / d.channels()) as f64 / f64::from(d.rate())
+    };
+    let (copy_s, original_s) = (frames(copy.clone(), "opus"), frames(original, "wav"));
+    assert!((copy_s - original_s).abs() < 0.001, "the copy plays {copy_s} s, the original {original_s} s");
+    // Made once: a seek's Range reads the same copy.
+    let (status, _, part) = http_get(&ws, &format!("/media/t1?token={token}&format=opus&kbps=64"), Some("bytes=100-199"));
+    assert_eq!((status, part.as_slice()), (206, &copy[100..200]));
+
+    for (path, status, needle) in [
+        (format!("/media/t1?token={token}&format=mp3"), 400, "format=mp3 is not one the host makes"),
+        (format!("/media/t1?token={token}&format=opus&kbps=8"), 400, "outside what Opus copies are made at"),
+        ("/media/t1?format=opus".to_owned(), 401, "needs the room's token"),
+    ] {
+        let (got, head, body) = http_get(&ws, &path, None);
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(got, status, "{path}: {head} {text}");
+        assert!(text.contains(needle), "{path}: {text}");
+    }
+    assert_eq!(h.terminate(), Some(0));
+}
+
+#[test]
 fn a_listener_uploads_a_file_and_the_room_plays_it_from_the_host() {
     let base = temp_dir("upload");
     let first = song(&base, "First.wav");

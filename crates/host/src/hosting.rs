@@ -167,7 +167,7 @@ impl HostedRoom {
                 // The host's files are served on the same port, by track id, to the room's token holders.
                 let store = HostStore::open(&config.data_dir).map_err(CoreError::from)?;
                 let tokens = vec![record.listener_token.clone(), record.host_token.clone()];
-                let media = Arc::new(MediaLibrary::new(store, tokens, config.data_dir.join("uploads")));
+                let media = Arc::new(MediaLibrary::new(store, tokens, &config.data_dir));
                 let (stop, stopped) = oneshot::channel::<()>();
                 let serving = tokio::spawn(whatssound_hub::serve_with(listener, hub.clone(), media::router(media.clone()), async move {
                     let _ = stopped.await;

@@ -6,10 +6,12 @@
 //!   the media server, the room's identity ([`room_record`]) and its invites.
 //! - [`media`]: the host's files over HTTP with Range, by track id, for the room's token holders,
 //!   with each track's cover art.
+//! - [`copies`]: Opus copies of those files for listeners on thin links, made once per bitrate.
 //! - [`uploads`]: listeners' own files, uploaded to the host, checked, and queued by id (the
 //!   receiving end, and the client that sends one).
 //! - [`room_record`]: the room's id, tokens and keys in `room.json`, so invites outlive restarts.
 
+pub mod copies;
 pub mod host;
 pub mod hosting;
 pub mod media;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Path, Query};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,13 +26,20 @@ pub struct MediaLibrary {
     tokens: Mutex<Vec<String>>,
     pub(crate) uploads: PathBuf,
     pub(crate) max_upload_bytes: u64,
+    copies: crate::copies::OpusCopies,
 }
 
 impl MediaLibrary {
     /// `store` is opened separately from the room's (SQLite's WAL lets it read while the room
-    /// writes); uploads are kept in `uploads`.
-    pub fn new(store: HostStore, tokens: Vec<String>, uploads: PathBuf) -> Self {
-        MediaLibrary { store: Mutex::new(store), tokens: Mutex::new(tokens), uploads, max_upload_bytes: crate::uploads::MAX_UPLOAD_BYTES }
+    /// writes); uploads are kept in `data_dir/uploads`, Opus copies in `data_dir/copies`.
+    pub fn new(store: HostStore, tokens: Vec<String>, data_dir: &std::path::Path) -> Self {
+        MediaLibrary {
+            store: Mutex::new(store),
+            tokens: Mutex::new(tokens),
+            uploads: data_dir.join("uploads"),
+            max_upload_bytes: crate::uploads::MAX_UPLOAD_BYTES,
+            copies: crate::copies::OpusCopies::new(data_dir.join("copies")),
+        }
     }
 
     /// Replaces the tokens that open the media (a new invite: the old token stops working here too).
@@ -70,8 +77,8 @@ impl MediaLibrary {
     }
 }
 
-/// `GET /media/{track_id}?token=…` (or `Authorization: Bearer …`), `GET /media/{track_id}/cover`,
-/// and `POST /media/uploads?name=…`.
+/// `GET /media/{track_id}?token=…` (or `Authorization: Bearer …`; `&format=opus&kbps=96` for an
+/// Opus copy), `GET /media/{track_id}/cover`, and `POST /media/uploads?name=…`.
 pub fn router(library: Arc<MediaLibrary>) -> Router {
     Router::new()
         .route("/media/{track}", get(serve_track))
@@ -84,6 +91,13 @@ pub fn router(library: Arc<MediaLibrary>) -> Router {
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct TokenQuery {
     pub(crate) token: Option<String>,
+}
+
+/// Which copy of a track: the original (no `format`), or `format=opus` at `kbps`.
+#[derive(Debug, serde::Deserialize)]
+struct CopyQuery {
+    format: Option<String>,
+    kbps: Option<u32>,
 }
 
 /// The file behind `/media/{track}` for a request whose token opens the room's media: both media
@@ -140,7 +154,25 @@ async fn serve_cover(AuthorizedFile { track, path }: AuthorizedFile) -> Response
     }
 }
 
-async fn serve_track(AuthorizedFile { track, path }: AuthorizedFile, headers: HeaderMap) -> Response {
+async fn serve_track(
+    AuthorizedFile { track, path }: AuthorizedFile,
+    State(library): State<Arc<MediaLibrary>>,
+    Query(copy): Query<CopyQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let path = match copy.format.as_deref() {
+        None | Some("original") => path,
+        Some("opus") => match library.copies.copy_of(&track, &path, copy.kbps.unwrap_or(crate::copies::DEFAULT_KBPS)).await {
+            Ok(copy) => copy,
+            Err(refusal) => return refusal.into_response(),
+        },
+        Some(other) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                format!("format={other} is not one the host makes: ask for opus, or no format for the original"),
+            );
+        }
+    };
     let mut file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
         Err(e) => return unreadable(&track, e),
@@ -225,6 +257,7 @@ fn content_type(path: &std::path::Path) -> &'static str {
         Some("mp3") => "audio/mpeg",
         Some("flac") => "audio/flac",
         Some("ogg" | "oga") => "audio/ogg",
+        Some("opus") => "audio/ogg; codecs=opus",
         Some("wav") => "audio/wav",
         Some("m4a" | "mp4") => "audio/mp4",
         Some("aac") => "audio/aac",

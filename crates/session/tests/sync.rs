@@ -58,11 +58,8 @@ async fn room_playing(
     let host_dir = temp(&format!("{room}-host"));
     let track = host_dir.join(file);
     std::fs::write(&track, bytes).unwrap();
-    let library = Arc::new(MediaLibrary::new(
-        HostStore::open(&host_dir).unwrap(),
-        vec![HOST_TOKEN.into(), LISTENER_TOKEN.into()],
-        host_dir.join("uploads"),
-    ));
+    let library =
+        Arc::new(MediaLibrary::new(HostStore::open(&host_dir).unwrap(), vec![HOST_TOKEN.into(), LISTENER_TOKEN.into()], &host_dir));
     let hub = RoomHub::start(room, Limits::default(), media::router(library)).await;
     let invite = hub.invite(room, &identity);
     let config = hub.host_config(room, identity, host_dir, clock);
