@@ -130,6 +130,11 @@ pub struct ListenArgs {
     /// Play N ms earlier (positive) or later, to make up for a device that sounds late.
     #[arg(long, default_value_t = 0, value_name = "N", allow_hyphen_values = true)]
     pub offset_ms: i64,
+    /// Which copy of the host's tracks to fetch: `auto` (the original, changing to the host's
+    /// Opus copy when the link proves too thin for it), `original`, or `opus`; `auto` and `opus`
+    /// take a bitrate, e.g. `opus:64` (kbit/s, 32-256; default 96).
+    #[arg(long, default_value = "auto", value_name = "QUALITY")]
+    pub quality: whatssound_member::Quality,
     /// Keep to the host's clock even when another listener of the room is on this LAN (by
     /// default, listeners on one LAN share one estimate of the host's clock, so they agree to
     /// within the LAN's error however far away the host is).

@@ -98,6 +98,8 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
                 cache_dir: data_dir.join("cache"),
                 device_trace: crate::listen_cmd::device_trace(),
                 authority: Some(Arc::new(host.clone())),
+                // The host plays its own files.
+                quality: whatssound_member::Quality::Original,
                 ..MemberConfig::new(listener)
             };
             Some(crate::listen_cmd::join(config).await?)

@@ -54,6 +54,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
         volume: Volume::new(f32::from(args.volume) / 100.0),
         nudge_ms: args.offset_ms,
         device_trace: device_trace(),
+        quality: args.quality,
         ..MemberConfig::new(listener)
     };
     let mut member = join(config).await?;

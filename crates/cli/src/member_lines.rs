@@ -126,5 +126,9 @@ fn player_event(e: &PlayerEvent) {
         PlayerEvent::Buffering { .. } => {}
         PlayerEvent::Ready { track, rate } => output::emit("track_ready", json!({"track": track, "rate": rate})),
         PlayerEvent::Unplayable { track, reason } => output::emit("unplayable", json!({"track": track, "reason": reason})),
+        PlayerEvent::LinkTooThin { track, link_kbps, needed_kbps, opus_kbps } => output::emit(
+            "quality",
+            json!({"format": "opus", "kbps": opus_kbps, "track": track, "link_kbps": link_kbps, "needed_kbps": needed_kbps}),
+        ),
     }
 }

@@ -176,3 +176,29 @@ fn a_five_second_outage_mid_track_plays_on_and_is_in_sync_a_second_after() {
     assert_eq!(settled["clock_path"], "udp", "{settled}");
     drop((a, host));
 }
+
+#[test]
+fn a_listener_whose_link_is_too_thin_for_the_original_changes_to_opus_and_plays_in_sync() {
+    // 700 kbit/s both ways; the track is a 44.1 kHz WAV, 1,411 kbit/s: it cannot arrive as fast as it plays.
+    let Some(bed) = bed(&[("a", "lan@700kbit")]) else { return };
+    let dir = temp_dir("net-thin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let track = dir.join("long.wav");
+    std::fs::write(&track, whatssound_audio::wav::sine(44_100, 2, 40.0, 440.0, &whatssound_audio::wav::Tags::default())).unwrap();
+    let (host, invite) = host_in(&bed, &dir, &track);
+    let mut a = cli_in(&bed, "a", &["listen", &invite, "--name", "a", "--data-dir", dir.join("a").to_str().unwrap(), "--output", "null"]);
+    let changed = a.until_within(std::time::Duration::from_secs(20), |v| v["event"] == "quality");
+    assert_eq!((changed["format"].as_str(), changed["kbps"].as_u64()), (Some("opus"), Some(96)), "{changed}");
+    let (link, needed) = (changed["link_kbps"].as_u64().unwrap(), changed["needed_kbps"].as_u64().unwrap());
+    assert!((300..=760).contains(&link) && (1_400..=1_420).contains(&needed), "measured {link} kbit/s against {needed}: {changed}");
+    // The Opus copy (48 kHz, where the original is 44.1) plays from where the room is, in time,
+    // and keeps ahead of the output on a link that could not carry the original.
+    let ready = a.until(|v| v["event"] == "track_ready");
+    assert_eq!(ready["rate"], 48_000, "{ready}");
+    let since = std::time::Instant::now();
+    let settled = a.until(|v| v["event"] == "sync" && since.elapsed() >= std::time::Duration::from_secs(6) && v["error_ms"].is_number());
+    let error = settled["error_ms"].as_f64().unwrap().abs();
+    assert!(error < 2.0, "{error} ms off the room on the Opus copy: {settled}");
+    assert_eq!(settled["underruns"], 0, "the copy keeps ahead: {settled}");
+    drop((a, host));
+}

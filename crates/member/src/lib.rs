@@ -9,6 +9,8 @@
 //! - [`route`]: [`Route`], how a member reaches the host: the invite's address, or a tunnel to
 //!   the host's node across NATs (its path, direct or relayed, is [`Reach`]).
 //! - [`player`]: a member's audio — fetch, decode, and play the room's timeline in sync.
+//! - [`quality`]: the host's originals or its Opus copies ([`Quality`]), and [`quality::LinkMeter`],
+//!   which judges from a download whether the link can carry the original.
 //! - [`member`]: [`member::Member`], a member wired once — its replica and its player, the room's
 //!   state reaching the player and what the player cannot play reaching the room's authority. The
 //!   desktop session and the CLI's `listen` and `host` are each this, shown their own way.
@@ -18,8 +20,10 @@ pub mod clock_sync;
 pub mod listener;
 pub mod member;
 pub mod player;
+pub mod quality;
 pub mod route;
 
 pub use listener::{ListenerConfig, ListenerRoom, RoomEvent, SyncStats};
 pub use member::{Member, MemberConfig, MemberEvent};
+pub use quality::Quality;
 pub use route::{Reach, Route};

@@ -16,7 +16,7 @@ use whatssound_audio::Volume;
 use whatssound_core::{Authority, CoreError};
 
 use crate::player::{OutputKind, Player, PlayerConfig, PlayerEvent};
-use crate::{ListenerConfig, ListenerRoom, RoomEvent, Route};
+use crate::{ListenerConfig, ListenerRoom, Quality, RoomEvent, Route};
 
 /// Who joins, by which route (the replica's config), and how it plays.
 #[derive(Debug, Clone)]
@@ -33,13 +33,24 @@ pub struct MemberConfig {
     pub device_trace: Option<PathBuf>,
     /// The room's authority, when this member hosts it.
     pub authority: Option<Arc<dyn Authority>>,
+    /// The host's originals, or its Opus copies for a thin link.
+    pub quality: Quality,
 }
 
 impl MemberConfig {
     /// A member that plays nothing (yet: set `output`), with its cache beside the replica's files.
     pub fn new(listener: ListenerConfig) -> Self {
         let cache_dir = listener.data_dir.join("cache");
-        MemberConfig { listener, output: None, volume: Volume::default(), nudge_ms: 0, cache_dir, device_trace: None, authority: None }
+        MemberConfig {
+            listener,
+            output: None,
+            volume: Volume::default(),
+            nudge_ms: 0,
+            cache_dir,
+            device_trace: None,
+            authority: None,
+            quality: Quality::default(),
+        }
     }
 }
 
@@ -84,6 +95,7 @@ impl Member {
                     route: route.clone(),
                     token: config.listener.invite.token.clone(),
                     device_trace: config.device_trace,
+                    quality: config.quality,
                 })?;
                 (Some(p), Some(e))
             }
@@ -118,6 +130,11 @@ impl Member {
             MemberEvent::Player(PlayerEvent::Unplayable { track, reason }) => {
                 if let Some(authority) = &self.authority {
                     authority.unplayable(track.clone(), reason.clone());
+                }
+            }
+            MemberEvent::Player(PlayerEvent::LinkTooThin { opus_kbps, .. }) => {
+                if let Some(p) = self.player.as_mut() {
+                    p.use_opus(*opus_kbps);
                 }
             }
             MemberEvent::Player(_) => {}

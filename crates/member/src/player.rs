@@ -21,6 +21,8 @@ use whatssound_audio::{
 use whatssound_core::fetch::{self, Progress};
 use whatssound_room::{Playback, RoomState, TrackId, TrackSource};
 
+use crate::quality::{LinkMeter, Quality, TooThin};
+
 /// The rate the null and WAV outputs run at; a device runs at its own, and tracks at other rates
 /// are resampled to the output's.
 pub const RATE: u32 = 48_000;
@@ -61,6 +63,8 @@ pub struct PlayerConfig {
     pub token: String,
     /// A file to log the sound device's every callback to (timing studies; see `bench/audio-sync`).
     pub device_trace: Option<PathBuf>,
+    /// The host's originals, or its Opus copies for a thin link (chosen, or measured).
+    pub quality: Quality,
 }
 
 /// How the current track is playing against the room's timeline.
@@ -99,6 +103,14 @@ pub enum PlayerEvent {
     Unplayable {
         track: TrackId,
         reason: String,
+    },
+    /// The link could not carry the original (`Quality::Auto`): the player is changing to the
+    /// host's Opus copy at `opus_kbps`; [`Player::use_opus`] makes the change.
+    LinkTooThin {
+        track: TrackId,
+        link_kbps: u64,
+        needed_kbps: u64,
+        opus_kbps: u32,
     },
 }
 
@@ -146,8 +158,10 @@ pub struct Player {
     /// The room as its replica last accepted it: what plays from where, where each track's audio
     /// comes from, and which one is next, to fetch while this one plays.
     room: Arc<RoomState>,
-    /// The current track's download, which a seek reads again.
-    download: Option<(TrackId, ArrivingBytes)>,
+    /// The current track's download (by URL), which a seek reads again.
+    download: Option<(String, ArrivingBytes)>,
+    /// The Opus bitrate the host's tracks are fetched at; `None`: their originals.
+    opus_kbps: Option<u32>,
 }
 
 impl std::fmt::Debug for Player {
@@ -171,6 +185,10 @@ impl Player {
             }
         };
         let rate = output.rate();
+        let opus_kbps = match config.quality {
+            Quality::Opus { kbps } => Some(kbps),
+            Quality::Original | Quality::Auto { .. } => None,
+        };
         let deck = Deck { incoming, retired: retired_tx, current: None };
         let playing = output.start(Box::new(Gain { inner: deck, volume: config.volume.clone() }))?;
         let (events, rx) = mpsc::unbounded_channel();
@@ -187,6 +205,7 @@ impl Player {
             events,
             room: Arc::default(),
             download: None,
+            opus_kbps,
         };
         Ok((player, rx))
     }
@@ -248,15 +267,35 @@ impl Player {
         let seeked = (i128::from(expected) - i128::from(playback.position_ms)).abs() > SEEK_MS;
         if playback.track != self.track || seeked {
             self.track = playback.track.clone();
-            self.stop_decoding.store(true, Ordering::Release);
-            self.control = None;
-            let source = playback.track.as_ref().and_then(|t| self.room.queue.get(t)).map(|t| (t.meta.source.clone(), t.meta.duration_ms));
-            if let (Some(track), Some((source, duration_ms))) = (playback.track, source) {
-                let start_frame = i64::try_from(playback.position_ms).unwrap_or(0) * i64::from(self.rate) / 1000;
-                self.load(track, source, duration_ms, start_frame);
-            }
+            self.load_current();
         }
         self.send_timeline();
+    }
+
+    /// Starts a deck for the room's current track at its anchor (the engine plays on from
+    /// there to where the room is), stopping the one before.
+    fn load_current(&mut self) {
+        self.stop_decoding.store(true, Ordering::Release);
+        self.control = None;
+        let playback = &self.room.playback;
+        let source = playback.track.as_ref().and_then(|t| self.room.queue.get(t)).map(|t| (t.meta.source.clone(), t.meta.duration_ms));
+        if let (Some(track), Some((source, duration_ms))) = (playback.track.clone(), source) {
+            let start_frame = i64::try_from(playback.position_ms).unwrap_or(0) * i64::from(self.rate) / 1000;
+            self.load(track, source, duration_ms, start_frame);
+        }
+    }
+
+    /// Fetches the host's Opus copies from now on, the current track included (at the room's
+    /// position: the copy is timed as the original, so this is heard as a moment's gap).
+    pub fn use_opus(&mut self, kbps: u32) {
+        if self.opus_kbps.is_some() {
+            return;
+        }
+        self.opus_kbps = Some(kbps);
+        if self.track.is_some() {
+            self.load_current();
+            self.send_timeline();
+        }
     }
 
     fn send_timeline(&mut self) {
@@ -280,16 +319,27 @@ impl Player {
     fn url_of(&self, track: &TrackId, source: &TrackSource) -> String {
         match source {
             TrackSource::HostFile { .. } | TrackSource::Upload { .. } => {
-                fetch::media_url(self.config.route.ws(), track.as_str(), &self.config.token)
+                let url = fetch::media_url(self.config.route.ws(), track.as_str(), &self.config.token);
+                match self.opus_kbps {
+                    Some(kbps) => format!("{url}&format=opus&kbps={kbps}"),
+                    None => url,
+                }
             }
             TrackSource::Url { url } => url.clone(),
         }
     }
 
+    /// Whether a track comes as the host's Opus copy (URL tracks come from elsewhere, as they are).
+    fn is_copy(&self, source: &TrackSource) -> bool {
+        self.opus_kbps.is_some() && !matches!(source, TrackSource::Url { .. })
+    }
+
     /// Fetches, checks and starts decoding a track on a thread; its deck goes to the output.
     fn load(&mut self, track: TrackId, source: TrackSource, duration_ms: Option<u64>, start_frame: i64) {
         let url = self.url_of(&track, &source);
+        let copy = self.is_copy(&source);
         let extension = match &source {
+            _ if copy => Some("opus".to_owned()),
             TrackSource::HostFile { file_name } => std::path::Path::new(file_name).extension().and_then(|e| e.to_str()).map(str::to_owned),
             TrackSource::Url { url } => url.rsplit('.').next().filter(|e| e.len() <= 4).map(str::to_owned),
             // The host probed the upload before taking it; the content tells its format.
@@ -306,13 +356,21 @@ impl Player {
                 self.events.send(PlayerEvent::Unplayable { track: track.clone(), reason: "the output is not taking new tracks".into() });
             return;
         }
-        let bytes = self.download(&track, url, duration_ms);
+        let meter = match (self.config.quality, copy, duration_ms) {
+            (Quality::Auto { kbps }, false, Some(ms)) if !matches!(source, TrackSource::Url { .. }) => {
+                Some((LinkMeter::new(Duration::from_millis(ms)), kbps))
+            }
+            _ => None,
+        };
+        let bytes = self.download(&track, url, duration_ms, meter);
+        // An Ogg reader that may seek would wait for the copy's last page before its first sound.
+        let reader = if copy { bytes.forward_reader() } else { bytes.reader() };
         let events = self.events.clone();
         std::thread::spawn(move || {
             let name = track.to_string();
             // Opening reads the first packets, so it waits for them here, off the runtime.
             let opened =
-                Decoder::open(Box::new(bytes.reader()), extension.as_deref(), name).map_err(DeckError::from).and_then(|d| match d.rate() {
+                Decoder::open(Box::new(reader), extension.as_deref(), name).map_err(DeckError::from).and_then(|d| match d.rate() {
                     rate if rate == out_rate => Ok((d, None)),
                     rate => Ok((d, Some(Resampler::new(rate, out_rate, usize::from(CHANNELS))?))),
                 });
@@ -334,16 +392,17 @@ impl Player {
     }
 
     /// The track's bytes: the download already under way for it (a seek reads the same bytes
-    /// again), or a new one, streamed into memory and the cache as they arrive.
-    fn download(&mut self, track: &TrackId, url: String, duration_ms: Option<u64>) -> ArrivingBytes {
-        if let Some((t, bytes)) = &self.download
-            && t == track
+    /// again), or a new one, streamed into memory and the cache as they arrive. A `meter` judges
+    /// the link by this download, and says so if it is too thin for the track.
+    fn download(&mut self, track: &TrackId, url: String, duration_ms: Option<u64>, mut meter: Option<(LinkMeter, u32)>) -> ArrivingBytes {
+        if let Some((u, bytes)) = &self.download
+            && *u == url
             && bytes.failure().is_none()
         {
             return bytes.clone();
         }
         let (arrival, bytes) = arriving();
-        self.download = Some((track.clone(), bytes.clone()));
+        self.download = Some((url.clone(), bytes.clone()));
         let events = self.events.clone();
         let cache = self.config.cache_dir.clone();
         let key = fetch::cache_key(&url);
@@ -355,8 +414,9 @@ impl Player {
             .queue
             .position(track)
             .and_then(|i| self.room.queue.iter().nth(i + 1))
-            .map(|t| (t.id.clone(), self.url_of(&t.id, &t.meta.source), t.meta.hash.clone()));
-        let hash = self.room.queue.get(track).and_then(|t| t.meta.hash.clone());
+            .map(|t| (t.id.clone(), self.url_of(&t.id, &t.meta.source), t.meta.hash.clone().filter(|_| !self.is_copy(&t.meta.source))));
+        // Members pass on the originals, which the hash names; a copy comes from the host.
+        let hash = self.room.queue.get(track).filter(|t| !self.is_copy(&t.meta.source)).and_then(|t| t.meta.hash.clone());
         let swarm = self.config.route.swarm().cloned();
         let track = track.clone();
         tokio::spawn(async move {
@@ -370,6 +430,11 @@ impl Player {
                     .filter(|(_, total)| *total > 0)
                     .map(|(ms, total)| (u128::from(ms) * u128::from(p.bytes) / u128::from(total)) as u64);
                 let _ = events.send(PlayerEvent::Buffering { track: track.clone(), progress: p, buffered_ms });
+                if let Some((m, opus_kbps)) = meter.as_mut()
+                    && let Some(TooThin { link_kbps, needed_kbps }) = m.arrived(std::time::Instant::now(), p.bytes, p.total)
+                {
+                    let _ = events.send(PlayerEvent::LinkTooThin { track: track.clone(), link_kbps, needed_kbps, opus_kbps: *opus_kbps });
+                }
                 // Nobody is left to read on: the track changed.
                 !arrival.abandoned()
             })

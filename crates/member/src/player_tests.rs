@@ -101,6 +101,7 @@ fn play(url: &str, cache: PathBuf) -> (Player, mpsc::UnboundedReceiver<PlayerEve
         route: crate::Route::to_address(&whatssound_core::WsBase::from_addr(([127, 0, 0, 1], 1).into())),
         token: "unused".into(),
         device_trace: None,
+        quality: crate::Quality::default(),
     };
     let (mut player, events) = Player::start(config).unwrap();
     let track = TrackId("t1".into());

@@ -20,7 +20,7 @@ pub use whatssound_host::hosting::Venue;
 use whatssound_host::hosting::{HostedRoom, HostingConfig, HostingError};
 use whatssound_member::member::{Member, MemberConfig, MemberEvent};
 use whatssound_member::player::{OutputKind, Player, PlayerEvent};
-use whatssound_member::{ListenerConfig, RoomEvent, Route, SyncStats};
+use whatssound_member::{ListenerConfig, Quality, RoomEvent, Route, SyncStats};
 use whatssound_protocol::Invite;
 use whatssound_room::wire::Activity;
 use whatssound_room::{Action, IntentId, TrackId, UserId};
@@ -202,6 +202,8 @@ impl Session {
             nudge_ms: config.offset_ms,
             cache_dir: config.data_dir.join("cache"),
             device_trace: None,
+            // The host plays its own files; a listener changes to Opus copies if its link is thin.
+            quality: if authority.is_some() { Quality::Original } else { Quality::default() },
             authority,
         })
         .await?;
@@ -424,8 +426,8 @@ impl Task {
                 total: progress.total,
                 buffered_ms: u32::try_from(buffered_ms.unwrap_or(0)).unwrap_or(u32::MAX),
             })),
-            // The member has told the room, if this session hosts it.
-            PlayerEvent::Unplayable { .. } | PlayerEvent::Ready { .. } => {}
+            // The member has told the room, if this session hosts it; and changed to Opus copies.
+            PlayerEvent::Unplayable { .. } | PlayerEvent::Ready { .. } | PlayerEvent::LinkTooThin { .. } => {}
         }
         self.update_audio();
     }
