@@ -356,7 +356,10 @@ impl Player {
                 self.events.send(PlayerEvent::Unplayable { track: track.clone(), reason: "the output is not taking new tracks".into() });
             return;
         }
-        let meter = match (self.config.quality, copy, duration_ms) {
+        // Only a download from the host's media server says how fast the link is: one from the
+        // room's members starts slowly while the first pieces spread, whatever the link.
+        let from_members = self.config.route.swarm().is_some() && self.room.queue.get(&track).is_some_and(|t| t.meta.hash.is_some());
+        let meter = match (self.config.quality, copy || from_members, duration_ms) {
             (Quality::Auto { kbps }, false, Some(ms)) if !matches!(source, TrackSource::Url { .. }) => {
                 Some((LinkMeter::new(Duration::from_millis(ms)), kbps))
             }
