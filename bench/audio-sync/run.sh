@@ -15,6 +15,8 @@
 #       NAT too (restricted|cone|symmetric; LISTENER_NAT likewise for A's and B's homes), reached
 #       only through the tunnel met at a relay (whatssound-cli p2p-relay) on the bed's wan
 #   NO_LAN_CLOCK=1 ...                  # listeners keep to the host's clock, never to each other
+#   B_ARGS="--quality opus" bench/audio-sync/run.sh 3 flac join   # more `listen` flags for B (A_ARGS for A):
+#       here B plays the host's Opus copy while A plays the FLAC
 #
 # Each run: a host (`--output null`) plays two 60 s signals (chirp bursts from the kit's
 # gen_signal.py at 44.1 kHz, so listeners resample to the device's 48 kHz), queued in that order;
@@ -105,15 +107,15 @@ for fmt in $formats; do
       if [ -n "${TRACE:-}" ]; then ta="WHATSSOUND_DEVICE_TRACE='$out/a.trace'"; tb="WHATSSOUND_DEVICE_TRACE='$out/b.trace'"; fi
       late=""; [ "$scenario" = late ] && late="sleep 5;"
       lan_clock=""; [ -n "${NO_LAN_CLOCK:-}" ] && lan_clock="--no-lan-clock"
-      a="echo \$MEASURE_START_AT_MS > '$out/start_ms'; $act $ta exec $in_a '$cli' listen '$invite' --name a --data-dir '$out/a' --output default --debug-clock-skew-ms 40 --debug-clock-drift-ppm 50 $lan_clock"
-      b="$late $tb exec $in_b '$cli' listen '$invite' --name b --data-dir '$out/b' --output default --debug-clock-skew-ms -25 --debug-clock-drift-ppm -50 $lan_clock"
+      a="echo \$MEASURE_START_AT_MS > '$out/start_ms'; $act $ta exec $in_a '$cli' listen '$invite' --name a --data-dir '$out/a' --output default --debug-clock-skew-ms 40 --debug-clock-drift-ppm 50 $lan_clock ${A_ARGS:-}"
+      b="$late $tb exec $in_b '$cli' listen '$invite' --name b --data-dir '$out/b' --output default --debug-clock-skew-ms -25 --debug-clock-drift-ppm -50 $lan_clock ${B_ARGS:-}"
       MAX_SECS="$secs" OUT_DIR="$out/kit" KEEP=1 "$kit/measure_offset.sh" "$a" "$b" >"$out/kit.log" 2>&1 || true
       kill "$host" 2>/dev/null; wait "$host" 2>/dev/null || true
       cp "$out/kit/A.log" "$out/a.jsonl" 2>/dev/null || true
       cp "$out/kit/B.log" "$out/b.jsonl" 2>/dev/null || true
       if [ -n "$bed_name" ]; then bash "$bed" down "$bed_name"; bed_name=""; fi
       python3 "$here/analyse.py" "$out/kit/rec.wav" "$kit" >"$out/windows.json" 2>/dev/null || echo '{"windows": []}' >"$out/windows.json"
-      python3 - "$out" "$fmt" "$scenario" "$run" "${net_a:-loopback}${net_b:+/$net_b}${HOST_NAT:+ host-nat=$HOST_NAT}${LISTENER_NAT:+ nat=$LISTENER_NAT}${SHARED_HOME:+ one-home}${LAN_NET:+ lan=$LAN_NET}${NO_LAN_CLOCK:+ no-lan-clock}" >>"$results" <<'PY'
+      python3 - "$out" "$fmt" "$scenario" "$run" "${net_a:-loopback}${net_b:+/$net_b}${HOST_NAT:+ host-nat=$HOST_NAT}${LISTENER_NAT:+ nat=$LISTENER_NAT}${SHARED_HOME:+ one-home}${LAN_NET:+ lan=$LAN_NET}${NO_LAN_CLOCK:+ no-lan-clock}${A_ARGS:+ a:$A_ARGS}${B_ARGS:+ b:$B_ARGS}" >>"$results" <<'PY'
 import json, os, sys
 out, fmt, scenario, run, net = sys.argv[1:6]
 w = json.load(open(f"{out}/windows.json"))["windows"]
