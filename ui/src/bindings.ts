@@ -229,6 +229,11 @@ export type SyncView = {
 	 *  through its relay server).
 	 */
 	reach: Reach,
+	/**
+	 *  The bitrate of the host's Opus copies this member plays, when its link was too thin for
+	 *  the originals (kbit/s).
+	 */
+	opusKbps: number | null,
 	/**  How far what sounds is from where the room is (positive: behind). */
 	errorMs: number | null,
 	corrections: number,

@@ -128,7 +128,7 @@ describe("votes", () => {
 
 describe("other events", () => {
   it("keeps sync, buffering and a fresh view", () => {
-    let s = reduce(inRoom(), { type: "syncChanged", sync: { offsetMs: 1, rttMs: 2, uncertaintyMs: 0.1, clockPath: "udp" as const, reach: "address", errorMs: 7.5, corrections: 0, underruns: 0 } });
+    let s = reduce(inRoom(), { type: "syncChanged", sync: { offsetMs: 1, rttMs: 2, uncertaintyMs: 0.1, clockPath: "udp" as const, reach: "address", opusKbps: null, errorMs: 7.5, corrections: 0, underruns: 0 } });
     s = reduce(s, { type: "bufferingChanged", buffering: { trackId: "t0", bytes: 5, total: 10, bufferedMs: 900 } });
     s = reduce(s, { type: "roomChanged", view: view({ queue: [track("x")] }) });
     expect(s.sync?.errorMs).toBe(7.5);

@@ -119,7 +119,7 @@ describe("screens", () => {
   });
 
   it("sync indicator text and colour", () => {
-    const sync = { offsetMs: 3, rttMs: 4, uncertaintyMs: 0, clockPath: "udp" as const, reach: "address" as const, errorMs: 0.3, corrections: 1, underruns: 0 };
+    const sync = { offsetMs: 3, rttMs: 4, uncertaintyMs: 0, clockPath: "udp" as const, reach: "address" as const, opusKbps: null, errorMs: 0.3, corrections: 1, underruns: 0 };
     const good = q(render(reduce(inRoom(), { type: "syncChanged", sync })), "sync");
     expect(good?.textContent).toBe("±0.3 ms");
     expect(good?.classList.contains("good")).toBe(true);
@@ -128,7 +128,7 @@ describe("screens", () => {
   });
 
   it("sync indicator counts the clock estimate's own uncertainty", () => {
-    const sync = { offsetMs: 3, rttMs: 80, uncertaintyMs: 7.8, clockPath: "websocket" as const, reach: "address" as const, errorMs: -0.2, corrections: 1, underruns: 0 };
+    const sync = { offsetMs: 3, rttMs: 80, uncertaintyMs: 7.8, clockPath: "websocket" as const, reach: "address" as const, opusKbps: null, errorMs: -0.2, corrections: 1, underruns: 0 };
     const el = q(render(reduce(inRoom(), { type: "syncChanged", sync })), "sync");
     expect(el?.textContent).toBe("±8.0 ms");
     expect(el?.classList.contains("bad")).toBe(true);
@@ -136,7 +136,7 @@ describe("screens", () => {
   });
 
   it("sync indicator says when the clock comes from a listener on this LAN", () => {
-    const sync = { offsetMs: 3, rttMs: 0.2, uncertaintyMs: 0.4, clockPath: "lan" as const, reach: "address" as const, errorMs: 0.1, corrections: 0, underruns: 0 };
+    const sync = { offsetMs: 3, rttMs: 0.2, uncertaintyMs: 0.4, clockPath: "lan" as const, reach: "address" as const, opusKbps: null, errorMs: 0.1, corrections: 0, underruns: 0 };
     const el = q(render(reduce(inRoom(), { type: "syncChanged", sync })), "sync");
     expect(el?.textContent).toBe("±0.5 ms · LAN");
     expect(el?.getAttribute("title")).toContain("shared with another listener on this network");
@@ -144,8 +144,15 @@ describe("screens", () => {
     expect(direct?.textContent).toBe("±0.5 ms");
   });
 
+  it("sync indicator says when the link is too thin for the original and Opus copies play", () => {
+    const sync = { offsetMs: 3, rttMs: 30, uncertaintyMs: 0.4, clockPath: "udp" as const, reach: "address" as const, opusKbps: 96, errorMs: 0.1, corrections: 0, underruns: 0 };
+    const el = q(render(reduce(inRoom(), { type: "syncChanged", sync })), "sync");
+    expect(el?.textContent).toBe("±0.5 ms · Opus 96k");
+    expect(el?.getAttribute("title")).toContain("too slow for the original files, so the host sends Opus copies at 96 kbit/s");
+  });
+
   it("sync indicator says when the room comes via a relay server", () => {
-    const sync = { offsetMs: 3, rttMs: 30, uncertaintyMs: 0.4, clockPath: "udp" as const, reach: "relay" as const, errorMs: 0.1, corrections: 0, underruns: 0 };
+    const sync = { offsetMs: 3, rttMs: 30, uncertaintyMs: 0.4, clockPath: "udp" as const, reach: "relay" as const, opusKbps: null, errorMs: 0.1, corrections: 0, underruns: 0 };
     const el = q(render(reduce(inRoom(), { type: "syncChanged", sync })), "sync");
     expect(el?.textContent).toBe("±0.5 ms · via relay");
     expect(el?.getAttribute("title")).toContain("via a relay server");

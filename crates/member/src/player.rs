@@ -215,6 +215,11 @@ impl Player {
         self.track.as_ref()
     }
 
+    /// The bitrate of the host's Opus copies this player fetches; `None`: the originals.
+    pub fn opus_kbps(&self) -> Option<u32> {
+        self.opus_kbps
+    }
+
     /// The output's rate (frames per second).
     pub fn rate(&self) -> u32 {
         self.rate

@@ -493,6 +493,7 @@ impl Task {
             uncertainty_ms: s.uncertainty_ns as f64 / 1e6,
             clock_path: s.path,
             reach: s.reach,
+            opus_kbps: self.member.player().and_then(Player::opus_kbps),
             error_ms: stats.error_ns.unwrap_or(0) as f64 / 1e6,
             corrections: u32::try_from(stats.jumps + stats.trimmed_frames).unwrap_or(u32::MAX),
             underruns: u32::try_from(stats.underruns).unwrap_or(u32::MAX),

@@ -340,6 +340,9 @@ pub struct SyncView {
     /// Which way this member reaches the host: the invite's address, or a tunnel (direct, or
     /// through its relay server).
     pub reach: whatssound_member::Reach,
+    /// The bitrate of the host's Opus copies this member plays, when its link was too thin for
+    /// the originals (kbit/s).
+    pub opus_kbps: Option<u32>,
     /// How far what sounds is from where the room is (positive: behind).
     pub error_ms: f64,
     pub corrections: u32,

@@ -35,10 +35,13 @@ export function syncIndicator(s: AppState): HTMLElement {
   // Through a tunnel across NATs: straight to the host, or by way of its relay server (no direct
   // path could be punched; every byte, and every clock exchange, takes the longer way).
   const relayed = sync.reach === "relay";
+  // The link could not carry the original files: smaller Opus copies play, in the same sync.
+  const opus = sync.opusKbps;
   const source =
     (lan ? "The room's clock is shared with another listener on this network, so the two of you sound together. " : "") +
     (relayed ? "No direct path to the host could be found through the networks between you, so the room comes via a relay server. " : "") +
-    (sync.reach === "direct" ? "Connected straight to the host, through the networks between you. " : "");
+    (sync.reach === "direct" ? "Connected straight to the host, through the networks between you. " : "") +
+    (opus !== null ? `Your connection is too slow for the original files, so the host sends Opus copies at ${opus} kbit/s. ` : "");
   const detail =
     source +
     `Playback ${(sync.errorMs ?? 0).toFixed(1)} ms from the room's clock, which is known to ±${(sync.uncertaintyMs ?? 0).toFixed(1)} ms ` +
@@ -49,7 +52,7 @@ export function syncIndicator(s: AppState): HTMLElement {
     "span",
     { class: `sync ${syncLevel(errorMs)}`, "data-testid": "sync", "data-error-ms": errorMs, title: detail, "aria-label": `Sync error ${text}. ${detail}` },
     h("span", { class: "dot", "aria-hidden": "true" }),
-    text + (lan ? " · LAN" : "") + (relayed ? " · via relay" : ""),
+    text + (lan ? " · LAN" : "") + (relayed ? " · via relay" : "") + (opus !== null ? ` · Opus ${opus}k` : ""),
   );
 }
 
