@@ -43,6 +43,21 @@ fn http_get(ws: &str, path: &str, range: Option<&str>) -> (u16, String, Vec<u8>)
     http(ws, "GET", path, &range, b"")
 }
 
+/// The body of a chunked response, its framing taken off.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line = raw.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&raw[..line]).unwrap().trim(), 16).unwrap();
+        raw = &raw[line + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
 /// A web server that answers every request with 200 and `body`, for `count` requests.
 fn plain_server(body: &'static [u8], count: usize) -> (u16, std::thread::JoinHandle<()>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -103,9 +118,16 @@ fn a_listener_on_a_thin_link_can_ask_for_an_opus_copy_that_plays_as_long_as_the_
     let h = host(&base.join("host"), &[file.to_str().unwrap()]);
     let (ws, token) = (h.ws(), h.field("listener_token"));
 
-    let (status, head, copy) = http_get(&ws, &format!("/media/t1?token={token}&format=opus&kbps=64"), None);
-    assert_eq!(status, 200, "{head} {}", String::from_utf8_lossy(&copy));
+    // The first request follows the encoder, a page at a time (its length not yet known)...
+    let (status, head, streamed) = http_get(&ws, &format!("/media/t1?token={token}&format=opus&kbps=64"), None);
+    assert_eq!(status, 200, "{head} {}", String::from_utf8_lossy(&streamed));
+    assert!(head.contains("content-type: audio/ogg; codecs=opus") && head.contains("transfer-encoding: chunked"), "{head}");
+    let copy = dechunk(&streamed);
+    // ...and later ones get the file it made, with ranges.
+    let (status, head, made) = http_get(&ws, &format!("/media/t1?token={token}&format=opus&kbps=64"), None);
+    assert_eq!(status, 200);
     assert!(head.contains("content-type: audio/ogg; codecs=opus") && head.contains("accept-ranges: bytes"), "{head}");
+    assert_eq!(made, copy, "what was streamed is what was kept");
     assert!(copy.len() * 5 < original.len(), "{} bytes against {}", copy.len(), original.len());
     let frames = |bytes: Vec<u8>, ext: &str| {
         let mut d = whatssound_audio::Decoder::open_bytes(bytes, Some(ext), ext).unwrap();

@@ -4,15 +4,21 @@
 //! A copy is made once per track and bitrate, on the first request, and kept in the room's
 //! `copies/` folder: every later listener (and the same one after a seek) is served the file
 //! with Range like any other. Its name carries the source's size and modification time, so a
-//! file changed on disk is copied again rather than served stale. Two requests for a copy being
-//! made wait for the one encoder. A copy is written to `.part` and renamed when whole, so a crash
-//! or a full disk never leaves a half copy that looks finished.
+//! file changed on disk is copied again rather than served stale.
+//!
+//! The first request does not wait for the whole encode (~2 s for a 4-minute FLAC): it is served
+//! the copy as it is written ([`OpusCopy::Making`]), a page at a time, so a listener that changed
+//! to Opus mid-track hears it as soon as the first pages exist; requests for a copy being made
+//! all follow the one encoder. A copy is written to `.part` and renamed when whole, so a crash or
+//! a full disk never leaves a half copy that looks finished.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::http::StatusCode;
+use tokio::sync::watch;
 
 use crate::media::Refusal;
 
@@ -22,20 +28,57 @@ pub const KBPS: std::ops::RangeInclusive<u32> = 32..=256;
 /// What a listener gets that names no bitrate: transparent for most music.
 pub const DEFAULT_KBPS: u32 = 96;
 
+/// How much of a copy being made is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Written {
+    Partly(u64),
+    Whole(u64),
+    Failed,
+}
+
+/// A copy being made: what is written so far is in `part` (in `whole` once done: a reader that
+/// opens it after the rename finds it there).
+#[derive(Debug, Clone)]
+pub(crate) struct Growing {
+    pub(crate) part: PathBuf,
+    pub(crate) whole: PathBuf,
+    pub(crate) written: watch::Receiver<Written>,
+}
+
+impl Growing {
+    /// Waits for the encoder: the copy's size, or `None` if it failed.
+    #[cfg(test)]
+    async fn finished(mut self) -> Option<u64> {
+        let done = self.written.wait_for(|w| !matches!(w, Written::Partly(_))).await.ok().map(|w| *w);
+        match done {
+            Some(Written::Whole(n)) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// A copy to serve.
+#[derive(Debug)]
+pub(crate) enum OpusCopy {
+    Made(PathBuf),
+    Making(Growing),
+}
+
 /// The room's Opus copies, and the ones being made.
 #[derive(Debug)]
 pub struct OpusCopies {
     dir: PathBuf,
-    making: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    making: Arc<Mutex<HashMap<PathBuf, Growing>>>,
 }
 
 impl OpusCopies {
     pub fn new(dir: PathBuf) -> Self {
-        OpusCopies { dir, making: Mutex::default() }
+        OpusCopies { dir, making: Arc::default() }
     }
 
-    /// The copy of `source` (track `track`) at `kbps`: the file already made, or one made now.
-    pub(crate) async fn copy_of(&self, track: &str, source: &Path, kbps: u32) -> Result<PathBuf, Refusal> {
+    /// The copy of `source` (track `track`) at `kbps`: the file already made, or the one being
+    /// made (started now if nobody asked before).
+    pub(crate) async fn copy_of(&self, track: &str, source: &Path, kbps: u32) -> Result<OpusCopy, Refusal> {
         if !KBPS.contains(&kbps) {
             return Err(Refusal(
                 StatusCode::BAD_REQUEST,
@@ -46,55 +89,79 @@ impl OpusCopies {
         let meta = tokio::fs::metadata(source).await.map_err(gone)?;
         let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
         let path = self.dir.join(format!("{}-{}-{modified}-{kbps}.opus", file_safe(track), meta.len()));
-        let lock = self.making.lock().unwrap_or_else(PoisonError::into_inner).entry(path.clone()).or_default().clone();
-        let _making = lock.lock().await;
+        if let Some(growing) = self.making.lock().unwrap_or_else(PoisonError::into_inner).get(&path) {
+            return Ok(OpusCopy::Making(growing.clone()));
+        }
         if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-            return Ok(path);
+            return Ok(OpusCopy::Made(path));
         }
-        let started = std::time::Instant::now();
-        let (source_path, target, name) = (source.to_owned(), path.clone(), track.to_owned());
-        let made = tokio::task::spawn_blocking(move || make_copy(&source_path, &target, kbps, &name)).await;
-        self.making.lock().unwrap_or_else(PoisonError::into_inner).remove(&path);
-        match made {
-            Ok(Ok(frames)) => {
-                let audio_s = frames as f64 / f64::from(whatssound_audio::OPUS_RATE);
-                tracing::info!(track, kbps, audio_s, took_ms = started.elapsed().as_millis() as u64, "made an Opus copy");
-                Ok(path)
+        // Opened before anything is served, so a file that is not audio is a refusal with its
+        // reason, not a stream that breaks.
+        let (source_path, name) = (source.to_owned(), track.to_owned());
+        let decoder = tokio::task::spawn_blocking(move || whatssound_audio::Decoder::open_file(&source_path))
+            .await
+            .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, format!("making the Opus copy of track {track} failed: {e}")))?
+            .map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, format!("track {track} cannot be made into Opus: {e}")))?;
+        let mut making = self.making.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(growing) = making.get(&path) {
+            return Ok(OpusCopy::Making(growing.clone()));
+        }
+        let part = path.with_extension("opus.part");
+        let file = std::fs::create_dir_all(&self.dir).and_then(|()| std::fs::File::create(&part)).map_err(|e| unwritable(track, &e))?;
+        let (tx, written) = watch::channel(Written::Partly(0));
+        let growing = Growing { part: part.clone(), whole: path.clone(), written };
+        making.insert(path.clone(), growing.clone());
+        drop(making);
+        let map = self.making.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let mut out = Counting { file, written: 0, tx };
+            let done = whatssound_audio::transcode_to_opus(decoder, kbps, &mut out, &name);
+            let Counting { written, tx, .. } = out;
+            let done = done.map_err(|e| e.to_string()).and_then(|d| std::fs::rename(&part, &path).map(|()| d).map_err(|e| e.to_string()));
+            match done {
+                Ok(d) => {
+                    let audio_s = d.frames as f64 / f64::from(whatssound_audio::OPUS_RATE);
+                    tracing::info!(track = name, kbps, audio_s, took_ms = started.elapsed().as_millis() as u64, "made an Opus copy");
+                    tx.send_replace(Written::Whole(written));
+                }
+                Err(e) => {
+                    tracing::warn!(track = name, kbps, "the Opus copy failed: {e}");
+                    let _ = std::fs::remove_file(&part);
+                    tx.send_replace(Written::Failed);
+                }
             }
-            Ok(Err(refusal)) => Err(refusal),
-            Err(e) => Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, format!("making the Opus copy of track {track} failed: {e}"))),
-        }
+            map.lock().unwrap_or_else(PoisonError::into_inner).remove(&path);
+        });
+        Ok(OpusCopy::Making(growing))
     }
 }
 
-/// Encodes `source` into `target` (through `target.part`); the copy's length in 48 kHz frames.
-fn make_copy(source: &Path, target: &Path, kbps: u32, track: &str) -> Result<u64, Refusal> {
-    let unplayable = |e: String| Refusal(StatusCode::UNPROCESSABLE_ENTITY, format!("track {track} cannot be made into Opus: {e}"));
-    let decoder = whatssound_audio::Decoder::open_file(source).map_err(|e| unplayable(e.to_string()))?;
-    let part = target.with_extension("opus.part");
-    let unwritable = |e: std::io::Error| {
-        let _ = std::fs::remove_file(&part);
-        Refusal(
-            StatusCode::INSUFFICIENT_STORAGE,
-            format!("the host could not write the Opus copy of track {track} ({e}); free space in its data folder or ask for the original"),
-        )
-    };
-    if let Some(dir) = target.parent() {
-        std::fs::create_dir_all(dir).map_err(unwritable)?;
+/// The copy's file, telling its readers how far it is written after every write.
+struct Counting {
+    file: std::fs::File,
+    written: u64,
+    tx: watch::Sender<Written>,
+}
+
+impl Write for Counting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        self.tx.send_replace(Written::Partly(self.written));
+        Ok(n)
     }
-    let file = std::fs::File::create(&part).map_err(unwritable)?;
-    let done = whatssound_audio::transcode_to_opus(decoder, kbps, std::io::BufWriter::new(file), track);
-    match done {
-        Ok(done) => {
-            std::fs::rename(&part, target).map_err(unwritable)?;
-            Ok(done.frames)
-        }
-        Err(whatssound_audio::TranscodeError::Write { error, .. }) => Err(unwritable(error)),
-        Err(e) => {
-            let _ = std::fs::remove_file(&part);
-            Err(unplayable(e.to_string()))
-        }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
+}
+
+fn unwritable(track: &str, e: &std::io::Error) -> Refusal {
+    Refusal(
+        StatusCode::INSUFFICIENT_STORAGE,
+        format!("the host could not write the Opus copy of track {track} ({e}); free space in its data folder or ask for the original"),
+    )
 }
 
 /// A track id as a file name: ids are the host's own, but a name is never built from anything
@@ -107,6 +174,13 @@ fn file_safe(track: &str) -> String {
 mod tests {
     use super::*;
 
+    fn made(copy: OpusCopy) -> PathBuf {
+        match copy {
+            OpusCopy::Made(path) => path,
+            OpusCopy::Making(g) => panic!("still being made: {g:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn a_copy_is_made_once_and_what_cannot_be_copied_says_why() {
         let dir = tempfile::tempdir().unwrap();
@@ -114,13 +188,13 @@ mod tests {
         std::fs::write(&source, whatssound_audio::wav::sine(44_100, 2, 1.0, 440.0, &Default::default())).unwrap();
         let copies = OpusCopies::new(dir.path().join("copies"));
         let (a, b) = tokio::join!(copies.copy_of("t/1", &source, 64), copies.copy_of("t/1", &source, 64));
-        let (a, b) = (a.unwrap(), b.unwrap());
-        assert_eq!(a, b, "two requests share one copy");
-        assert_eq!(a.parent().unwrap(), dir.path().join("copies"), "the id's slash stays in the name: {a:?}");
-        let made = std::fs::metadata(&a).unwrap().modified().unwrap();
-        copies.copy_of("t/1", &source, 64).await.unwrap();
-        assert_eq!(std::fs::metadata(&a).unwrap().modified().unwrap(), made, "not made again");
-        assert!(std::fs::read_dir(dir.path().join("copies")).unwrap().all(|e| !e.unwrap().path().to_string_lossy().ends_with(".part")));
+        let (OpusCopy::Making(a), OpusCopy::Making(b)) = (a.unwrap(), b.unwrap()) else { panic!("the first requests follow the encoder") };
+        assert_eq!(a.part, b.part, "two requests share one encoder");
+        let size = a.clone().finished().await.expect("made");
+        let path = made(copies.copy_of("t/1", &source, 64).await.unwrap());
+        assert_eq!((path.clone(), std::fs::metadata(&path).unwrap().len()), (a.whole.clone(), size));
+        assert_eq!(path.parent().unwrap(), dir.path().join("copies"), "the id's slash stays in the name: {path:?}");
+        assert!(!a.part.exists(), "the part file was renamed");
 
         let err = copies.copy_of("t/1", &source, 999).await.unwrap_err();
         assert_eq!(err.0, StatusCode::BAD_REQUEST, "{}", err.1);

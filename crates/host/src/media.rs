@@ -14,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use whatssound_core::store::HostStore;
+
+use crate::copies::{Growing, OpusCopy, Written};
 use whatssound_room::TrackId;
 
 /// Bytes read per chunk of a response body.
@@ -163,7 +165,8 @@ async fn serve_track(
     let path = match copy.format.as_deref() {
         None | Some("original") => path,
         Some("opus") => match library.copies.copy_of(&track, &path, copy.kbps.unwrap_or(crate::copies::DEFAULT_KBPS)).await {
-            Ok(copy) => copy,
+            Ok(OpusCopy::Made(copy)) => copy,
+            Ok(OpusCopy::Making(growing)) => return serve_growing(&track, growing).await,
             Err(refusal) => return refusal.into_response(),
         },
         Some(other) => {
@@ -226,6 +229,51 @@ async fn serve_track(
     response
 }
 
+/// A copy still being encoded, sent as it is written (chunked: its length is not known yet; a
+/// Range is answered with all of it, which a resuming client skips through).
+async fn serve_growing(track: &str, growing: Growing) -> Response {
+    let file = match tokio::fs::File::open(&growing.part).await {
+        Ok(f) => f,
+        // Renamed between the request and here: it is whole.
+        Err(_) => match tokio::fs::File::open(&growing.whole).await {
+            Ok(f) => f,
+            Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("could not read the Opus copy of track {track}: {e}")),
+        },
+    };
+    let failed = || std::io::Error::other("the host failed to finish the Opus copy");
+    let body = Body::from_stream(futures_util::stream::unfold(Some((file, growing.written, 0u64)), move |state| async move {
+        let (mut file, mut written, sent) = state?;
+        loop {
+            let (ready, whole) = match *written.borrow_and_update() {
+                Written::Partly(n) => (n, false),
+                Written::Whole(n) => (n, true),
+                Written::Failed => return Some((Err(failed()), None)),
+            };
+            if sent < ready {
+                let mut buf = vec![0u8; CHUNK.min(usize::try_from(ready - sent).unwrap_or(CHUNK))];
+                return match file.read(&mut buf).await {
+                    Ok(0) => Some((Err(failed()), None)),
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Some((Ok(bytes::Bytes::from(buf)), Some((file, written, sent + n as u64))))
+                    }
+                    Err(e) => Some((Err(e), None)),
+                };
+            }
+            if whole {
+                return None;
+            }
+            // An encoder gone without its last word (a panic) leaves the copy unfinished.
+            if written.changed().await.is_err() && matches!(*written.borrow(), Written::Partly(_)) {
+                return Some((Err(failed()), None));
+            }
+        }
+    }));
+    let mut response = Response::new(body);
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/ogg; codecs=opus"));
+    response
+}
+
 /// A range that lies outside the file (HTTP 416).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unsatisfiable;
@@ -267,7 +315,36 @@ fn content_type(path: &std::path::Path) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::{Unsatisfiable, parse_range};
+    use std::io::Write;
+
+    use futures_util::StreamExt;
+    use tokio::sync::watch;
+
+    use super::{Growing, Unsatisfiable, Written, parse_range, serve_growing};
+
+    #[tokio::test]
+    async fn a_copy_being_made_is_sent_as_it_is_written_and_one_that_fails_breaks_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("c.opus.part");
+        std::fs::write(&part, b"first").unwrap();
+        let (tx, written) = watch::channel(Written::Partly(5));
+        let growing = Growing { part: part.clone(), whole: dir.path().join("c.opus"), written };
+        let mut body = serve_growing("t", growing.clone()).await.into_body().into_data_stream();
+        assert_eq!(body.next().await.unwrap().unwrap(), "first");
+        std::fs::OpenOptions::new().append(true).open(&part).unwrap().write_all(b" second").unwrap();
+        tx.send_replace(Written::Partly(12));
+        assert_eq!(body.next().await.unwrap().unwrap(), " second");
+        tx.send_replace(Written::Failed);
+        assert!(body.next().await.unwrap().is_err(), "a copy that failed is not a quiet end");
+        assert!(body.next().await.is_none());
+
+        // Renamed when whole, before a late reader opened it: read from its final name, to its end.
+        std::fs::rename(&part, &growing.whole).unwrap();
+        let (_tx, written) = watch::channel(Written::Whole(12));
+        let body = serve_growing("t", Growing { written, ..growing }).await.into_body().into_data_stream();
+        let all: Vec<_> = body.map(|b| b.unwrap()).collect().await;
+        assert_eq!(all.concat(), b"first second");
+    }
 
     #[test]
     fn ranges_as_rfc_9110_reads_them() {
