@@ -47,7 +47,7 @@ pub use arriving::{Arrival, ArrivingBytes, ArrivingReader, arriving};
 pub use decode::{DecodeError, Decoder};
 pub use device::{DeviceOutput, device_names};
 pub use engine::{EngineControl, EngineStats, SyncRender, Timeline, engine};
-pub use opus::{OPUS_RATE, TranscodeError, Transcoded, transcode_to_opus};
+pub use opus::{OPUS_DEFAULT_KBPS, OPUS_KBPS, OPUS_RATE, TranscodeError, Transcoded, opus_bitrate, transcode_to_opus};
 pub use output::{DeviceStats, Gain, Output, OutputError, PacedOutput, Playing, Render, Volume};
 pub use playout::{Correction, Playout, PlayoutConfig, TimelineRate, target_frame};
 pub use probe::{Cover, ProbeError, TrackInfo, cover_of_file, probe_bytes, probe_file};

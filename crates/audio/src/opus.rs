@@ -13,6 +13,10 @@
 //!
 //! Pages are written about once a second, so a reader that follows the file as it grows (a
 //! listener's download) can start playing from the first ones while the rest is encoded.
+//!
+//! A copy may start at a whole second `from_s` of the source (for a listener joining mid-track on
+//! a thin link, who would otherwise download everything before it): its frame 0 is then source
+//! time `from_s`, exactly, at any source rate.
 
 use std::io::Write;
 
@@ -30,14 +34,27 @@ const PACKETS_PER_PAGE: u64 = 50;
 const SERIAL: u32 = 0x5753_4f50;
 /// Room for the largest Opus packet (RFC 6716 caps one at 1,275 bytes per frame).
 const MAX_PACKET: usize = 4_000;
+/// The bitrates copies are made at (kbit/s): below 32 stereo music falls apart, above 256 a copy
+/// saves little over the original. A request between two is served the lower, so a track has
+/// at most this many copies however many bitrates are asked for.
+pub const OPUS_KBPS: [u32; 8] = [32, 48, 64, 96, 128, 160, 192, 256];
+/// The bitrate asked for unless told otherwise: transparent for most music, a tenth of a FLAC.
+pub const OPUS_DEFAULT_KBPS: u32 = 96;
+
+/// The bitrate a copy asked at `kbps` is made at; `None` outside [`OPUS_KBPS`].
+pub fn opus_bitrate(kbps: u32) -> Option<u32> {
+    let lowest = OPUS_KBPS[0];
+    let highest = OPUS_KBPS[OPUS_KBPS.len() - 1];
+    (lowest..=highest).contains(&kbps).then(|| OPUS_KBPS.iter().copied().filter(|k| *k <= kbps).max().unwrap_or(lowest))
+}
 
 /// Why a track could not be re-encoded; each message names the track.
 #[derive(Debug, thiserror::Error)]
 pub enum TranscodeError {
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    #[error(transparent)]
-    Resample(#[from] ResampleError),
+    #[error("{name}: {error}")]
+    Resample { name: String, error: ResampleError },
     #[error("{name}: the Opus encoder refused it: {reason}")]
     Encoder { name: String, reason: String },
     #[error("{name}: writing the Opus copy: {error}")]
@@ -52,9 +69,12 @@ pub struct Transcoded {
     pub channels: usize,
 }
 
-/// Re-encodes everything `decoder` holds as Ogg Opus at `kbps` into `out`, page by page.
-/// More than two channels keep the first two, as the player does.
-pub fn transcode_to_opus(mut decoder: Decoder, kbps: u32, out: impl Write, name: &str) -> Result<Transcoded, TranscodeError> {
+/// Re-encodes what `decoder` holds from second `from_s` on as Ogg Opus at `kbps` (clamped to
+/// [`OPUS_KBPS`]) into `out`, page by page. More than two channels keep the first two, as the
+/// player does.
+pub fn transcode_to_opus(mut decoder: Decoder, kbps: u32, from_s: u64, out: impl Write, name: &str) -> Result<Transcoded, TranscodeError> {
+    let kbps = kbps.clamp(OPUS_KBPS[0], OPUS_KBPS[OPUS_KBPS.len() - 1]);
+    let resample_error = |error: ResampleError| TranscodeError::Resample { name: name.to_owned(), error };
     let encoder_error = |reason: String| TranscodeError::Encoder { name: name.to_owned(), reason };
     let write_error = |error: std::io::Error| TranscodeError::Write { name: name.to_owned(), error };
     let source_channels = decoder.channels();
@@ -70,27 +90,38 @@ pub fn transcode_to_opus(mut decoder: Decoder, kbps: u32, out: impl Write, name:
 
     let mut resampler = match decoder.rate() {
         OPUS_RATE => None,
-        rate => Some(Resampler::new(rate, OPUS_RATE, channels)?),
+        rate => Some(Resampler::new(rate, OPUS_RATE, channels).map_err(resample_error)?),
     };
+    // Dropped before the resampler, whose first output is then source time `from_s` exactly.
+    let mut skip = usize::try_from(from_s.saturating_mul(u64::from(decoder.rate()))).unwrap_or(usize::MAX).saturating_mul(channels);
     let mut stream = Packets { encoder, pending: Vec::new(), channels, packet: Vec::with_capacity(MAX_PACKET), sent: 0, frames_in: 0 };
     let (mut decoded, mut picked, mut resampled) = (Vec::new(), Vec::new(), Vec::new());
     loop {
         decoded.clear();
         let more = decoder.next_packet(&mut decoded)?;
         picked.clear();
+        // A decoder may hand over a buffer with fewer channels than its track said (an MP3 with
+        // mono frames): the missing right channel is the left, as the player plays it.
         for frame in decoded.chunks(source_channels) {
-            picked.extend_from_slice(&frame[..channels]);
+            let left = frame[0];
+            picked.push(left);
+            if channels == 2 {
+                picked.push(*frame.get(1).unwrap_or(&left));
+            }
         }
+        let dropped = skip.min(picked.len());
+        skip -= dropped;
+        let fresh = &picked[dropped..];
         let ready = match resampler.as_mut() {
             Some(r) => {
                 resampled.clear();
-                r.push(&picked, &mut resampled)?;
+                r.push(fresh, &mut resampled).map_err(resample_error)?;
                 if !more {
-                    r.finish(&mut resampled)?;
+                    r.finish(&mut resampled).map_err(resample_error)?;
                 }
                 &resampled
             }
-            None => &picked,
+            None => fresh,
         };
         stream.frames_in += (ready.len() / channels) as u64;
         stream.pending.extend_from_slice(ready);
@@ -185,7 +216,7 @@ mod tests {
     fn round_trip(source: Vec<u8>, kbps: u32) -> (Vec<f32>, usize, usize, Transcoded) {
         let decoder = Decoder::open_bytes(source, Some("wav"), "source.wav").unwrap();
         let mut copy = Vec::new();
-        let done = transcode_to_opus(decoder, kbps, &mut copy, "source.wav").unwrap();
+        let done = transcode_to_opus(decoder, kbps, 0, &mut copy, "source.wav").unwrap();
         let size = copy.len();
         let mut back = Decoder::open_bytes(copy, Some("opus"), "copy.opus").unwrap();
         assert_eq!(back.rate(), OPUS_RATE);
@@ -224,6 +255,33 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_from_a_whole_second_starts_at_that_instant_of_the_source() {
+        // 44.1 kHz mono, 4 s, a click at 2.5 s: a copy from second 2 has it at 0.5 s.
+        let mut samples = vec![0i16; 44_100 * 4];
+        samples[110_250] = 30_000;
+        let source = wav::pcm16(44_100, 1, &samples, &wav::Tags::default());
+        let mut copy = Vec::new();
+        let done = transcode_to_opus(Decoder::open_bytes(source, Some("wav"), "s.wav").unwrap(), 64, 2, &mut copy, "s.wav").unwrap();
+        assert_eq!(done.frames, 96_000, "the last 2 s");
+        let mut back = Decoder::open_bytes(copy, Some("opus"), "copy.opus").unwrap();
+        let mut out = Vec::new();
+        while back.next_packet(&mut out).unwrap() {}
+        assert_eq!(out.len(), 96_000);
+        let click = peak(out.iter().copied());
+        assert!((click as i64 - 24_000).abs() <= 2, "click at {click}, not 24,000 (0.5 s)");
+    }
+
+    #[test]
+    fn three_channels_keep_the_first_two_and_bitrates_snap_to_the_steps() {
+        let samples: Vec<i16> = (0..48_000 * 3).map(|i| if i % 3 == 2 { 20_000 } else { 0 }).collect();
+        let (out, channels, _, done) = round_trip(wav::pcm16(48_000, 3, &samples, &wav::Tags::default()), 64);
+        assert_eq!((channels, done.channels, out.len() / 2), (2, 2, 48_000));
+        assert!(out.iter().all(|v| v.abs() < 0.05), "the third channel (loud) is not in the copy");
+        assert_eq!((opus_bitrate(96), opus_bitrate(100), opus_bitrate(32), opus_bitrate(256)), (Some(96), Some(96), Some(32), Some(256)));
+        assert_eq!((opus_bitrate(31), opus_bitrate(257)), (None, None));
+    }
+
+    #[test]
     fn a_mono_48_khz_track_stays_mono_and_in_time() {
         let mut samples = vec![0i16; 48_000];
         samples[12_345] = 30_000;
@@ -237,7 +295,7 @@ mod tests {
     fn a_copy_plays_from_its_first_pages_while_the_rest_is_on_its_way_and_to_where_it_was_cut() {
         let source = wav::sine(48_000, 2, 4.0, 440.0, &wav::Tags::default());
         let mut copy = Vec::new();
-        transcode_to_opus(Decoder::open_bytes(source, Some("wav"), "s.wav").unwrap(), 96, &mut copy, "s.wav").unwrap();
+        transcode_to_opus(Decoder::open_bytes(source, Some("wav"), "s.wav").unwrap(), 96, 0, &mut copy, "s.wav").unwrap();
         let (arrival, bytes) = crate::arriving();
         arrival.expect(Some(copy.len() as u64));
         arrival.append(&copy[..copy.len() / 2]);

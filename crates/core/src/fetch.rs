@@ -45,6 +45,11 @@ pub enum Fetched {
     Stopped,
 }
 
+/// Whether `key` is whole in the cache (a stat: cheap enough to ask before choosing a source).
+pub fn is_cached(cache_dir: &Path, key: &str) -> bool {
+    cache_path(cache_dir, key).is_file()
+}
+
 /// Fetches `url` whole (cached as `cache/key`), reporting progress as bytes arrive.
 pub async fn fetch(url: &str, cache_dir: &Path, key: &str, mut progress: impl FnMut(Progress)) -> Result<Vec<u8>, FetchError> {
     let mut bytes = Vec::new();

@@ -95,11 +95,13 @@ pub(crate) struct TokenQuery {
     pub(crate) token: Option<String>,
 }
 
-/// Which copy of a track: the original (no `format`), or `format=opus` at `kbps`.
+/// Which copy of a track: the original (no `format`), or `format=opus` at `kbps` from second
+/// `from_s`.
 #[derive(Debug, serde::Deserialize)]
 struct CopyQuery {
     format: Option<String>,
     kbps: Option<u32>,
+    from_s: Option<u64>,
 }
 
 /// The file behind `/media/{track}` for a request whose token opens the room's media: both media
@@ -164,9 +166,14 @@ async fn serve_track(
 ) -> Response {
     let path = match copy.format.as_deref() {
         None | Some("original") => path,
-        Some("opus") => match library.copies.copy_of(&track, &path, copy.kbps.unwrap_or(crate::copies::DEFAULT_KBPS)).await {
+        Some("opus") => match library
+            .copies
+            .copy_of(&track, &path, copy.kbps.unwrap_or(whatssound_audio::OPUS_DEFAULT_KBPS), copy.from_s.unwrap_or(0))
+            .await
+        {
             Ok(OpusCopy::Made(copy)) => copy,
             Ok(OpusCopy::Making(growing)) => return serve_growing(&track, growing).await,
+            Ok(OpusCopy::From(pages)) => return opus_response(Body::from_stream(page_stream(pages))),
             Err(refusal) => return refusal.into_response(),
         },
         Some(other) => {
@@ -229,8 +236,7 @@ async fn serve_track(
     response
 }
 
-/// A copy still being encoded, sent as it is written (chunked: its length is not known yet; a
-/// Range is answered with all of it, which a resuming client skips through).
+/// A copy still being encoded, sent as it is written.
 async fn serve_growing(track: &str, growing: Growing) -> Response {
     let file = match tokio::fs::File::open(&growing.part).await {
         Ok(f) => f,
@@ -269,9 +275,22 @@ async fn serve_growing(track: &str, growing: Growing) -> Response {
             }
         }
     }));
+    opus_response(body)
+}
+
+/// A copy sent as it is made: chunked (its length is not known yet), and a Range is answered
+/// with all of it, which a resuming client skips through.
+fn opus_response(body: Body) -> Response {
     let mut response = Response::new(body);
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/ogg; codecs=opus"));
     response
+}
+
+/// The pages of a copy made for one request, as a body.
+fn page_stream(
+    pages: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> {
+    futures_util::stream::unfold(pages, |mut pages| async move { pages.recv().await.map(|page| (page, pages)) })
 }
 
 /// A range that lies outside the file (HTTP 416).

@@ -8,7 +8,8 @@
 //!   share their estimates over.
 //! - [`route`]: [`Route`], how a member reaches the host: the invite's address, or a tunnel to
 //!   the host's node across NATs (its path, direct or relayed, is [`Reach`]).
-//! - [`player`]: a member's audio — fetch, decode, and play the room's timeline in sync.
+//! - [`player`]: a member's audio — fetch, decode, and play the room's timeline in sync; its
+//!   decks (one track's engine each, and the thread decoding into it) are in `deck`.
 //! - [`quality`]: the host's originals or its Opus copies ([`Quality`]), and [`quality::LinkMeter`],
 //!   which judges from a download whether the link can carry the original.
 //! - [`member`]: [`member::Member`], a member wired once — its replica and its player, the room's
@@ -17,6 +18,7 @@
 
 pub mod clock_peer;
 pub mod clock_sync;
+mod deck;
 pub mod listener;
 pub mod member;
 pub mod player;

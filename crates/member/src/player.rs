@@ -16,11 +16,12 @@ use rtrb::{Consumer, Producer, RingBuffer};
 use tokio::sync::mpsc;
 use whatssound_audio::{
     ArrivingBytes, Clock, Decoder, DeviceOutput, EngineControl, EngineStats, Gain, Nanos, Output, PacedOutput, Playing, PlayoutConfig,
-    Render, Resampler, SyncRender, Timeline, Volume, arriving, engine,
+    Resampler, SyncRender, Timeline, Volume, arriving, engine,
 };
 use whatssound_core::fetch::{self, Progress};
 use whatssound_room::{Playback, RoomState, TrackId, TrackSource};
 
+use crate::deck::{Deck, DeckError, decode_into};
 use crate::quality::{LinkMeter, Quality, TooThin};
 
 /// The rate the null and WAV outputs run at; a device runs at its own, and tracks at other rates
@@ -31,6 +32,10 @@ pub const CHANNELS: u16 = 2;
 const SEEK_MS: i128 = 250;
 /// Decoded audio kept ahead of the output: 2 s.
 const AHEAD_FRAMES: usize = 2 * RATE as usize;
+/// A copy asked for this far into a track starts near the room's position, [`COPY_LEAD_S`]
+/// before it (time to fetch the first pages and fill the start cushion).
+const COPY_FROM_MS: u64 = 10_000;
+const COPY_LEAD_S: u64 = 3;
 
 /// Where the audio goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,33 +119,6 @@ pub enum PlayerEvent {
     },
 }
 
-/// Swaps the deck (one track's engine) under the output without blocking it: new decks arrive
-/// through one queue, old ones leave through another to be dropped on the control side.
-struct Deck {
-    incoming: Consumer<Box<SyncRender>>,
-    retired: Producer<Box<SyncRender>>,
-    current: Option<Box<SyncRender>>,
-}
-
-impl Render for Deck {
-    fn render(&mut self, out: &mut [f32], sounds_at: Nanos) {
-        if let Ok(next) = self.incoming.pop()
-            && let Some(old) = self.current.replace(next)
-        {
-            // If the retire queue is full the old deck is dropped here: rare, and only a free.
-            let _ = self.retired.push(old);
-        }
-        match self.current.as_mut() {
-            Some(deck) => deck.render(out, sounds_at),
-            None => out.fill(0.0),
-        }
-    }
-
-    fn frame(&self) -> Option<i64> {
-        self.current.as_ref().and_then(|deck| deck.frame())
-    }
-}
-
 /// The running player.
 pub struct Player {
     config: PlayerConfig,
@@ -162,6 +140,10 @@ pub struct Player {
     download: Option<(String, ArrivingBytes)>,
     /// The Opus bitrate the host's tracks are fetched at; `None`: their originals.
     opus_kbps: Option<u32>,
+    /// Set while the next track is fetched ahead: the link is shared, so no download is judged.
+    prefetching: Arc<AtomicBool>,
+    /// Stops the next track's fetch ahead (an original, once the player has changed to copies).
+    stop_prefetch: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Player {
@@ -206,6 +188,8 @@ impl Player {
             room: Arc::default(),
             download: None,
             opus_kbps,
+            prefetching: Arc::default(),
+            stop_prefetch: Arc::default(),
         };
         Ok((player, rx))
     }
@@ -290,13 +274,17 @@ impl Player {
         }
     }
 
-    /// Fetches the host's Opus copies from now on, the current track included (at the room's
-    /// position: the copy is timed as the original, so this is heard as a moment's gap).
+    /// Fetches the host's Opus copies from now on, the current track included, from near where
+    /// the room is (the copy is timed as the original: the change is heard as a gap of a second
+    /// or two, never as a jump in time).
     pub fn use_opus(&mut self, kbps: u32) {
         if self.opus_kbps.is_some() {
             return;
         }
         self.opus_kbps = Some(kbps);
+        // The original of the next track would fill the thin link for nothing.
+        self.stop_prefetch.store(true, Ordering::Release);
+        self.stop_prefetch = Arc::default();
         if self.track.is_some() {
             self.load_current();
             self.send_timeline();
@@ -339,10 +327,29 @@ impl Player {
         self.opus_kbps.is_some() && !matches!(source, TrackSource::Url { .. })
     }
 
+    /// Where the room is in the current track now, by the host's clock, once the clock is known.
+    fn position_now_ms(&self) -> Option<u64> {
+        let (local, host, _) = self.clock_point?;
+        let host_now_ms = (host + (self.config.clock.now() - local)) / 1_000_000;
+        Some(self.room.playback.position_at(u64::try_from(host_now_ms).ok()?))
+    }
+
     /// Fetches, checks and starts decoding a track on a thread; its deck goes to the output.
     fn load(&mut self, track: TrackId, source: TrackSource, duration_ms: Option<u64>, start_frame: i64) {
         let url = self.url_of(&track, &source);
         let copy = self.is_copy(&source);
+        // A listener joining late on a thin link asks for the copy from a little before where the
+        // room is, instead of downloading all that went before; unless the whole copy is here.
+        let from_s = match self.position_now_ms() {
+            Some(ms) if copy && ms >= COPY_FROM_MS && !fetch::is_cached(&self.config.cache_dir, &fetch::cache_key(&url)) => {
+                ms / 1000 - COPY_LEAD_S
+            }
+            _ => 0,
+        };
+        let url = if from_s > 0 { format!("{url}&from_s={from_s}") } else { url };
+        // The copy's first frame is the timeline's frame `first_frame`.
+        let first_frame = i64::try_from(from_s).unwrap_or(0).saturating_mul(i64::from(self.rate));
+        let start_frame = start_frame.max(first_frame);
         let extension = match &source {
             _ if copy => Some("opus".to_owned()),
             TrackSource::HostFile { file_name } => std::path::Path::new(file_name).extension().and_then(|e| e.to_str()).map(str::to_owned),
@@ -361,16 +368,18 @@ impl Player {
                 self.events.send(PlayerEvent::Unplayable { track: track.clone(), reason: "the output is not taking new tracks".into() });
             return;
         }
+        // Members pass on the originals, which the hash names; a copy comes from the host.
+        let hash = self.room.queue.get(&track).filter(|_| !copy).and_then(|t| t.meta.hash.clone());
         // Only a download from the host's media server says how fast the link is: one from the
         // room's members starts slowly while the first pieces spread, whatever the link.
-        let from_members = self.config.route.swarm().is_some() && self.room.queue.get(&track).is_some_and(|t| t.meta.hash.is_some());
+        let from_members = self.config.route.swarm().is_some() && hash.is_some();
         let meter = match (self.config.quality, copy || from_members, duration_ms) {
             (Quality::Auto { kbps }, false, Some(ms)) if !matches!(source, TrackSource::Url { .. }) => {
                 Some((LinkMeter::new(Duration::from_millis(ms)), kbps))
             }
             _ => None,
         };
-        let bytes = self.download(&track, url, duration_ms, meter);
+        let bytes = self.download(&track, url, duration_ms, hash, meter);
         // An Ogg reader that may seek would wait for the copy's last page before its first sound.
         let reader = if copy { bytes.forward_reader() } else { bytes.reader() };
         let events = self.events.clone();
@@ -385,7 +394,7 @@ impl Player {
             let result = match opened {
                 Ok((decoder, resampler)) => {
                     let _ = events.send(PlayerEvent::Ready { track: track.clone(), rate: decoder.rate() });
-                    decode_into(decoder, resampler, ring_tx, &stop, start_frame)
+                    decode_into(decoder, resampler, ring_tx, &stop, start_frame - first_frame)
                 }
                 Err(reason) => Err(reason),
             };
@@ -402,7 +411,14 @@ impl Player {
     /// The track's bytes: the download already under way for it (a seek reads the same bytes
     /// again), or a new one, streamed into memory and the cache as they arrive. A `meter` judges
     /// the link by this download, and says so if it is too thin for the track.
-    fn download(&mut self, track: &TrackId, url: String, duration_ms: Option<u64>, mut meter: Option<(LinkMeter, u32)>) -> ArrivingBytes {
+    fn download(
+        &mut self,
+        track: &TrackId,
+        url: String,
+        duration_ms: Option<u64>,
+        hash: Option<String>,
+        mut meter: Option<(LinkMeter, u32)>,
+    ) -> ArrivingBytes {
         if let Some((u, bytes)) = &self.download
             && *u == url
             && bytes.failure().is_none()
@@ -423,8 +439,7 @@ impl Player {
             .position(track)
             .and_then(|i| self.room.queue.iter().nth(i + 1))
             .map(|t| (t.id.clone(), self.url_of(&t.id, &t.meta.source), t.meta.hash.clone().filter(|_| !self.is_copy(&t.meta.source))));
-        // Members pass on the originals, which the hash names; a copy comes from the host.
-        let hash = self.room.queue.get(track).filter(|t| !self.is_copy(&t.meta.source)).and_then(|t| t.meta.hash.clone());
+        let (prefetching, stop_prefetch) = (self.prefetching.clone(), self.stop_prefetch.clone());
         let swarm = self.config.route.swarm().cloned();
         let track = track.clone();
         tokio::spawn(async move {
@@ -438,7 +453,11 @@ impl Player {
                     .filter(|(_, total)| *total > 0)
                     .map(|(ms, total)| (u128::from(ms) * u128::from(p.bytes) / u128::from(total)) as u64);
                 let _ = events.send(PlayerEvent::Buffering { track: track.clone(), progress: p, buffered_ms });
-                if let Some((m, opus_kbps)) = meter.as_mut()
+                if let Some((m, _)) = meter.as_mut()
+                    && prefetching.load(Ordering::Acquire)
+                {
+                    m.restart();
+                } else if let Some((m, opus_kbps)) = meter.as_mut()
                     && let Some(TooThin { link_kbps, needed_kbps }) = m.arrived(std::time::Instant::now(), p.bytes, p.total)
                 {
                     let _ = events.send(PlayerEvent::LinkTooThin { track: track.clone(), link_kbps, needed_kbps, opus_kbps: *opus_kbps });
@@ -457,11 +476,13 @@ impl Player {
                 // Failing here costs nothing: the track is fetched again when it comes up, and
                 // says then what is wrong.
                 let mut seen = Progress { bytes: 0, total: None };
+                prefetching.store(true, Ordering::Release);
                 let fetched = fetch::stream_track(from_room(&swarm, &next_hash), &url, &cache, &key, |_, p| {
                     seen = p;
-                    true
+                    !stop_prefetch.load(Ordering::Acquire)
                 })
                 .await;
+                prefetching.store(false, Ordering::Release);
                 match fetched {
                     Ok(fetch::Fetched::Whole) => {
                         let progress = Progress { total: seen.total.or(Some(seen.bytes)), ..seen };
@@ -485,86 +506,9 @@ impl Player {
     }
 }
 
-/// Why a deck stopped: its bytes are not audio this build decodes, or could not be resampled to
-/// the output's rate. A [`PlayerEvent::Unplayable`] says it to the room in one line.
-#[derive(Debug, thiserror::Error)]
-enum DeckError {
-    #[error(transparent)]
-    Decode(#[from] whatssound_audio::DecodeError),
-    #[error(transparent)]
-    Resample(#[from] whatssound_audio::ResampleError),
-}
-
 /// The room's swarm and the track's hash, when a track can come from the members who have it.
 fn from_room<'a>(swarm: &'a Option<whatssound_swarm::Swarm>, hash: &'a Option<String>) -> Option<(&'a whatssound_swarm::Swarm, &'a str)> {
     swarm.as_ref().zip(hash.as_deref())
-}
-
-/// The decode thread: keeps the ring full — decoded, mapped to stereo, resampled to the output rate.
-/// Decoding is hundreds of times faster than real time, so a deck that starts mid-track decodes
-/// from the beginning and discards the first `skip_frames` output frames (no container seeking,
-/// whose accuracy varies by format). The discarded audio is dropped before the resampler, which
-/// would otherwise do most of the work for nothing.
-fn decode_into(
-    mut decoder: Decoder,
-    mut resampler: Option<Resampler>,
-    mut ring: Producer<f32>,
-    stop: &AtomicBool,
-    skip_frames: i64,
-) -> Result<(), DeckError> {
-    let skip_frames = u64::try_from(skip_frames).unwrap_or(0);
-    let (skip_in, skip_out) = resampler.as_ref().map_or((0, skip_frames), |r| r.split_skip(skip_frames));
-    let mut skip_in = usize::try_from(skip_in).unwrap_or(usize::MAX).saturating_mul(usize::from(CHANNELS));
-    let mut skip = usize::try_from(skip_out).unwrap_or(usize::MAX).saturating_mul(usize::from(CHANNELS));
-    let mut decoded = Vec::new();
-    let mut stereo = Vec::new();
-    let mut resampled = Vec::new();
-    let channels = decoder.channels();
-    loop {
-        if stop.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        decoded.clear();
-        let more = decoder.next_packet(&mut decoded)?;
-        stereo.clear();
-        for frame in decoded.chunks(channels) {
-            let l = frame[0];
-            let r = *frame.get(1).unwrap_or(&l);
-            stereo.extend_from_slice(&[l, r]);
-        }
-        let dropped_in = skip_in.min(stereo.len());
-        skip_in -= dropped_in;
-        let fresh = &stereo[dropped_in..];
-        let ready: &[f32] = match resampler.as_mut() {
-            Some(r) => {
-                resampled.clear();
-                let done = if more {
-                    r.push(fresh, &mut resampled)
-                } else {
-                    r.push(fresh, &mut resampled).and_then(|()| r.finish(&mut resampled))
-                };
-                done?;
-                &resampled
-            }
-            None => fresh,
-        };
-        let dropped = skip.min(ready.len());
-        skip -= dropped;
-        let mut rest = &ready[dropped..];
-        while !rest.is_empty() {
-            if stop.load(Ordering::Acquire) {
-                return Ok(());
-            }
-            let (done, _) = ring.push_partial_slice(rest);
-            rest = &rest[done.len()..];
-            if !rest.is_empty() {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        if !more {
-            return Ok(());
-        }
-    }
 }
 
 #[cfg(test)]

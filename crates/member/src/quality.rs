@@ -11,6 +11,8 @@
 
 use std::time::{Duration, Instant};
 
+use whatssound_audio::{OPUS_DEFAULT_KBPS, opus_bitrate};
+
 /// What a member asks the host for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quality {
@@ -24,32 +26,37 @@ pub enum Quality {
 
 impl Default for Quality {
     fn default() -> Self {
-        Quality::Auto { kbps: DEFAULT_OPUS_KBPS }
+        Quality::Auto { kbps: OPUS_DEFAULT_KBPS }
     }
 }
 
-/// The Opus bitrate a member asks for unless told otherwise (transparent for most music; ten
-/// times less than a typical FLAC).
-pub const DEFAULT_OPUS_KBPS: u32 = 96;
+/// A quality that does not read as one, and how to write it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadQuality {
+    #[error("{0:?}: the Opus bitrate must be a number of kbit/s from 32 to 256")]
+    Bitrate(String),
+    #[error("{0:?} is not a quality: use auto, original or opus (with :KBPS for auto or opus)")]
+    Kind(String),
+}
 
 impl std::str::FromStr for Quality {
-    type Err = String;
+    type Err = BadQuality;
 
     /// `auto`, `original`, `opus`, or either of those with a bitrate: `opus:64`, `auto:128`.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, BadQuality> {
         let (kind, kbps) = match s.split_once(':') {
             Some((kind, kbps)) => {
-                let kbps = kbps.parse::<u32>().ok().filter(|k| (32..=256).contains(k));
-                (kind, Some(kbps.ok_or_else(|| format!("{s:?}: the Opus bitrate must be a number of kbit/s from 32 to 256"))?))
+                let kbps = kbps.parse::<u32>().ok().and_then(opus_bitrate).ok_or_else(|| BadQuality::Bitrate(s.to_owned()))?;
+                (kind, Some(kbps))
             }
             None => (s, None),
         };
-        let kbps = kbps.unwrap_or(DEFAULT_OPUS_KBPS);
+        let kbps = kbps.unwrap_or(OPUS_DEFAULT_KBPS);
         match kind {
             "auto" => Ok(Quality::Auto { kbps }),
             "opus" => Ok(Quality::Opus { kbps }),
             "original" if s == "original" => Ok(Quality::Original),
-            _ => Err(format!("{s:?} is not a quality: use auto, original or opus (with :KBPS for auto or opus)")),
+            _ => Err(BadQuality::Kind(s.to_owned())),
         }
     }
 }
@@ -82,10 +89,16 @@ impl LinkMeter {
         LinkMeter { duration, first_byte: None, decided: false }
     }
 
+    /// Forgets what it has seen: the link was shared (with the next track's download) and the
+    /// rate seen so far is not the link's.
+    pub fn restart(&mut self) {
+        self.first_byte = None;
+    }
+
     /// `bytes` of `total` have arrived by `now`. Says, once, that the link is too thin; says
     /// nothing while it is still watching, or ever again once it has judged.
     pub fn arrived(&mut self, now: Instant, bytes: u64, total: Option<u64>) -> Option<TooThin> {
-        let (Some(total), false) = (total, self.decided) else { return None };
+        let (Some(total @ 1..), false) = (total, self.decided) else { return None };
         // Timed from the first bytes, not the request: the time to reach the host is not the
         // link's rate.
         let (start, at_start) = *self.first_byte.get_or_insert((now, bytes));
@@ -145,16 +158,35 @@ mod tests {
         assert_eq!(meter.arrived(t0, 1_000, Some(10_000_000)), None);
         assert!(meter.arrived(t0 + Duration::from_secs(3), 2_000, Some(10_000_000)).is_some());
         assert_eq!(meter.arrived(t0 + Duration::from_secs(4), 3_000, Some(10_000_000)), None, "said once");
+
+        let mut meter = LinkMeter::new(Duration::ZERO);
+        assert_eq!(meter.arrived(t0, 1, Some(10)), None);
+        assert_eq!(meter.arrived(t0 + Duration::from_secs(3), 2, Some(10)), None, "a track of no length needs nothing");
+        let mut meter = LinkMeter::new(Duration::from_secs(100));
+        assert_eq!(meter.arrived(t0 + Duration::from_secs(3), 0, Some(0)), None, "an empty track is whole");
+    }
+
+    #[test]
+    fn a_meter_restarted_while_the_link_was_shared_judges_only_what_followed() {
+        let mut meter = LinkMeter::new(Duration::from_secs(100));
+        let t0 = Instant::now();
+        meter.arrived(t0, 0, Some(10_000_000));
+        meter.restart();
+        // Restarted as the link was shared: the rate is that of the 2 s after the first bytes seen since.
+        assert_eq!(meter.arrived(t0 + Duration::from_secs(1), 10_000, Some(10_000_000)), None);
+        let verdict = meter.arrived(t0 + Duration::from_secs(3), 210_000, Some(10_000_000)).unwrap();
+        assert_eq!(verdict.link_kbps, 800);
     }
 
     #[test]
     fn qualities_read_as_the_cli_writes_them() {
         assert_eq!("auto".parse(), Ok(Quality::Auto { kbps: 96 }));
         assert_eq!("opus:64".parse(), Ok(Quality::Opus { kbps: 64 }));
+        assert_eq!("opus:100".parse(), Ok(Quality::Opus { kbps: 96 }), "the step below");
         assert_eq!("auto:128".parse(), Ok(Quality::Auto { kbps: 128 }));
         assert_eq!("original".parse(), Ok(Quality::Original));
         for bad in ["opus:8", "opus:x", "mp3", "original:96"] {
-            let err = bad.parse::<Quality>().unwrap_err();
+            let err = bad.parse::<Quality>().unwrap_err().to_string();
             assert!(err.starts_with(&format!("{bad:?}")), "{err}");
         }
     }
