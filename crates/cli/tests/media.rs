@@ -155,6 +155,58 @@ fn a_listener_on_a_thin_link_can_ask_for_an_opus_copy_that_plays_as_long_as_the_
 }
 
 #[test]
+fn a_listener_joining_late_on_opus_fetches_the_copy_from_near_the_room_and_plays_it_in_time() {
+    let base = temp_dir("media-opus-late");
+    std::fs::create_dir_all(&base).unwrap();
+    // 30 s at 44.1 kHz: 440 Hz until 22.0 s, then 880 Hz.
+    let samples: Vec<i16> = (0..44_100 * 30)
+        .flat_map(|i| {
+            let hz = if i < 44_100 * 22 { 440.0 } else { 880.0 };
+            let v = ((std::f64::consts::TAU * hz * f64::from(i) / 44_100.0).sin() * 12_000.0) as i16;
+            [v, v]
+        })
+        .collect();
+    let track = base.join("two tones.wav");
+    std::fs::write(&track, whatssound_audio::wav::pcm16(44_100, 2, &samples, &Default::default())).unwrap();
+    let h = host(&base.join("host"), &[track.to_str().unwrap()]);
+    let (invite, admin) = (h.field("invite"), h.field("host_invite"));
+    for action in [&["pause"][..], &["seek", "20000"]] {
+        let (code, out, err) = send(&admin, &base.join("admin"), action);
+        assert_eq!(code, 0, "{action:?}: {out} {err}");
+    }
+    let recording = base.join("ann.wav");
+    let output = format!("wav:{}", recording.display());
+    let mut ann =
+        Running::spawn(&["listen", &invite, "--data-dir", base.join("ann").to_str().unwrap(), "--quality", "opus", "--output", &output]);
+    assert_eq!(ann.until(|v| v["event"] == "track_ready")["rate"], 48_000);
+    // The copy from 17 s (3 s before the room) is all here: 13 s of it, not 30.
+    let whole = ann.until(|v| v["event"] == "buffering" && v["track"] == "t1");
+    let bytes = whole["bytes"].as_u64().unwrap();
+    assert!((120_000..220_000).contains(&bytes), "13 s at 96 kbit/s is ~156 KB: {whole}");
+    let (code, out, err) = send(&admin, &base.join("admin"), &["play"]);
+    assert_eq!(code, 0, "{out} {err}");
+    ann.until(|v| v["event"] == "playing");
+    std::thread::sleep(std::time::Duration::from_millis(3_000));
+    assert_eq!(ann.terminate(), Some(0));
+
+    // The recording starts at the room's 20.0 s, or as much later as the play took to arrive (the
+    // listener joins the timeline where it is): the tone changes at most 2.0 s after the first
+    // sound. A copy misplaced on the timeline would be off by its 17 s, or its 3 s lead.
+    let mut d = whatssound_audio::Decoder::open_file(&recording).unwrap();
+    let (rate, channels) = (d.rate() as usize, d.channels());
+    let mut pcm = Vec::new();
+    while d.next_packet(&mut pcm).unwrap() {}
+    let left: Vec<f32> = pcm.iter().step_by(channels).copied().collect();
+    let first = left.iter().position(|v| v.abs() > 0.05).expect("the recording has sound");
+    let window = rate / 100;
+    let crossings = |w: &[f32]| w.windows(2).filter(|p| (p[0] < 0.0) != (p[1] < 0.0)).count();
+    let change =
+        (first..left.len() - window).step_by(window / 4).find(|i| crossings(&left[*i..*i + window]) > 13).expect("the 880 Hz tone came");
+    let after = (change - first) as f64 / rate as f64;
+    assert!((1.6..2.03).contains(&after), "the tone changed {after:.3} s after the first sound, not up to 2.0 s");
+}
+
+#[test]
 fn a_listener_uploads_a_file_and_the_room_plays_it_from_the_host() {
     let base = temp_dir("upload");
     let first = song(&base, "First.wav");

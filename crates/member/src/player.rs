@@ -144,6 +144,8 @@ pub struct Player {
     prefetching: Arc<AtomicBool>,
     /// Stops the next track's fetch ahead (an original, once the player has changed to copies).
     stop_prefetch: Arc<AtomicBool>,
+    /// A copy waits for the first clock estimate to know where in the track the room is.
+    load_on_clock: bool,
 }
 
 impl std::fmt::Debug for Player {
@@ -190,6 +192,7 @@ impl Player {
             opus_kbps,
             prefetching: Arc::default(),
             stop_prefetch: Arc::default(),
+            load_on_clock: false,
         };
         Ok((player, rx))
     }
@@ -243,6 +246,9 @@ impl Player {
     /// The room's clock estimate changed: local instant `local_ns` is host instant `host_ns`.
     pub fn set_clock(&mut self, local_ns: Nanos, host_ns: Nanos, drift_ppm: f64) {
         self.clock_point = Some((local_ns, host_ns, drift_ppm * 1e-6));
+        if std::mem::take(&mut self.load_on_clock) {
+            self.load_current();
+        }
         self.send_timeline();
     }
 
@@ -267,6 +273,12 @@ impl Player {
         self.stop_decoding.store(true, Ordering::Release);
         self.control = None;
         let playback = &self.room.playback;
+        // Nothing can sound before the clock is known anyway; a copy waits for it to start near
+        // the room (a member's first snapshot comes before its first clock estimate).
+        self.load_on_clock = self.opus_kbps.is_some() && playback.playing && self.clock_point.is_none();
+        if self.load_on_clock {
+            return;
+        }
         let source = playback.track.as_ref().and_then(|t| self.room.queue.get(t)).map(|t| (t.meta.source.clone(), t.meta.duration_ms));
         if let (Some(track), Some((source, duration_ms))) = (playback.track.clone(), source) {
             let start_frame = i64::try_from(playback.position_ms).unwrap_or(0) * i64::from(self.rate) / 1000;
@@ -329,6 +341,9 @@ impl Player {
 
     /// Where the room is in the current track now, by the host's clock, once the clock is known.
     fn position_now_ms(&self) -> Option<u64> {
+        if !self.room.playback.playing {
+            return Some(self.room.playback.position_ms);
+        }
         let (local, host, _) = self.clock_point?;
         let host_now_ms = (host + (self.config.clock.now() - local)) / 1_000_000;
         Some(self.room.playback.position_at(u64::try_from(host_now_ms).ok()?))
@@ -443,7 +458,9 @@ impl Player {
         let swarm = self.config.route.swarm().cloned();
         let track = track.clone();
         tokio::spawn(async move {
+            let mut last = Progress { bytes: 0, total: None };
             let streamed = fetch::stream_track(from_room(&swarm, &hash), &url, &cache, &key, |data, p| {
+                last = p;
                 if p.bytes == data.len() as u64 {
                     arrival.expect(p.total);
                 }
@@ -467,7 +484,14 @@ impl Player {
             })
             .await;
             match streamed {
-                Ok(fetch::Fetched::Whole) => arrival.finish(),
+                Ok(fetch::Fetched::Whole) => {
+                    arrival.finish();
+                    // A copy sent as it is made had no length up front: now it has one.
+                    if last.total.is_none() {
+                        let progress = Progress { total: Some(last.bytes), ..last };
+                        let _ = events.send(PlayerEvent::Buffering { track: track.clone(), progress, buffered_ms: duration_ms });
+                    }
+                }
                 Ok(fetch::Fetched::Stopped) => return,
                 Err(e) => return arrival.fail(e.to_string()),
             }
