@@ -7,6 +7,7 @@ median |error| and the underruns of the deck playing then.
 
   bench/nat/thin.py [RUNS] [RATE] [PROFILE] [QUALITIES...]
   bench/nat/thin.py 3 600kbit internet auto opus original
+  JOIN_AT=120 bench/nat/thin.py 2 600kbit internet auto opus   # join 2 minutes into the track
 
 The FLAC is made here (SONG=path to use another): 4 minutes of chords and noise, ~1 Mbit/s. Needs
 root, the bed, and flac; uses WHATSSOUND_CLI / WHATSSOUND_NETBED as bench/nat/join.py does.
@@ -20,9 +21,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from join import bed, first, spawn, stop  # noqa: E402
+from join import CLI, bed, first, spawn, stop  # noqa: E402
 
 HOLD = float(os.environ.get("HOLD", "40"))
+# The host seeks here (seconds) before the listener joins: a listener joining mid-track.
+JOIN_AT = float(os.environ.get("JOIN_AT", "0"))
 
 
 def make_song():
@@ -58,6 +61,9 @@ def run_once(i, rate, profile, quality, song):
         host, hl = spawn(name, "host", "host", "--listen", "10.77.0.2:0", "--data-dir", d + "/host", song)
         procs.append(host)
         _, ready = first(hl, lambda v: v.get("event") == "ready", 20)
+        if JOIN_AT:
+            subprocess.run(["ip", "netns", "exec", f"{name}-host", CLI, "send", ready["host_invite"], "--data-dir", d + "/admin",
+                            "seek", str(int(JOIN_AT * 1000))], check=True, capture_output=True)
         t0 = time.monotonic()
         a, al = spawn(name, "a", "listen", ready["invite"], "--name", "a", "--output", "null", "--quality", quality, "--data-dir", d + "/a")
         procs.append(a)
@@ -76,7 +82,7 @@ def run_once(i, rate, profile, quality, song):
                 syncs.append(v)
         errors = [abs(s["error_ms"]) for s in syncs]
         return {
-            "quality": quality, "rate": rate, "profile": profile,
+            "quality": quality, "rate": rate, "profile": profile, "join_at_s": JOIN_AT,
             "changed_s": round(changed[0], 2) if changed else None,
             "link_kbps": changed[1] if changed else None, "needed_kbps": changed[2] if changed else None,
             "playing_s": playing,
