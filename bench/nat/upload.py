@@ -129,12 +129,17 @@ def main():
             p, lines = spawn(name, f"l{i}", "listen", ready["invite"], "--name", f"l{i}", "--output", "null", "--data-dir", f"{d}/l{i}")
             procs.append(p)
             listeners.append(lines)
-        done, whole_at, sound_at, last_sync = 0, [], [], [None] * n
+        done, whole_at, sound_at, last_sync, to_opus = 0, [], [], [None] * n, 0
         for i, lines in enumerate(listeners):
             playing = None
             while True:
-                at, v = first(lines, lambda v: v.get("event") in ("buffering", "playing", "sync"), 240)
+                at, v = first(lines, lambda v: v.get("event") in ("buffering", "playing", "sync", "quality"), 240)
                 if v is None:
+                    break
+                if v["event"] == "quality":
+                    # This listener judged its link too thin and fetches the host's Opus copies
+                    # now: it will never hold the original whole.
+                    to_opus += 1
                     break
                 if v["event"] == "sync":
                     last_sync[i] = v
@@ -171,7 +176,8 @@ def main():
                           "upload_per_listener": round(up / n / size, 3),
                           "upload_split_over_track": {k: round(v / size, 2) for k, v in split.items()},
                           "played_on_s": play, "underruns_total": sum(u or 0 for u in underruns),
-                          "listeners_with_underruns": sum(1 for u in underruns if u), "sync_missing": sum(1 for u in underruns if u is None)}))
+                          "listeners_with_underruns": sum(1 for u in underruns if u), "sync_missing": sum(1 for u in underruns if u is None),
+                          "changed_to_opus": to_opus}))
     finally:
         stop(name, procs)
 

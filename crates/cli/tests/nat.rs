@@ -141,3 +141,32 @@ fn a_relay_carries_the_room_but_never_sees_it() {
     drop(a);
     drop((host, relay));
 }
+
+#[test]
+fn a_listener_on_a_thin_link_in_a_tunnelled_room_changes_to_opus_too() {
+    // Both behind NATs, the room through the tunnel; the listener's link is 700 kbit/s, the track
+    // a 1,411 kbit/s WAV that comes (named by its hash) from the room's members and the host.
+    let Some(bed) = bed(&[("host", "lan%restricted"), ("a", "lan@700kbit%restricted")]) else { return };
+    let dir = temp_dir("nat-thin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (relay, relay_url) = relay_in(&bed);
+    let track = dir.join("long.wav");
+    std::fs::write(&track, whatssound_audio::wav::sine(44_100, 2, 60.0, 440.0, &Default::default())).unwrap();
+    let (host, invite) = host_at_home(&bed, &dir, &relay_url, &[track.to_str().unwrap()]);
+    let a_dir = dir.join("a");
+    let mut a = cli_in(&bed, "a", &["listen", &invite, "--name", "a", "--output", "null", "--data-dir", a_dir.to_str().unwrap()]);
+    let changed = a.until_within(Duration::from_secs(40), |v| v["event"] == "quality");
+    assert_eq!(changed["format"], "opus", "{changed}");
+    assert!(changed["link_kbps"].as_u64().unwrap() < 900, "{changed}");
+    let ready = a.until_within(Duration::from_secs(20), |v| v["event"] == "track_ready" && v["rate"] == 48_000);
+    assert_eq!(ready["track"], "t1");
+    let since = std::time::Instant::now();
+    let settled = a.until_within(Duration::from_secs(30), |v| {
+        v["event"] == "sync" && since.elapsed() >= Duration::from_secs(6) && v["error_ms"].is_number()
+    });
+    assert!(settled["error_ms"].as_f64().unwrap().abs() < 2.0, "{settled}");
+    assert_eq!(settled["underruns"], 0, "the copy keeps ahead through the tunnel: {settled}");
+    drop(a);
+    host.terminate();
+    relay.terminate();
+}

@@ -22,7 +22,7 @@ use whatssound_core::fetch::{self, Progress};
 use whatssound_room::{Playback, RoomState, TrackId, TrackSource};
 
 use crate::deck::{Deck, DeckError, decode_into};
-use crate::quality::{LinkMeter, Quality, TooThin};
+use crate::quality::{LinkMeter, Quality, TooThin, WATCH_HOST, WATCH_MEMBERS};
 
 /// The rate the null and WAV outputs run at; a device runs at its own, and tracks at other rates
 /// are resampled to the output's.
@@ -385,12 +385,12 @@ impl Player {
         }
         // Members pass on the originals, which the hash names; a copy comes from the host.
         let hash = self.room.queue.get(&track).filter(|_| !copy).and_then(|t| t.meta.hash.clone());
-        // Only a download from the host's media server says how fast the link is: one from the
-        // room's members starts slowly while the first pieces spread, whatever the link.
-        let from_members = self.config.route.swarm().is_some() && hash.is_some();
-        let meter = match (self.config.quality, copy || from_members, duration_ms) {
+        // A download from the room's members starts slowly while the first pieces spread,
+        // whatever the link: it is watched for longer before it is judged.
+        let watch = if self.config.route.swarm().is_some() && hash.is_some() { WATCH_MEMBERS } else { WATCH_HOST };
+        let meter = match (self.config.quality, copy, duration_ms) {
             (Quality::Auto { kbps }, false, Some(ms)) if !matches!(source, TrackSource::Url { .. }) => {
-                Some((LinkMeter::new(Duration::from_millis(ms)), kbps))
+                Some((LinkMeter::new(Duration::from_millis(ms), watch), kbps))
             }
             _ => None,
         };

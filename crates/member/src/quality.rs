@@ -3,7 +3,8 @@
 //!
 //! Peers cannot help a listener whose own link is the bottleneck (a FLAC of ~1 Mbit/s over a
 //! 600 kbit/s hotel Wi-Fi): the bytes must get smaller. [`LinkMeter`] watches a download of the
-//! original and says, once it has seen enough, whether it arrives fast enough to play; when it
+//! original (from the host, or from the room's members, for longer) and says, once it has seen
+//! enough, whether it arrives fast enough to play; when it
 //! does not, the player changes to the host's Opus copy at the same position (the copy is timed
 //! exactly like the original, so the switch is a seek to where the room is, not a jump in time).
 //! A member that has changed stays on Opus for the session: a link that was too thin once is
@@ -72,21 +73,27 @@ pub struct TooThin {
 #[derive(Debug, Clone)]
 pub struct LinkMeter {
     duration: Duration,
+    watch: Duration,
     first_byte: Option<(Instant, u64)>,
     decided: bool,
 }
 
-/// How long a download is watched before it is judged: long enough for TCP (or QUIC) to have
-/// opened its window, short enough that a listener hears only a moment of waiting.
-const WATCH: Duration = Duration::from_secs(2);
+/// How long a download from the host is watched before it is judged: long enough for TCP (or
+/// QUIC) to have opened its window, short enough that a listener hears only a moment of waiting.
+pub const WATCH_HOST: Duration = Duration::from_secs(2);
+/// How long a download from the room's members is watched: its first pieces come slowly while
+/// they spread through the room (in a room of 30 the first seconds can bring little, whatever the
+/// link), so only a rate held this long says the link itself is thin.
+pub const WATCH_MEMBERS: Duration = Duration::from_secs(8);
 /// The link must carry the track this much faster than it plays: a link at exactly the track's
 /// rate has nothing to spare for the room's own messages or a bad second.
 const HEADROOM: f64 = 1.25;
 
 impl LinkMeter {
-    /// A meter for a track that plays for `duration`.
-    pub fn new(duration: Duration) -> Self {
-        LinkMeter { duration, first_byte: None, decided: false }
+    /// A meter for a track that plays for `duration`, judging after `watch` ([`WATCH_HOST`] or
+    /// [`WATCH_MEMBERS`]).
+    pub fn new(duration: Duration, watch: Duration) -> Self {
+        LinkMeter { duration, watch, first_byte: None, decided: false }
     }
 
     /// Forgets what it has seen: the link was shared (with the next track's download) and the
@@ -107,7 +114,7 @@ impl LinkMeter {
             self.decided = true;
             return None;
         }
-        if watched < WATCH || self.duration.is_zero() {
+        if watched < self.watch || self.duration.is_zero() {
             return None;
         }
         self.decided = true;
@@ -123,7 +130,7 @@ mod tests {
 
     /// Feeds a meter a download of `total` bytes arriving at `bytes_per_s`, in 64 KiB chunks.
     fn judge(total: u64, track_s: u64, bytes_per_s: u64) -> Option<TooThin> {
-        let mut meter = LinkMeter::new(Duration::from_secs(track_s));
+        let mut meter = LinkMeter::new(Duration::from_secs(track_s), WATCH_HOST);
         let t0 = Instant::now();
         // The first chunk waits for the connection; the rate counts from it.
         let mut at = t0 + Duration::from_millis(700);
@@ -151,24 +158,40 @@ mod tests {
     }
 
     #[test]
+    fn a_download_from_the_members_is_judged_on_what_eight_seconds_brought() {
+        // A slow start (the first pieces spreading) then the link's full rate: fine over 8 s.
+        let mut meter = LinkMeter::new(Duration::from_secs(60), WATCH_MEMBERS);
+        let t0 = Instant::now();
+        let need = 8_700_000 / 60; // bytes a second the track plays at
+        assert_eq!(meter.arrived(t0, 16_384, Some(8_700_000)), None);
+        assert_eq!(meter.arrived(t0 + Duration::from_secs(3), 100_000, Some(8_700_000)), None, "a slow start is not judged");
+        assert_eq!(meter.arrived(t0 + Duration::from_secs(8), 100_000 + 5 * 4 * need, Some(8_700_000)), None);
+        // Thin all along: judged once the 8 s are up.
+        let mut meter = LinkMeter::new(Duration::from_secs(60), WATCH_MEMBERS);
+        assert_eq!(meter.arrived(t0, 16_384, Some(8_700_000)), None);
+        assert_eq!(meter.arrived(t0 + Duration::from_secs(7), 16_384 + 7 * need / 2, Some(8_700_000)), None);
+        assert!(meter.arrived(t0 + Duration::from_secs(8), 16_384 + 8 * need / 2, Some(8_700_000)).is_some());
+    }
+
+    #[test]
     fn a_meter_judges_once_and_needs_a_length() {
-        let mut meter = LinkMeter::new(Duration::from_secs(100));
+        let mut meter = LinkMeter::new(Duration::from_secs(100), WATCH_HOST);
         let t0 = Instant::now();
         assert_eq!(meter.arrived(t0, 1_000, None), None, "no length: no judgement");
         assert_eq!(meter.arrived(t0, 1_000, Some(10_000_000)), None);
         assert!(meter.arrived(t0 + Duration::from_secs(3), 2_000, Some(10_000_000)).is_some());
         assert_eq!(meter.arrived(t0 + Duration::from_secs(4), 3_000, Some(10_000_000)), None, "said once");
 
-        let mut meter = LinkMeter::new(Duration::ZERO);
+        let mut meter = LinkMeter::new(Duration::ZERO, WATCH_HOST);
         assert_eq!(meter.arrived(t0, 1, Some(10)), None);
         assert_eq!(meter.arrived(t0 + Duration::from_secs(3), 2, Some(10)), None, "a track of no length needs nothing");
-        let mut meter = LinkMeter::new(Duration::from_secs(100));
+        let mut meter = LinkMeter::new(Duration::from_secs(100), WATCH_HOST);
         assert_eq!(meter.arrived(t0 + Duration::from_secs(3), 0, Some(0)), None, "an empty track is whole");
     }
 
     #[test]
     fn a_meter_restarted_while_the_link_was_shared_judges_only_what_followed() {
-        let mut meter = LinkMeter::new(Duration::from_secs(100));
+        let mut meter = LinkMeter::new(Duration::from_secs(100), WATCH_HOST);
         let t0 = Instant::now();
         meter.arrived(t0, 0, Some(10_000_000));
         meter.restart();
