@@ -3,7 +3,8 @@
 home behind a link capped by tbf (tests/net/bed.sh `PROFILE@RATE`), with each `--quality`. For each
 run it reports, from the listener's start: when it changed to Opus (`quality`), when its first
 synced sound came (`playing`, each deck's), and over the last 10 s of HOLD the sync lines'
-median |error| and the underruns of the deck playing then.
+median |error|, the median |clock offset| (host and listener share one clock here, so that is
+the estimate's error against the truth) and the underruns of the deck playing then.
 
   bench/nat/thin.py [RUNS] [RATE] [PROFILE] [QUALITIES...]
   bench/nat/thin.py 3 600kbit internet auto opus original
@@ -81,12 +82,15 @@ def run_once(i, rate, profile, quality, song):
             elif e == "sync" and at - t0 >= HOLD - 10 and isinstance(v.get("error_ms"), (int, float)):
                 syncs.append(v)
         errors = [abs(s["error_ms"]) for s in syncs]
+        # Host and listener read one CLOCK_MONOTONIC here, so the estimated offset is its own error.
+        offsets = [abs(s["clock_offset_ms"]) for s in syncs if isinstance(s.get("clock_offset_ms"), (int, float))]
         return {
             "quality": quality, "rate": rate, "profile": profile, "join_at_s": JOIN_AT,
             "changed_s": round(changed[0], 2) if changed else None,
             "link_kbps": changed[1] if changed else None, "needed_kbps": changed[2] if changed else None,
             "playing_s": playing,
             "error_ms_median_last_10s": round(statistics.median(errors), 3) if errors else None,
+            "clock_error_ms_median_last_10s": round(statistics.median(offsets), 3) if offsets else None,
             "underruns_at_end": syncs[-1]["underruns"] if syncs else None,
         }
     finally:

@@ -32,6 +32,8 @@ struct State {
     /// The length the server announced, if it did.
     total: Option<u64>,
     end: End,
+    /// The furthest any reader has read: how far ahead of its reader a download is.
+    read_to: u64,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -145,6 +147,12 @@ impl ArrivingBytes {
         let state = self.shared.lock();
         (state.bytes.len() as u64, state.total)
     }
+
+    /// Bytes here that no reader has read yet.
+    pub fn unread(&self) -> u64 {
+        let state = self.shared.lock();
+        (state.bytes.len() as u64).saturating_sub(state.read_to)
+    }
 }
 
 /// Reads a download from a position of its own, waiting for bytes not yet here.
@@ -168,6 +176,7 @@ impl Read for ArrivingReader {
                 let n = buf.len().min(state.bytes.len() - start);
                 buf[..n].copy_from_slice(&state.bytes[start..start + n]);
                 self.position += n as u64;
+                state.read_to = state.read_to.max(self.position);
                 return Ok(n);
             }
             match &state.end {
@@ -256,6 +265,17 @@ mod tests {
         assert_eq!(got, b"ab");
         assert_eq!(err.to_string(), "the host went away");
         assert_eq!(bytes.failure().as_deref(), Some("the host went away"));
+    }
+
+    #[test]
+    fn unread_bytes_are_counted_from_the_furthest_reader() {
+        let (arrival, bytes) = arriving();
+        arrival.append(&[0; 100]);
+        let (mut a, mut b) = (bytes.reader(), bytes.reader());
+        assert_eq!(bytes.unread(), 100);
+        a.read_exact(&mut [0; 30]).unwrap();
+        b.read_exact(&mut [0; 10]).unwrap();
+        assert_eq!(bytes.unread(), 70);
     }
 
     #[test]

@@ -207,6 +207,28 @@ fn a_listener_joining_late_on_opus_fetches_the_copy_from_near_the_room_and_plays
 }
 
 #[test]
+fn a_copy_is_fetched_no_further_ahead_than_it_needs_to_be() {
+    let base = temp_dir("media-opus-paced");
+    std::fs::create_dir_all(&base).unwrap();
+    // 90 s: its copy (~1 MB) would be here in a second or two on loopback if fetched at full speed.
+    let track = base.join("long.wav");
+    std::fs::write(&track, whatssound_audio::wav::sine(22_050, 1, 90.0, 440.0, &Default::default())).unwrap();
+    let h = host(&base.join("host"), &[track.to_str().unwrap()]);
+    let invite = h.field("invite");
+    let mut ann =
+        Running::spawn(&["listen", &invite, "--data-dir", base.join("ann").to_str().unwrap(), "--quality", "opus", "--output", "null"]);
+    ann.until(|v| v["event"] == "playing");
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let lines = ann.drain();
+    // Held ~20 s ahead of what plays: the copy is not whole (its `buffering` line comes when it is),
+    // and what plays never ran dry.
+    assert!(!lines.iter().any(|v| v["event"] == "buffering" && v["track"] == "t1"), "{lines:#?}");
+    let sync = lines.iter().rev().find(|v| v["event"] == "sync").expect("sync lines");
+    assert_eq!(sync["underruns"], 0, "{sync}");
+    assert_eq!(h.terminate(), Some(0));
+}
+
+#[test]
 fn a_listener_uploads_a_file_and_the_room_plays_it_from_the_host() {
     let base = temp_dir("upload");
     let first = song(&base, "First.wav");

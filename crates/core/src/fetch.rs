@@ -53,24 +53,31 @@ pub fn is_cached(cache_dir: &Path, key: &str) -> bool {
 /// Fetches `url` whole (cached as `cache/key`), reporting progress as bytes arrive.
 pub async fn fetch(url: &str, cache_dir: &Path, key: &str, mut progress: impl FnMut(Progress)) -> Result<Vec<u8>, FetchError> {
     let mut bytes = Vec::new();
-    stream(url, cache_dir, key, |data, p| {
-        bytes.extend_from_slice(data);
-        progress(p);
-        true
-    })
+    stream(
+        url,
+        cache_dir,
+        key,
+        |data, p| {
+            bytes.extend_from_slice(data);
+            progress(p);
+            true
+        },
+        || None,
+    )
     .await?;
     Ok(bytes)
 }
 
 /// Streams a track to `chunk` as [`stream`] does: from the room's members when it has a content
 /// hash and this member passes tracks on (`swarm`), else (or when no member nor the host can
-/// give it that way, before a byte came) from `url`.
+/// give it that way, before a byte came) from `url`, held back while `hold` says so.
 pub async fn stream_track(
     swarm: Option<(&whatssound_swarm::Swarm, &str)>,
     url: &str,
     cache_dir: &Path,
     key: &str,
     mut chunk: impl FnMut(&[u8], Progress) -> bool,
+    hold: impl Fn() -> Option<std::time::Duration>,
 ) -> Result<Fetched, FetchError> {
     if let Some((swarm, hash)) = swarm {
         let mut started = false;
@@ -92,13 +99,24 @@ pub async fn stream_track(
             Err(e) => tracing::warn!("{e}; fetching it from the host's media server instead"),
         }
     }
-    stream(url, cache_dir, key, chunk).await
+    stream(url, cache_dir, key, chunk, hold).await
 }
 
 /// Streams `url` to `chunk` as it arrives (a cached copy, if any, in one piece), with the progress
 /// so far; `chunk` returns whether it still wants the rest. A whole download is cached as
 /// `cache/key`. Only a 200's body reaches `chunk`: any other answer is an error naming the status.
-pub async fn stream(url: &str, cache_dir: &Path, key: &str, mut chunk: impl FnMut(&[u8], Progress) -> bool) -> Result<Fetched, FetchError> {
+///
+/// Before each read, `hold` may say to wait (and is asked again after): a download far enough
+/// ahead of its listener stops reading, flow control stops the sender, and a thin link is left
+/// quiet for the clock's datagrams and the room's messages instead of queueing them behind audio
+/// not needed for a minute.
+pub async fn stream(
+    url: &str,
+    cache_dir: &Path,
+    key: &str,
+    mut chunk: impl FnMut(&[u8], Progress) -> bool,
+    hold: impl Fn() -> Option<std::time::Duration>,
+) -> Result<Fetched, FetchError> {
     let cached = cache_path(cache_dir, key);
     if let Ok(bytes) = tokio::fs::read(&cached).await {
         let n = bytes.len() as u64;
@@ -136,6 +154,9 @@ pub async fn stream(url: &str, cache_dir: &Path, key: &str, mut chunk: impl FnMu
     let mut repeated = 0u64;
     let mut resumes = 0;
     loop {
+        while let Some(wait) = hold() {
+            tokio::time::sleep(wait).await;
+        }
         let broke = match tokio::time::timeout(STALL, body.frame()).await {
             Ok(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {

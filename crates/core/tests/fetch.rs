@@ -45,10 +45,17 @@ async fn fetch_with_hash(dir: &Path, hash: &str, body: &[u8]) -> (Fetched, Vec<u
     let swarm = lonely_swarm(dir).await;
     let url = serve_once(body.to_vec()).await;
     let mut got = Vec::new();
-    let fetched = stream_track(Some((&swarm, hash)), &url, &dir.join("cache"), "t1", |data, _| {
-        got.extend_from_slice(data);
-        true
-    })
+    let fetched = stream_track(
+        Some((&swarm, hash)),
+        &url,
+        &dir.join("cache"),
+        "t1",
+        |data, _| {
+            got.extend_from_slice(data);
+            true
+        },
+        || None,
+    )
     .await
     .unwrap();
     (fetched, got)

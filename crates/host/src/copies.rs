@@ -65,7 +65,7 @@ pub(crate) enum OpusCopy {
     Made(PathBuf),
     Making(Growing),
     /// A copy from a second on, as it is encoded (an error ends a copy that failed).
-    From(mpsc::Receiver<std::io::Result<bytes::Bytes>>),
+    From(mpsc::UnboundedReceiver<std::io::Result<bytes::Bytes>>),
 }
 
 /// The room's Opus copies, and the ones being made.
@@ -176,9 +176,11 @@ impl OpusCopies {
         kbps: u32,
         from_s: u64,
         track: &str,
-    ) -> mpsc::Receiver<std::io::Result<bytes::Bytes>> {
-        // A few pages in flight: the encoder waits for a slow listener instead of filling memory.
-        let (tx, rx) = mpsc::channel(8);
+    ) -> mpsc::UnboundedReceiver<std::io::Result<bytes::Bytes>> {
+        // Unbounded: the encoder never waits for the listener (who reads at its link's pace, or
+        // slower on purpose), so it finishes in a second or two and gives its turn back; the
+        // copy waits in memory meanwhile (at most ~8 MB: 4 minutes at 256 kbit/s).
+        let (tx, rx) = mpsc::unbounded_channel();
         let (encoders, name) = (self.encoders.clone(), track.to_owned());
         tokio::spawn(async move {
             let _turn = encoders.acquire_owned().await;
@@ -188,7 +190,7 @@ impl OpusCopies {
                     // A listener that went away is not a failure worth a word.
                     if !out.0.is_closed() {
                         tracing::warn!(track = name, kbps, from_s, "the Opus copy failed: {e}");
-                        let _ = out.0.blocking_send(Err(std::io::Error::other(e)));
+                        let _ = out.0.send(Err(std::io::Error::other(e)));
                     }
                 }
             })
@@ -252,12 +254,12 @@ impl Write for Counting {
 }
 
 /// A copy for one request: each write goes to its response as it is made.
-struct Sending(mpsc::Sender<std::io::Result<bytes::Bytes>>);
+struct Sending(mpsc::UnboundedSender<std::io::Result<bytes::Bytes>>);
 
 impl Write for Sending {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0
-            .blocking_send(Ok(bytes::Bytes::copy_from_slice(buf)))
+            .send(Ok(bytes::Bytes::copy_from_slice(buf)))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the listener went away"))?;
         Ok(buf.len())
     }

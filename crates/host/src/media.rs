@@ -288,7 +288,7 @@ fn opus_response(body: Body) -> Response {
 
 /// The pages of a copy made for one request, as a body.
 fn page_stream(
-    pages: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    pages: tokio::sync::mpsc::UnboundedReceiver<std::io::Result<bytes::Bytes>>,
 ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> {
     futures_util::stream::unfold(pages, |mut pages| async move { pages.recv().await.map(|page| (page, pages)) })
 }

@@ -36,6 +36,10 @@ const AHEAD_FRAMES: usize = 2 * RATE as usize;
 /// before it (time to fetch the first pages and fill the start cushion).
 const COPY_FROM_MS: u64 = 10_000;
 const COPY_LEAD_S: u64 = 3;
+/// A copy's download stops this far ahead of its reader, until it is not: on a thin link a copy
+/// fetched at full speed would fill the link for a minute, queueing the clock's datagrams behind
+/// it (they then read the queue as distance, and the estimate moves by half of it).
+const COPY_AHEAD_S: f64 = 20.0;
 
 /// Where the audio goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -394,7 +398,8 @@ impl Player {
             }
             _ => None,
         };
-        let bytes = self.download(&track, url, duration_ms, hash, meter);
+        let pace_kbps = if copy { self.opus_kbps } else { None };
+        let bytes = self.download(&track, url, duration_ms, Fetching { hash, meter, pace_kbps });
         // An Ogg reader that may seek would wait for the copy's last page before its first sound.
         let reader = if copy { bytes.forward_reader() } else { bytes.reader() };
         let events = self.events.clone();
@@ -426,14 +431,8 @@ impl Player {
     /// The track's bytes: the download already under way for it (a seek reads the same bytes
     /// again), or a new one, streamed into memory and the cache as they arrive. A `meter` judges
     /// the link by this download, and says so if it is too thin for the track.
-    fn download(
-        &mut self,
-        track: &TrackId,
-        url: String,
-        duration_ms: Option<u64>,
-        hash: Option<String>,
-        mut meter: Option<(LinkMeter, u32)>,
-    ) -> ArrivingBytes {
+    fn download(&mut self, track: &TrackId, url: String, duration_ms: Option<u64>, fetching: Fetching) -> ArrivingBytes {
+        let Fetching { hash, mut meter, pace_kbps } = fetching;
         if let Some((u, bytes)) = &self.download
             && *u == url
             && bytes.failure().is_none()
@@ -455,33 +454,46 @@ impl Player {
             .and_then(|i| self.room.queue.iter().nth(i + 1))
             .map(|t| (t.id.clone(), self.url_of(&t.id, &t.meta.source), t.meta.hash.clone().filter(|_| !self.is_copy(&t.meta.source))));
         let (prefetching, stop_prefetch) = (self.prefetching.clone(), self.stop_prefetch.clone());
+        let ahead = bytes.clone();
+        let hold = move || {
+            let bytes_per_s = f64::from(pace_kbps?) * 125.0;
+            (ahead.unread() as f64 / bytes_per_s > COPY_AHEAD_S).then_some(Duration::from_millis(250))
+        };
         let swarm = self.config.route.swarm().cloned();
         let track = track.clone();
         tokio::spawn(async move {
             let mut last = Progress { bytes: 0, total: None };
-            let streamed = fetch::stream_track(from_room(&swarm, &hash), &url, &cache, &key, |data, p| {
-                last = p;
-                if p.bytes == data.len() as u64 {
-                    arrival.expect(p.total);
-                }
-                arrival.append(data);
-                let buffered_ms = duration_ms
-                    .zip(p.total)
-                    .filter(|(_, total)| *total > 0)
-                    .map(|(ms, total)| (u128::from(ms) * u128::from(p.bytes) / u128::from(total)) as u64);
-                let _ = events.send(PlayerEvent::Buffering { track: track.clone(), progress: p, buffered_ms });
-                if let Some((m, _)) = meter.as_mut()
-                    && prefetching.load(Ordering::Acquire)
-                {
-                    m.restart();
-                } else if let Some((m, opus_kbps)) = meter.as_mut()
-                    && let Some(TooThin { link_kbps, needed_kbps }) = m.arrived(std::time::Instant::now(), p.bytes, p.total)
-                {
-                    let _ = events.send(PlayerEvent::LinkTooThin { track: track.clone(), link_kbps, needed_kbps, opus_kbps: *opus_kbps });
-                }
-                // Nobody is left to read on: the track changed.
-                !arrival.abandoned()
-            })
+            let streamed = fetch::stream_track(
+                from_room(&swarm, &hash),
+                &url,
+                &cache,
+                &key,
+                |data, p| {
+                    last = p;
+                    if p.bytes == data.len() as u64 {
+                        arrival.expect(p.total);
+                    }
+                    arrival.append(data);
+                    let buffered_ms = duration_ms
+                        .zip(p.total)
+                        .filter(|(_, total)| *total > 0)
+                        .map(|(ms, total)| (u128::from(ms) * u128::from(p.bytes) / u128::from(total)) as u64);
+                    let _ = events.send(PlayerEvent::Buffering { track: track.clone(), progress: p, buffered_ms });
+                    if let Some((m, _)) = meter.as_mut()
+                        && prefetching.load(Ordering::Acquire)
+                    {
+                        m.restart();
+                    } else if let Some((m, opus_kbps)) = meter.as_mut()
+                        && let Some(TooThin { link_kbps, needed_kbps }) = m.arrived(std::time::Instant::now(), p.bytes, p.total)
+                    {
+                        let _ =
+                            events.send(PlayerEvent::LinkTooThin { track: track.clone(), link_kbps, needed_kbps, opus_kbps: *opus_kbps });
+                    }
+                    // Nobody is left to read on: the track changed.
+                    !arrival.abandoned()
+                },
+                hold,
+            )
             .await;
             match streamed {
                 Ok(fetch::Fetched::Whole) => {
@@ -501,10 +513,17 @@ impl Player {
                 // says then what is wrong.
                 let mut seen = Progress { bytes: 0, total: None };
                 prefetching.store(true, Ordering::Release);
-                let fetched = fetch::stream_track(from_room(&swarm, &next_hash), &url, &cache, &key, |_, p| {
-                    seen = p;
-                    !stop_prefetch.load(Ordering::Acquire)
-                })
+                let fetched = fetch::stream_track(
+                    from_room(&swarm, &next_hash),
+                    &url,
+                    &cache,
+                    &key,
+                    |_, p| {
+                        seen = p;
+                        !stop_prefetch.load(Ordering::Acquire)
+                    },
+                    || None,
+                )
                 .await;
                 prefetching.store(false, Ordering::Release);
                 match fetched {
@@ -528,6 +547,14 @@ impl Player {
             None => Ok(()),
         }
     }
+}
+
+/// How a track's download goes: from the members who hold `hash`, judged by `meter` (with the
+/// Opus bitrate to change to), and, when it is a copy at `pace_kbps`, held [`COPY_AHEAD_S`] ahead.
+struct Fetching {
+    hash: Option<String>,
+    meter: Option<(LinkMeter, u32)>,
+    pace_kbps: Option<u32>,
 }
 
 /// The room's swarm and the track's hash, when a track can come from the members who have it.
