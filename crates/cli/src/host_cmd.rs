@@ -65,46 +65,56 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     };
     let (hosted, mut host_events) = HostedRoom::start(config).await.context("could not start the room")?;
     let host = hosted.room().clone();
-    for file in &args.files {
-        // A file that is not playable audio is skipped with a warning, not queued.
-        match hosted.add_file(file).await {
-            Ok(_) => {}
-            Err(HostingError::Probe(e)) => tracing::warn!("skipped: {e}"),
-            Err(e) => return Err(e).with_context(|| format!("could not queue {}", file.display())),
+    let prepared = async {
+        for file in &args.files {
+            // A file that is not playable audio is skipped with a warning, not queued.
+            match hosted.add_file(file).await {
+                Ok(_) => {}
+                Err(HostingError::Probe(e)) => tracing::warn!("skipped: {e}"),
+                Err(e) => return Err(e).with_context(|| format!("could not queue {}", file.display())),
+            }
         }
-    }
-    if !args.files.is_empty() {
-        host.act(Action::Play, None).await?;
-    }
-    // The host hears its room as the desktop app's host does: as a member of it, by an invite
-    // with the host's key, marking what it cannot play (then nobody can, and the room moves on).
-    let mut member = match output_kind {
-        Some(kind) => {
-            let own = hosted.own_invite();
-            let route = Route::open(&own).await.context("could not join the room to play it")?;
-            let listener = ListenerConfig {
-                invite: own,
-                route,
-                name: name.clone(),
-                avatar: avatar.clone(),
-                data_dir: data_dir.join("member"),
-                track_presence: false,
-                lan_clock: false,
-                clock: clock.clone(),
-            };
-            let config = MemberConfig {
-                output: Some(kind),
-                volume: whatssound_audio::Volume::new(f32::from(args.volume) / 100.0),
-                cache_dir: data_dir.join("cache"),
-                device_trace: crate::listen_cmd::device_trace(),
-                authority: Some(Arc::new(host.clone())),
-                // The host plays its own files.
-                quality: whatssound_member::Quality::Original,
-                ..MemberConfig::new(listener)
-            };
-            Some(crate::listen_cmd::join(config).await?)
+        if !args.files.is_empty() {
+            host.act(Action::Play, None).await?;
         }
-        None => None,
+        // The host hears its room as the desktop app's host does: as a member of it, by an invite
+        // with the host's key, marking what it cannot play (then nobody can, and the room moves on).
+        anyhow::Ok(match output_kind {
+            Some(kind) => {
+                let own = hosted.own_invite();
+                let route = Route::open(&own).await.context("could not join the room to play it")?;
+                let listener = ListenerConfig {
+                    invite: own,
+                    route,
+                    name: name.clone(),
+                    avatar: avatar.clone(),
+                    data_dir: data_dir.join("member"),
+                    track_presence: false,
+                    lan_clock: false,
+                    clock: clock.clone(),
+                };
+                let config = MemberConfig {
+                    output: Some(kind),
+                    volume: whatssound_audio::Volume::new(f32::from(args.volume) / 100.0),
+                    cache_dir: data_dir.join("cache"),
+                    device_trace: crate::listen_cmd::device_trace(),
+                    ..MemberConfig::hosting(listener, Arc::new(host.clone()))
+                };
+                Some(crate::listen_cmd::join(config).await?)
+            }
+            None => None,
+        })
+    }
+    .await;
+    let mut member = match prepared {
+        Ok(member) => member,
+        Err(e) => {
+            // Nothing was announced yet (no invite printed): the room goes as it came.
+            if let Err(stop) = hosted.stop().await {
+                tracing::warn!("the room did not stop cleanly: {stop}");
+            }
+            return Err(e);
+        }
     };
     let stop = shutdown::signal();
     output::emit(

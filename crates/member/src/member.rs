@@ -52,6 +52,13 @@ impl MemberConfig {
             quality: Quality::default(),
         }
     }
+
+    /// The host's own seat in its room (the app's host, and the CLI's `host --output`): it hears
+    /// the room as a member does, marks what it cannot play for everyone through `authority`,
+    /// and plays its own files as they are (its link to itself is never thin).
+    pub fn hosting(listener: ListenerConfig, authority: Arc<dyn Authority>) -> Self {
+        MemberConfig { authority: Some(authority), quality: Quality::Original, ..MemberConfig::new(listener) }
+    }
 }
 
 /// What happened: in the room, or to its audio here.

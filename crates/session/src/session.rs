@@ -20,7 +20,7 @@ pub use whatssound_host::hosting::Venue;
 use whatssound_host::hosting::{HostedRoom, HostingConfig, HostingError};
 use whatssound_member::member::{Member, MemberConfig, MemberEvent};
 use whatssound_member::player::{OutputKind, Player, PlayerEvent};
-use whatssound_member::{ListenerConfig, Quality, RoomEvent, Route, SyncStats};
+use whatssound_member::{ListenerConfig, RoomEvent, Route, SyncStats};
 use whatssound_protocol::Invite;
 use whatssound_room::wire::Activity;
 use whatssound_room::{Action, IntentId, TrackId, UserId};
@@ -186,25 +186,27 @@ impl Session {
             (Some(_), crate::view::Role::Listener) => route.sharing(&config.data_dir.join("cache").join("swarm")).await,
             _ => route,
         };
+        let listener = ListenerConfig {
+            invite: invite.clone(),
+            route: route.clone(),
+            name: config.name.clone(),
+            avatar: config.avatar.clone(),
+            data_dir: config.data_dir.join("member"),
+            track_presence,
+            lan_clock: track_presence,
+            clock: config.clock.clone(),
+        };
+        // The host's seat plays its own files; a listener changes to Opus copies if its link is thin.
+        let seat = match authority {
+            Some(authority) => MemberConfig::hosting(listener, authority),
+            None => MemberConfig::new(listener),
+        };
         let member = Member::join(MemberConfig {
-            listener: ListenerConfig {
-                invite: invite.clone(),
-                route: route.clone(),
-                name: config.name.clone(),
-                avatar: config.avatar.clone(),
-                data_dir: config.data_dir.join("member"),
-                track_presence,
-                lan_clock: track_presence,
-                clock: config.clock.clone(),
-            },
             output: config.output.clone(),
             volume: config.volume.clone(),
             nudge_ms: config.offset_ms,
             cache_dir: config.data_dir.join("cache"),
-            device_trace: None,
-            // The host plays its own files; a listener changes to Opus copies if its link is thin.
-            quality: if authority.is_some() { Quality::Original } else { Quality::default() },
-            authority,
+            ..seat
         })
         .await?;
         let model = RoomModel::new(
