@@ -203,7 +203,8 @@ impl ClockOffset {
 ///    jitter reads as a slope 140 ppm wrong: median, simulated; 10 ppm over 20 s), or sooner
 ///    where the floors are so sharp that their width over the span is under 10 ppm: a LAN's
 ///    0.02 ms after 2 s. Once claimed it stays claimed (a momentarily wider floor must not
-///    swap a good slope for none). Until then, two clocks 100 ppm apart (the bound below) tie an old
+///    swap a good slope for none), unless the slope read is beyond what clocks do
+///    ([`PLAUSIBLE_DRIFT`]): that is a queue's edge in a floor, and the recent floors serve better. Until then, two clocks 100 ppm apart (the bound below) tie an old
 ///    exchange with a new one in one direction, and its floor may be seconds stale.
 /// 2. With the drift taken out, each floor is its direction's lowest delay — where an older
 ///    exchange counts as a little slower, by how far the drift may be wrong times its age (NTP's
@@ -239,7 +240,11 @@ fn fit(window: &VecDeque<Exchange>, claimed: bool) -> Option<Fit> {
         let slope = ((floor_slope(&xs, &up) - floor_slope(&xs, &down)) / 2.0).clamp(-1e-3, 1e-3);
         // The floors' width about the sloped line: the jitter alone, not a drift left in.
         let (_, width) = floors(slope, MAX_DRIFT);
-        if claimed || span >= CLAIM_DRIFT_AFTER || width <= CLAIM_SLOPE_ERROR * span {
+        // A slope no two computers' clocks run at is a queue filling or draining (a download
+        // filling a thin link, then held back): claimed, it would carry the estimate off by a
+        // millisecond a second for as long as the queue's edge sits mid-window.
+        let plausible = slope.abs() <= PLAUSIBLE_DRIFT;
+        if plausible && (claimed || span >= CLAIM_DRIFT_AFTER || width <= CLAIM_SLOPE_ERROR * span) {
             (drift, drift_claimed) = (slope, true);
             (offset, uncertainty) = floors(drift, (width / 2.0 / span).clamp(1e-6, MAX_DRIFT));
         }
@@ -249,6 +254,9 @@ fn fit(window: &VecDeque<Exchange>, claimed: bool) -> Option<Fit> {
 
 /// How far apart two computers' clocks may run before a drift is measured (100 ppm).
 const MAX_DRIFT: f64 = 1e-4;
+/// The largest drift believed once measured: two listeners sharing a LAN estimate may each be
+/// 100 ppm off the host, so 200 ppm apart, plus what jitter leaves in a slope.
+const PLAUSIBLE_DRIFT: f64 = 3e-4;
 
 /// The span of exchanges (ns) before a drift is claimed...
 const CLAIM_DRIFT_AFTER: f64 = 15e9;

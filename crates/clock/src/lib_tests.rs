@@ -246,3 +246,28 @@ fn before_the_drift_is_known_the_recent_floors_hold_the_estimate() {
         assert!(worst < MS, "seed {seed}: worst error {worst} ns between 2 and 14 s");
     }
 }
+
+#[test]
+fn a_queue_that_fills_then_drains_is_not_taken_for_a_drift() {
+    // A thin link: for its first 12 s a download keeps 300 ms queued towards the listener (every
+    // answer waits behind it), then the download is held back and the queue drains. The down
+    // floor falls by 300 ms: a line through it is a "drift" of thousands of ppm, which carried
+    // the estimate off by a millisecond a second (29 ms by 30 s) until the window moved on.
+    let host = |l: Nanos| l + 5 * MS;
+    let mut est = ClockOffset::new(240);
+    let mut worst: Nanos = 0;
+    for i in 0..(4 * 45) {
+        let t0 = i as Nanos * 250 * MS + 10 * MS;
+        let queued = if t0 < 12_000 * MS { 300 * MS } else { 0 };
+        let (up, down) = (MS + (i % 3) as Nanos * 100_000, MS + queued + (i % 5) as Nanos * 100_000);
+        let t1 = host(t0 + up);
+        let t2 = t1 + 200_000;
+        est.add(Exchange { t0, t1, t2, t3: t0 + up + 200_000 + down });
+        if t0 > 16_000 * MS {
+            worst = worst.max(error_at(&est, &host, t0));
+        }
+    }
+    let drift = est.estimate().unwrap().drift_ppm;
+    assert!(drift.abs() < 100.0, "a drift of {drift} ppm claimed, where there is none");
+    assert!(worst < MS, "worst error {worst} ns once the queue drained");
+}
