@@ -133,6 +133,20 @@ impl Decoder {
     }
 }
 
+/// Appends `interleaved` (frames of `channels`) to `out` as `keep` channels (1 or 2): the left,
+/// then the right, or the left again where a frame has none (a decoder may hand over fewer
+/// channels than its track said: an MP3 with mono frames). More channels than two are dropped.
+/// The player plays stereo this way and the Opus copies are made this way, so both hear alike.
+pub fn first_channels(interleaved: &[f32], channels: usize, keep: usize, out: &mut Vec<f32>) {
+    for frame in interleaved.chunks(channels.max(1)) {
+        let left = frame[0];
+        out.push(left);
+        if keep == 2 {
+            out.push(*frame.get(1).unwrap_or(&left));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,7 +44,7 @@ pub mod wav;
 pub use arriving::{Arrival, ArrivingBytes, ArrivingReader, arriving};
 // Time lives below audio (the room's authority and replicas tell time too, and play nothing);
 // it is re-exported here for the player's users.
-pub use decode::{DecodeError, Decoder};
+pub use decode::{DecodeError, Decoder, first_channels};
 pub use device::{DeviceOutput, device_names};
 pub use engine::{EngineControl, EngineStats, SyncRender, Timeline, engine};
 pub use opus::{OPUS_DEFAULT_KBPS, OPUS_KBPS, OPUS_RATE, TranscodeError, Transcoded, opus_bitrate, transcode_to_opus};

@@ -100,15 +100,7 @@ pub fn transcode_to_opus(mut decoder: Decoder, kbps: u32, from_s: u64, out: impl
         decoded.clear();
         let more = decoder.next_packet(&mut decoded)?;
         picked.clear();
-        // A decoder may hand over a buffer with fewer channels than its track said (an MP3 with
-        // mono frames): the missing right channel is the left, as the player plays it.
-        for frame in decoded.chunks(source_channels) {
-            let left = frame[0];
-            picked.push(left);
-            if channels == 2 {
-                picked.push(*frame.get(1).unwrap_or(&left));
-            }
-        }
+        crate::first_channels(&decoded, source_channels, channels, &mut picked);
         let dropped = skip.min(picked.len());
         skip -= dropped;
         let fresh = &picked[dropped..];

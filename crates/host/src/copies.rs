@@ -98,8 +98,7 @@ impl OpusCopies {
                 format!("kbps={kbps} is outside what Opus copies are made at ({}–{})", steps[0], steps[steps.len() - 1]),
             )
         })?;
-        let gone = |e: std::io::Error| Refusal(StatusCode::GONE, format!("track {track}'s file is no longer readable on the host: {e}"));
-        let meta = tokio::fs::metadata(source).await.map_err(gone)?;
+        let meta = tokio::fs::metadata(source).await.map_err(|e| Refusal::gone(track, e))?;
         if from_s > 0 {
             let decoder = open_source(track, source).await?;
             return Ok(OpusCopy::From(self.encode_for_one(decoder, kbps, from_s, track)));

@@ -123,14 +123,21 @@ impl FromRequestParts<Arc<MediaLibrary>> for AuthorizedFile {
     }
 }
 
-/// A track whose file the host can no longer read (moved, deleted, unmounted).
+/// [`Refusal::gone`], as a response.
 fn unreadable(track: &str, e: impl std::fmt::Display) -> Response {
-    refuse(StatusCode::GONE, format!("track {track}'s file is no longer readable on the host: {e}"))
+    Refusal::gone(track, e).into_response()
 }
 
 /// A request refused, with the one line that says why.
 #[derive(Debug)]
 pub(crate) struct Refusal(pub(crate) StatusCode, pub(crate) String);
+
+impl Refusal {
+    /// A track whose file the host can no longer read (moved, deleted, unmounted).
+    pub(crate) fn gone(track: &str, e: impl std::fmt::Display) -> Self {
+        Refusal(StatusCode::GONE, format!("track {track}'s file is no longer readable on the host: {e}"))
+    }
+}
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {

@@ -73,11 +73,7 @@ pub(crate) fn decode_into(
         decoded.clear();
         let more = decoder.next_packet(&mut decoded)?;
         stereo.clear();
-        for frame in decoded.chunks(channels) {
-            let l = frame[0];
-            let r = *frame.get(1).unwrap_or(&l);
-            stereo.extend_from_slice(&[l, r]);
-        }
+        whatssound_audio::first_channels(&decoded, channels, 2, &mut stereo);
         let dropped_in = skip_in.min(stereo.len());
         skip_in -= dropped_in;
         let fresh = &stereo[dropped_in..];

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use whatssound_audio::{OPUS_DEFAULT_KBPS, opus_bitrate};
+use whatssound_audio::{OPUS_DEFAULT_KBPS, OPUS_KBPS, opus_bitrate};
 
 /// What a member asks the host for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ impl Default for Quality {
 /// A quality that does not read as one, and how to write it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BadQuality {
-    #[error("{0:?}: the Opus bitrate must be a number of kbit/s from 32 to 256")]
+    #[error("{given:?}: the Opus bitrate must be a number of kbit/s from {low} to {high}", given = .0, low = OPUS_KBPS[0], high = OPUS_KBPS[OPUS_KBPS.len() - 1])]
     Bitrate(String),
     #[error("{0:?} is not a quality: use auto, original or opus (with :KBPS for auto or opus)")]
     Kind(String),
