@@ -144,6 +144,8 @@ fn a_listener_on_a_thin_link_can_ask_for_an_opus_copy_that_plays_as_long_as_the_
     for (path, status, needle) in [
         (format!("/media/t1?token={token}&format=mp3"), 400, "format=mp3 is not one the host makes"),
         (format!("/media/t1?token={token}&format=opus&kbps=8"), 400, "outside what Opus copies are made at"),
+        (format!("/media/t1?token={token}&format=opus&kbps=lots"), 400, "kbps"),
+        (format!("/media/t1?token={token}&format=opus&from_s=-3"), 400, "from_s"),
         ("/media/t1?format=opus".to_owned(), 401, "needs the room's token"),
     ] {
         let (got, head, body) = http_get(&ws, &path, None);

@@ -334,6 +334,18 @@ mod tests {
         while back.next_packet(&mut out).unwrap() {}
         assert_eq!(out.len() / 2, 48_000, "the last second of three");
         assert!(!dir.path().join("copies").exists(), "nothing kept");
+
+        // Past the end (a position from a stale clock, or a hand-made request): an empty copy
+        // that plays nothing, not an error.
+        let OpusCopy::From(mut pages) = copies.copy_of("t", &source, 96, 3_600).await.unwrap() else { panic!("made for the request") };
+        let mut copy = Vec::new();
+        while let Some(page) = pages.recv().await {
+            copy.extend_from_slice(&page.unwrap());
+        }
+        let mut back = whatssound_audio::Decoder::open_bytes(copy, Some("opus"), "past.opus").unwrap();
+        let mut out = Vec::new();
+        while back.next_packet(&mut out).unwrap() {}
+        assert!(out.is_empty(), "{} samples past the end", out.len());
     }
 
     #[tokio::test]
